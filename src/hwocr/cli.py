@@ -1,0 +1,270 @@
+"""The ``hwocr`` command line. Errors are one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .errors import HwocrError
+
+EXIT_ERROR = 1
+
+
+def _fail(msg: str) -> None:
+    click.echo(f"hwocr: error: {msg}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HwocrError as e:
+            _fail(str(e))
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            _fail("interrupted")
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hwocr")
+def cli() -> None:
+    """Read handwritten Chinese (simplified) and Japanese text lines, offline."""
+
+
+def _engine_options(f):
+    f = click.option("--lang", type=click.Choice(["zh", "ja"]), default="zh", show_default=True, help="Language of the text.")(f)
+    f = click.option("--engine", default="ppocr", show_default=True,
+                     help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use) or a model path.")(f)
+    f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
+    f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default="greedy", show_default=True)(f)
+    f = click.option("--precision", type=click.Choice(["FP16", "FP32", "FP16-INT8"]), default="FP16", show_default=True,
+                     help="omz engine: which IR to use.")(f)
+    f = click.option("--charlist", type=click.Path(dir_okay=False), help="Charlist for a custom model (one symbol per line).")(f)
+    f = click.option("--model-dir", type=click.Path(file_okay=False), help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
+    f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
+    f = click.option("--mirror", help="Base URL of a model mirror (same layout as the cache).")(f)
+    return f
+
+
+def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offline, mirror, **kw):
+    from .reader import Reader
+
+    return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision, charlist=charlist,
+                  model_dir=model_dir, offline=offline, mirror=mirror, **kw)
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True)
+@_engine_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image: text, confidence, characters.")
+@click.option("--allow", type=click.Path(dir_okay=False), help="File of allowed characters (one per line).")
+@click.option("--top-k", type=click.IntRange(0, 50), default=0, show_default=True, help="Alternatives per character.")
+@click.option("--preview", type=click.Path(dir_okay=False, writable=True),
+              help="Write a picture of the scaled line with the characters under their spans.")
+def read(images, as_json, allow, top_k, preview, **opts):
+    """Read text lines from IMAGES (one output line per image)."""
+    from .imageio import load_image
+
+    reader = _reader(**opts, allow=allow, top_k=top_k if as_json or top_k else 0)
+    failed = 0
+    loaded = []
+    for path in images:
+        try:
+            loaded.append((path, load_image(path, reader.max_pixels).rgb))
+        except HwocrError as e:
+            _fail(str(e))
+            failed += 1
+    results = reader.read_arrays([a for _, a in loaded]) if loaded else []
+    for (path, rgb), res in zip(loaded, results):
+        if as_json:
+            click.echo(json.dumps({"file": path, **res.to_dict()}, ensure_ascii=False))
+        else:
+            click.echo(res.text)
+    if preview and loaded:
+        from .render import preview as render_preview
+
+        p = Path(preview)
+        for k, ((path, rgb), res) in enumerate(zip(loaded, results)):
+            out = p if len(loaded) == 1 else p.with_name(f"{p.stem}-{k}{p.suffix}")
+            try:
+                render_preview(rgb, res).save(out)
+            except (OSError, ValueError) as e:
+                raise HwocrError(f"{out}: cannot write preview ({e})") from None
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command("eval")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@_engine_options
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--errors", "show_errors", is_flag=True, help="Also print each misread line.")
+def eval_cmd(folder, as_json, show_errors, **opts):
+    """Score a FOLDER with labels.tsv (name TAB text): 1 - CER (NFKC, no white space), exact lines, ms/line."""
+    from .imageio import load_image
+    from .metrics import normalize, read_labels, score
+
+    items = read_labels(folder)
+    reader = _reader(**opts)
+    imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
+    reader.read_arrays(imgs[:1])  # warm-up: the first inference compiles kernels
+    preds, times = [], []
+    for img in imgs:
+        t = time.perf_counter()
+        preds.append(reader.read_arrays([img])[0].text)
+        times.append((time.perf_counter() - t) * 1000)
+    s = score(preds, [t for _, t in items], times)
+    if as_json:
+        click.echo(json.dumps({"folder": str(folder), "engine": reader.engine.name, "decoder": reader.decoder,
+                               **s.to_dict()}, ensure_ascii=False))
+    else:
+        click.echo(f"n={s.n}  1-CER={s.accuracy:.4f}  exact={s.exact:.4f}  median={s.median_ms:.1f} ms/line")
+    if show_errors:
+        for (p, ref), pred in zip(items, preds):
+            if normalize(pred) != normalize(ref):
+                click.echo(f"{p.name}\tpred={pred}\tref={ref}", err=True)
+
+
+@cli.command()
+def devices():
+    """List the OpenVINO devices available here."""
+    from .engines.runtime import available_devices
+
+    for d in available_devices():
+        click.echo(d)
+
+
+@cli.group()
+def models():
+    """List, download, describe and verify models."""
+
+
+def _store(model_dir, mirror, offline):
+    from .store import Store
+
+    return Store.from_env(model_dir, mirror, offline)
+
+
+_store_opts = [
+    click.option("--model-dir", type=click.Path(file_okay=False)),
+    click.option("--mirror"),
+    click.option("--offline", is_flag=True, default=None),
+]
+
+
+def _with_store(f):
+    for o in reversed(_store_opts):
+        f = o(f)
+    return f
+
+
+@models.command("list")
+@_with_store
+def models_list(model_dir, mirror, offline):
+    """Every known model and whether it is available here."""
+    from .registry import MODELS, PACKAGED
+    from .store import packaged_path
+
+    st = _store(model_dir, mirror, offline)
+    for m in PACKAGED.values():
+        try:
+            packaged_path(m, verify=False)
+            state = "embedded"
+        except HwocrError:
+            state = "missing"
+        click.echo(f"{m.name:50s} {state:10s} {m.description}")
+    for m in MODELS.values():
+        have = [p for p, (x, b) in m.files.items() if st.is_present(x) and st.is_present(b)]
+        state = ("cached:" + ",".join(have)) if have else "not cached"
+        click.echo(f"{m.name:50s} {state:10s} {m.description}")
+
+
+def _resolve(names):
+    from .errors import ModelError
+    from .registry import MODELS, OMZ_BY_LANG
+
+    if not names or names == ("all",):
+        return list(MODELS.values())
+    out = []
+    for n in names:
+        key = OMZ_BY_LANG.get(n, n)
+        if key not in MODELS:
+            raise ModelError(f"unknown model {n!r}; see 'hwocr models list'")
+        out.append(MODELS[key])
+    return out
+
+
+@models.command("download")
+@click.argument("names", nargs=-1)
+@click.option("--precision", "precisions", multiple=True, type=click.Choice(["FP16", "FP32", "FP16-INT8"]),
+              default=("FP16",), show_default=True)
+@_with_store
+def models_download(names, precisions, model_dir, mirror, offline):
+    """Download and verify models (default: all OMZ models, FP16) into the cache."""
+    st = _store(model_dir, mirror, offline)
+    for m in _resolve(names):
+        specs = [f for p in precisions for f in m.files[p]] + ([m.charlist] if m.charlist else [])
+        for f in specs:
+            click.echo(f"{st.ensure(f)}")
+
+
+@models.command("verify")
+@click.argument("names", nargs=-1)
+@_with_store
+def models_verify(names, model_dir, mirror, offline):
+    """Check size and hash of every cached file of the models."""
+    from .store import verify_file
+
+    st = _store(model_dir, mirror, offline)
+    bad = 0
+    for m in _resolve(names):
+        specs = [f for pair in m.files.values() for f in pair] + ([m.charlist] if m.charlist else [])
+        for f in specs:
+            p = st.path(f)
+            if not p.exists():
+                continue
+            try:
+                verify_file(p, f)
+                click.echo(f"ok       {p}")
+            except HwocrError as e:
+                click.echo(f"BAD      {e}")
+                bad += 1
+    if bad:
+        sys.exit(EXIT_ERROR)
+
+
+@models.command("info")
+@click.argument("name")
+@_with_store
+def models_info(name, model_dir, mirror, offline):
+    """Show a model's files, URLs, sizes, hashes and input spec."""
+    from .registry import PACKAGED
+
+    st = _store(model_dir, mirror, offline)
+    if name in ("ppocr", *PACKAGED):
+        m = PACKAGED.get(name) or PACKAGED["PP-OCRv6_rec_small"]
+        click.echo(f"{m.name}\n  {m.description}\n  licence: {m.licence}\n  file: {m.package}/{m.resource}"
+                   f"\n  size: {m.size}\n  sha256: {m.sha256}\n  input: {m.input}")
+        return
+    (m,) = _resolve((name,))
+    click.echo(f"{m.name}\n  {m.description}\n  accuracy: {m.accuracy}\n  licence: {m.licence}\n  input: {m.input}")
+    for prec, pair in m.files.items():
+        for f in pair:
+            click.echo(f"  [{prec}] {f.url}\n      size {f.size}  {f.algo} {f.digest}\n      -> {st.path(f)}"
+                       f" ({'present' if st.is_present(f) else 'absent'})")
+    if m.charlist:
+        f = m.charlist
+        click.echo(f"  [charlist] {f.url}\n      size {f.size}  {f.algo} {f.digest}\n      -> {st.path(f)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="hwocr")
+
+
+if __name__ == "__main__":
+    main()

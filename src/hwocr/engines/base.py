@@ -1,0 +1,51 @@
+"""An engine = model metadata + a runtime session: model input batch -> per-frame probabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..registry import InputSpec
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    charset: tuple[str, ...]  # index 0 is the CTC blank ("")
+    input: InputSpec
+    time_major: bool  # output is T x N x C (OMZ) instead of N x T x C
+    source: str  # where the weights came from (path)
+
+
+class Engine:
+    """Runs batches of preprocessed windows and returns probabilities N x T x C."""
+
+    def __init__(self, info: ModelInfo, session: Callable[[np.ndarray], np.ndarray], device: str = "CPU") -> None:
+        self.info = info
+        self.session = session
+        self.device = device
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = self.session(batch)
+        if out.ndim != 3:
+            raise ValueError(f"{self.info.name}: expected a 3-D output, got shape {out.shape}")
+        if self.info.time_major:
+            out = out.transpose(1, 0, 2)
+        return to_probabilities(np.ascontiguousarray(out, dtype=np.float32))
+
+
+def to_probabilities(out: np.ndarray) -> np.ndarray:
+    """Softmax over classes unless the rows already are probability distributions."""
+    if out.min() >= 0.0 and out.max() <= 1.0 + 1e-4:
+        s = out.sum(axis=-1)
+        if np.allclose(s, 1.0, atol=1e-2):
+            return out
+    m = out.max(axis=-1, keepdims=True)
+    e = np.exp(out - m)
+    return e / e.sum(axis=-1, keepdims=True)

@@ -1,0 +1,174 @@
+"""Image loading: any supported input -> an 8-bit RGB numpy array, or a one-line ImageError."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
+
+#: refuse images above this many pixels (a decompression bomb guard); 64 MP covers a 600-dpi A3 page
+DEFAULT_MAX_PIXELS = 64_000_000
+MIN_SIDE = 4
+
+from .errors import ImageError  # noqa: E402
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    rgb: np.ndarray  # H x W x 3 uint8
+    name: str
+
+
+def describe(source: ImageSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray)):
+        return f"<{len(source)} bytes>"
+    if isinstance(source, np.ndarray):
+        return f"<array {source.shape} {source.dtype}>"
+    if isinstance(source, Image.Image):
+        return f"<PIL image {source.size[0]}x{source.size[1]} {source.mode}>"
+    return f"<{type(source).__name__}>"
+
+
+def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Load ``source`` (path, bytes, numpy array or PIL image) as 8-bit RGB.
+
+    Arrays are taken as gray (H x W), RGB or RGBA (H x W x 3/4, RGB order); 16-bit and float
+    arrays are scaled to 8 bits. Transparent pixels are composited onto white (pen canvases
+    export strokes on a transparent background). EXIF orientation is honoured.
+    """
+    name = describe(source)
+    if isinstance(source, np.ndarray):
+        rgb = _array_to_rgb(source, name)
+    else:
+        img = _open_pil(source, name, max_pixels)
+        rgb = _pil_to_rgb(img, name)
+    _check_size(rgb.shape[1], rgb.shape[0], name, max_pixels)
+    return LoadedImage(np.ascontiguousarray(rgb), name)
+
+
+def load_pil(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open ``source`` as a (lazy) PIL image with the same checks as :func:`load_image`."""
+    name = describe(source)
+    if isinstance(source, np.ndarray):
+        return Image.fromarray(_array_to_rgb(source, name))
+    return _open_pil(source, name, max_pixels)
+
+
+def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
+    if isinstance(source, Image.Image):
+        _check_size(source.size[0], source.size[1], name, max_pixels)
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageError(f"{name}: no such file")
+        if path.is_dir():
+            raise ImageError(f"{name}: is a directory, not an image")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ImageError(f"{name}: cannot read file ({e.strerror or e})") from None
+    elif isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        raise ImageError(f"{name}: unsupported input type {type(source).__name__}")
+    if not data:
+        raise ImageError(f"{name}: file is empty")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not an image (unrecognised format)") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{name}: image is too large (decompression bomb guard)") from None
+        except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt headers
+            raise ImageError(f"{name}: corrupt image ({_short(e)})") from None
+    _check_size(img.size[0], img.size[1], name, max_pixels)
+    return img
+
+
+def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+    except Exception as e:  # noqa: BLE001
+        raise ImageError(f"{name}: corrupt or truncated image ({_short(e)})") from None
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _array_to_rgb(np.asarray(img), name)
+    if mode == "P":
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("LA", "La", "PA"):
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "RGBa"):
+        return _array_to_rgb(np.asarray(img.convert("RGBA")), name)
+    if mode == "L":
+        g = np.asarray(img)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    return np.asarray(img.convert("RGB"))
+
+
+def _array_to_rgb(a: np.ndarray, name: str) -> np.ndarray:
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError(f"{name}: expected an H x W, H x W x 3 or H x W x 4 array")
+    if a.size == 0:
+        raise ImageError(f"{name}: image is empty (0 pixels)")
+    a = _to_uint8(a, name)
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if a.shape[2] == 4:
+        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = a[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    return a
+
+
+def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == bool:
+        return a.astype(np.uint8) * 255
+    if np.issubdtype(a.dtype, np.integer):
+        hi = int(a.max()) if a.size else 0
+        if a.min() < 0:
+            raise ImageError(f"{name}: negative pixel values")
+        if hi <= 255 and a.dtype != np.uint16:
+            return a.astype(np.uint8)
+        return (a.astype(np.float64) * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.all(np.isfinite(a)):
+            raise ImageError(f"{name}: non-finite pixel values")
+        scale = 255.0 if a.max() <= 1.0 else 1.0
+        return (a * scale + 0.5).clip(0, 255).astype(np.uint8)
+    raise ImageError(f"{name}: unsupported pixel type {a.dtype}")
+
+
+def _check_size(w: int, h: int, name: str, max_pixels: int) -> None:
+    if w <= 0 or h <= 0:
+        raise ImageError(f"{name}: image is empty ({w}x{h} px)")
+    if w < MIN_SIDE or h < MIN_SIDE:
+        raise ImageError(f"{name}: image is too small to hold text ({w}x{h} px)")
+    if w * h > max_pixels:
+        raise ImageError(
+            f"{name}: image is too large ({w}x{h} px = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP)"
+        )
+
+
+def _short(e: Exception) -> str:
+    s = str(e).strip().splitlines()
+    return (s[0] if s else type(e).__name__)[:160]

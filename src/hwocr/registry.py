@@ -1,0 +1,164 @@
+"""Every model hwocr knows: where its files come from, their sizes and hashes, and its input spec.
+
+The OMZ values are copied from each model's ``model.yml`` in openvinotoolkit/open_model_zoo
+(2023.0 ``models_bin/1`` for FP32/FP16; FP16-INT8 of the Chinese model only exists under 2022.3).
+The charlists come from the same repository at a pinned commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OMZ_BASE = "https://storage.openvinotoolkit.org/repositories/open_model_zoo"
+OMZ_COMMIT = "7ef5b91f75115a5eec5a67921453d7faaff8f78b"
+OMZ_RAW = f"https://raw.githubusercontent.com/openvinotoolkit/open_model_zoo/{OMZ_COMMIT}/data/dataset_classes"
+
+PRECISIONS = ("FP16", "FP32", "FP16-INT8")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One downloadable file. ``relpath`` is its place in the cache (and on a mirror)."""
+
+    relpath: str
+    url: str
+    size: int
+    digest: str
+    algo: str = "sha384"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a recognition model wants its line image."""
+
+    height: int
+    channels: int  # 1 = gray, 3 = RGB
+    fixed_width: int | None  # models with a static width (padded to it); None = dynamic
+    pad: str  # "edge" (repeat last column) or "zero" (after normalisation)
+    interpolation: str  # "area" or "linear"
+    mean: float = 0.0  # x' = (x - mean) * scale
+    scale: float = 1.0
+    width_multiple: int = 1  # dynamic-width models: padded width is a multiple of this
+    round_up: bool = False  # scaled width: ceil (PaddleOCR) or int() truncation (OMZ demo)
+    max_width: int = 4096  # dynamic-width models: wider lines are split into windows
+    min_width: int = 1  # dynamic-width models: narrower lines are padded to this
+    bgr: bool = False  # 3-channel models trained on OpenCV's BGR order
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    lang: str  # "zh", "ja" or "multi"
+    kind: str  # "recognition" or "detection"
+    description: str
+    files: dict[str, tuple[FileSpec, FileSpec]]  # precision -> (xml, bin)
+    charlist: FileSpec | None
+    input: InputSpec | None
+    accuracy: str = ""
+    licence: str = "Apache-2.0"
+
+
+OMZ_INPUT = InputSpec(height=96, channels=1, fixed_width=2000, pad="edge", interpolation="area")
+
+
+def _omz_files(name: str, rows: dict[str, tuple[str, int, str, int, str]]) -> dict[str, tuple[FileSpec, FileSpec]]:
+    out = {}
+    for prec, (release, xml_size, xml_sha, bin_size, bin_sha) in rows.items():
+        base = f"{OMZ_BASE}/{release}/models_bin/1/{name}/{prec}/{name}"
+        out[prec] = (
+            FileSpec(f"{name}/{prec}/{name}.xml", base + ".xml", xml_size, xml_sha),
+            FileSpec(f"{name}/{prec}/{name}.bin", base + ".bin", bin_size, bin_sha),
+        )
+    return out
+
+
+HSCR = "handwritten-simplified-chinese-recognition-0001"
+HJR = "handwritten-japanese-recognition-0001"
+
+MODELS: dict[str, ModelSpec] = {
+    HSCR: ModelSpec(
+        name=HSCR,
+        lang="zh",
+        kind="recognition",
+        description="Intel OMZ handwritten simplified Chinese line recognizer (SCUT-EPT charset, 4058 chars)",
+        files=_omz_files(
+            HSCR,
+            {
+                "FP32": ("2023.0", 85442, "53443ac3ca01db85108353f9399cc5a928ab9beae577febf1013fe2419f4cd4e444c0cb40550cd01dfe54d139d4bb1df",
+                         69071616, "122d3bf6520f1671f8e4fd2a83c575af95785b5a5fe49a3b39e1c17b32816a373f0a025ba3aa5be0ac61b7fc099da333"),
+                "FP16": ("2023.0", 110372, "75a89bd4e29776d99167728e514450fb8e99d7c076caae6ae5a247d42c3d40a84d54d50da45a612897c7a5434b0dfb83",
+                         34535880, "6fe83410fe262bd3124d78a60078b2d73ed468c410678e4fb8e697decac569521a1d03b9a1aeae3e6bc8183065faeb18"),
+                "FP16-INT8": ("2022.3", 199979, "f3bfaa9dc004a58a5becd75e268a174b5e0bca083514b8a131b01a84701dd851af06731cf0267e342c9f00b0b0b3a272",
+                              17321072, "dc59c9390486ca8acfe657aa894c6e21e7e1e21de7b32bf75686bf1d34f033cafe458055253df2a30112a977e52caef7"),
+            },
+        ),
+        charlist=FileSpec(f"{HSCR}/scut_ept.txt", f"{OMZ_RAW}/scut_ept.txt", 16211,
+                          "03de972d337c68d0207f7544137411cbe80118ddf83ceb201dba3872cd02d286877242a325c7954a30b52552b8f3bfe9"),
+        input=OMZ_INPUT,
+        accuracy="75.31% (1-CER, SCUT-EPT test, lines <= 2000 px at height 96)",
+    ),
+    HJR: ModelSpec(
+        name=HJR,
+        lang="ja",
+        kind="recognition",
+        description="Intel OMZ handwritten Japanese line recognizer (Kondate+Nakayosi charset, 4441 chars)",
+        files=_omz_files(
+            HJR,
+            {
+                "FP32": ("2023.0", 41836, "deb92a20dc509ef00f632d72f460856f449e0bf9bbf46510051b7f9515450947833aa95c36a20a283566b26a8ec25631",
+                         67969180, "701cf425044fabf94b41c37753b52f30041e4a65b077b3a6f0b45cd3b72ac71623b385256843b567031a5751aa32f7dc"),
+                "FP16": ("2023.0", 58218, "734dc7bf527eac2c4a32d586fb8f064b6176a7701b2a69f0cff296101a5eda69458e5bb2545ede731dc79920277b5bdb",
+                         33984614, "1725a7237e4fe9915868f50c935efa68ff2e0882900d722c1af369080200de63e93a9546c01fbce0d488fe993d0acdb0"),
+                "FP16-INT8": ("2023.0", 97226, "b8cac8a7a57ec8e741d336517e7406333aef866cf5976e28ef44f8f5afb43b116fc657050592229d28a932c9f1ed77c2",
+                              17035726, "2120d799e261f6abbf46215de79592c3c334d955a8220c6e7c74791ce7d6662292080d90df593865c145d40516df6c7b"),
+            },
+        ),
+        charlist=FileSpec(f"{HJR}/kondate_nakayosi.txt", f"{OMZ_RAW}/kondate_nakayosi.txt", 17711,
+                          "52f741eb8e2767908ce186b64a0989df1c61af62371c7608f1c118e666280b5e34dfd3241c9a6a3fb5d386fa41c75494"),
+        input=OMZ_INPUT,
+        accuracy="98.16% (1-CER, Kondate + Nakayosi test)",
+    ),
+}
+
+OMZ_BY_LANG = {"zh": HSCR, "ja": HJR}
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model file shipped inside an installed Python package (works offline after pip install)."""
+
+    name: str
+    package: str
+    resource: str
+    size: int
+    sha256: str
+    input: InputSpec | None
+    description: str
+    licence: str
+
+
+PPOCR_REC = PackagedModel(
+    name="PP-OCRv6_rec_small",
+    package="rapidocr",
+    resource="models/PP-OCRv6_rec_small.onnx",
+    size=21234383,
+    sha256="6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+    input=InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
+                    mean=127.5, scale=1 / 127.5, width_multiple=8, round_up=True,
+                    min_width=320, bgr=True),
+    description="PaddleOCR PP-OCRv6 small recognizer (18708 chars: zh, ja, Latin), shipped in the rapidocr wheel",
+    licence="Apache-2.0",
+)
+
+PPOCR_DET = PackagedModel(
+    name="PP-OCRv6_det_small",
+    package="rapidocr",
+    resource="models/PP-OCRv6_det_small.onnx",
+    size=9929594,
+    sha256="090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+    input=None,
+    description="PaddleOCR PP-OCRv6 small text detector (DB), shipped in the rapidocr wheel",
+    licence="Apache-2.0",
+)
+
+PACKAGED: dict[str, PackagedModel] = {m.name: m for m in (PPOCR_REC, PPOCR_DET)}

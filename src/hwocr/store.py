@@ -1,0 +1,196 @@
+"""The model store: a user cache of verified model files, filled atomically from the official
+locations or a mirror, and never touched in offline mode."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from .errors import DownloadError, ModelError
+from .registry import FileSpec, PackagedModel
+
+ENV_DIR = "HWOCR_MODEL_DIR"
+ENV_MIRROR = "HWOCR_MIRROR"
+ENV_OFFLINE = "HWOCR_OFFLINE"
+CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("hwocr", appauthor=False))
+
+
+def _truthy(v: str | None) -> bool:
+    return (v or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class Store:
+    """Where model files live and how missing ones are fetched.
+
+    Resolution: explicit arguments, then the environment (``HWOCR_MODEL_DIR``, ``HWOCR_MIRROR``,
+    ``HWOCR_OFFLINE``), then the platform's user cache directory. A mirror is any base URL that
+    serves files at the same relative paths as the cache (so a filled cache, served over HTTP,
+    is a valid mirror).
+    """
+
+    root: Path
+    mirror: str | None = None
+    offline: bool = False
+    timeout: float = 30.0
+    progress: bool | None = None  # None: show a bar when stderr is a terminal
+
+    @classmethod
+    def from_env(cls, root: str | os.PathLike | None = None, mirror: str | None = None,
+                 offline: bool | None = None, timeout: float = 30.0) -> "Store":
+        env = os.environ
+        r = Path(root) if root else Path(env[ENV_DIR]) if env.get(ENV_DIR) else default_cache_dir()
+        m = mirror or env.get(ENV_MIRROR) or None
+        off = _truthy(env.get(ENV_OFFLINE)) if offline is None else offline
+        return cls(root=r.expanduser(), mirror=m, offline=off, timeout=timeout)
+
+    def path(self, spec: FileSpec) -> Path:
+        return self.root / spec.relpath
+
+    def url(self, spec: FileSpec) -> str:
+        if self.mirror:
+            return self.mirror.rstrip("/") + "/" + spec.relpath
+        return spec.url
+
+    def is_present(self, spec: FileSpec) -> bool:
+        p = self.path(spec)
+        return p.is_file() and p.stat().st_size == spec.size
+
+    def ensure(self, spec: FileSpec, verify: bool = True) -> Path:
+        """Return the local path of ``spec``, downloading it first if missing."""
+        p = self.path(spec)
+        if self.is_present(spec):
+            if verify:
+                verify_file(p, spec)
+            return p
+        if p.exists():
+            # wrong size: a stale or foreign file; replace it
+            pass
+        if self.offline:
+            raise DownloadError(
+                f"{p}: not in the model cache and offline mode is on; "
+                f"run 'hwocr models download' where there is network, or place the file there"
+            )
+        self.download(spec)
+        return p
+
+    def download(self, spec: FileSpec, reporthook: Callable[[int], None] | None = None) -> Path:
+        """Fetch ``spec`` into the cache atomically: a temp file in the same folder, checked for
+        size and hash, then renamed into place. Nothing partial is ever left behind."""
+        dest = self.path(spec)
+        url = self.url(spec)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DownloadError(f"{dest.parent}: cannot create cache folder ({e.strerror or e})") from None
+        fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+        tmp_path = Path(tmp)
+        try:
+            h = hashlib.new(spec.algo)
+            n = 0
+            bar = self._bar(spec, dest.name)
+            try:
+                req = urllib.request.Request(url, headers={"User-Agent": "hwocr"})
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp, os.fdopen(fd, "wb") as out:
+                    fd = -1
+                    while True:
+                        chunk = resp.read(CHUNK)
+                        if not chunk:
+                            break
+                        n += len(chunk)
+                        if n > spec.size:
+                            raise DownloadError(f"{url}: server sent more than the expected {spec.size} bytes")
+                        h.update(chunk)
+                        out.write(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+                        if reporthook:
+                            reporthook(n)
+            finally:
+                if bar is not None:
+                    bar.close()
+            if n != spec.size:
+                raise DownloadError(f"{url}: download incomplete ({n} of {spec.size} bytes)")
+            if h.hexdigest() != spec.digest:
+                raise DownloadError(f"{url}: {spec.algo} mismatch (file corrupt or tampered with); not installed")
+            os.replace(tmp_path, dest)
+        except DownloadError:
+            raise
+        except urllib.error.HTTPError as e:
+            raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
+        except urllib.error.URLError as e:
+            raise DownloadError(f"{url}: cannot connect ({_reason(e.reason)})") from None
+        except http.client.HTTPException as e:
+            raise DownloadError(f"{url}: download broken off ({type(e).__name__})") from None
+        except (socket.timeout, TimeoutError):
+            raise DownloadError(f"{url}: timed out after {self.timeout:g} s") from None
+        except OSError as e:
+            raise DownloadError(f"{url}: download failed ({_reason(e)})") from None
+        finally:
+            if fd != -1:
+                os.close(fd)
+            if tmp_path.exists():
+                tmp_path.unlink()
+        return dest
+
+    def _bar(self, spec: FileSpec, label: str):
+        show = self.progress if self.progress is not None else sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=spec.size, unit="B", unit_scale=True, desc=label, file=sys.stderr, leave=False)
+
+
+def file_digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_file(path: Path, spec: FileSpec) -> None:
+    size = path.stat().st_size
+    if size != spec.size:
+        raise ModelError(f"{path}: size {size} differs from the expected {spec.size}; run 'hwocr models download'")
+    if file_digest(path, spec.algo) != spec.digest:
+        raise ModelError(f"{path}: {spec.algo} mismatch (corrupt or tampered with); delete it and download again")
+
+
+def packaged_path(model: PackagedModel, verify: bool = True) -> Path:
+    """Locate a model file shipped inside an installed package and check its SHA-256."""
+    try:
+        ref = resources.files(model.package).joinpath(model.resource)
+    except ModuleNotFoundError:
+        raise ModelError(f"{model.name}: package '{model.package}' is not installed (pip install {model.package})") from None
+    p = Path(str(ref))
+    if not p.is_file():
+        raise ModelError(f"{p}: {model.name} is missing from the installed '{model.package}' package")
+    if verify:
+        size = p.stat().st_size
+        if size != model.size or file_digest(p, "sha256") != model.sha256:
+            raise ModelError(f"{p}: not the expected {model.name} (size or SHA-256 differs); reinstall {model.package}")
+    return p
+
+
+def _reason(r: object) -> str:
+    if isinstance(r, OSError) and r.strerror:
+        return r.strerror
+    return str(r).splitlines()[0][:160] if str(r) else type(r).__name__
