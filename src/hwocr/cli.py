@@ -48,14 +48,16 @@ def _engine_options(f):
     f = click.option("--model-dir", type=click.Path(file_okay=False), help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
     f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
     f = click.option("--mirror", help="Base URL of a model mirror (same layout as the cache).")(f)
+    f = click.option("--restrict/--no-restrict", default=None,
+                     help="Limit output to the characters of --lang (default: on for ppocr, off for omz).")(f)
     return f
 
 
-def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offline, mirror, **kw):
+def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offline, mirror, restrict=None, **kw):
     from .reader import Reader
 
     return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision, charlist=charlist,
-                  model_dir=model_dir, offline=offline, mirror=mirror, **kw)
+                  model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, **kw)
 
 
 @cli.command()
@@ -69,13 +71,16 @@ def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offli
 def read(images, as_json, allow, top_k, preview, **opts):
     """Read text lines from IMAGES (one output line per image)."""
     from .imageio import load_image
+    from .reader import check_line_shape
 
     reader = _reader(**opts, allow=allow, top_k=top_k if as_json or top_k else 0)
     failed = 0
     loaded = []
     for path in images:
         try:
-            loaded.append((path, load_image(path, reader.max_pixels).rgb))
+            rgb = load_image(path, reader.max_pixels).rgb
+            check_line_shape(rgb, path)
+            loaded.append((path, rgb))
         except HwocrError as e:
             _fail(str(e))
             failed += 1
@@ -260,6 +265,9 @@ def models_info(name, model_dir, mirror, offline):
     if m.charlist:
         f = m.charlist
         click.echo(f"  [charlist] {f.url}\n      size {f.size}  {f.algo} {f.digest}\n      -> {st.path(f)}")
+
+
+from .server.cli import serve as _serve; cli.add_command(_serve)  # noqa: E402,E702
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,8 +8,9 @@ a symbol never seen in training gets ``unk_logp``. Built by ``scripts/build_lm.p
 
 File format (little-endian)::
 
-    b"HWLM1\\n"  uint32 header_len  header (UTF-8 JSON: order, n, unk_logp, meta)
-    uint32[n] keys (sorted)   uint8[n] logp codes   uint8[n] bow codes
+    b"HWLM2\\n"  uint32 header_len  header (UTF-8 JSON: order, n, unk_logp, meta)
+    uint32[n] keys (sorted, top 32 bits of the fingerprint)   uint16[n] check bits (next 16)
+    uint8[n] logp codes   uint8[n] bow codes
     float32[256] logp codebook   float32[256] bow codebook
 
 Text is NFKC-normalised and whitespace is dropped before lookup, so full-width and ASCII forms
@@ -28,7 +29,7 @@ import numpy as np
 
 from .errors import ModelError
 
-MAGIC = b"HWLM1\n"
+MAGIC = b"HWLM2\n"
 BOS = "\x02"  # line-start symbol used in training (never emitted by a recogniser)
 
 # 64-bit FNV-1a over Unicode code points, then a splitmix64 finaliser; the stored key is the top
@@ -66,6 +67,7 @@ def hash_step_np(h: np.ndarray, cp: np.ndarray) -> np.ndarray:
 
 
 def fingerprint_np(h: np.ndarray) -> np.ndarray:
+    """Mixed 64-bit fingerprint; the table stores its top 32 bits (sorted key) + next 16 bits."""
     h = np.asarray(h, dtype=np.uint64)
     with np.errstate(over="ignore"):
         h = h ^ (h >> np.uint64(30))
@@ -73,7 +75,7 @@ def fingerprint_np(h: np.ndarray) -> np.ndarray:
         h = h ^ (h >> np.uint64(27))
         h = h * np.uint64(_C2)
         h = h ^ (h >> np.uint64(31))
-    return (h >> np.uint64(32)).astype(np.uint32)
+    return h
 
 
 def _codebook(x: np.ndarray, levels: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -91,23 +93,31 @@ def _codebook(x: np.ndarray, levels: int = 256) -> tuple[np.ndarray, np.ndarray]
 
 def write_lm(path: str | Path, model: dict, meta: dict | None = None) -> None:
     """Write a model built by ``scripts/build_lm.py`` (64-bit hash keys) in the shipped format."""
-    keys = fingerprint_np(model["keys64"])
-    order_ = np.argsort(keys, kind="stable")
-    keys = keys[order_]
+    fp = fingerprint_np(model["keys64"])
+    order_ = np.lexsort(((fp >> np.uint64(16)) & np.uint64(0xFFFF), fp >> np.uint64(32)))
+    fp = fp[order_]
+    keys = (fp >> np.uint64(32)).astype(np.uint32)
+    chk = ((fp >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16)
     logp = np.asarray(model["logp"])[order_]
     bow = np.asarray(model["bow"])[order_]
     dup = np.concatenate([[False], keys[1:] == keys[:-1]])  # 32-bit collisions: keep the first
-    keys, logp, bow = keys[~dup], logp[~dup], bow[~dup]
+    keys, chk, logp, bow = keys[~dup], chk[~dup], logp[~dup], bow[~dup]
     lq, lbook = _codebook(logp)
-    bq, bbook = _codebook(bow)
+    nz = bow < 0  # most entries have no children (weight 1): give the codebook to the others
+    bq = np.zeros(len(bow), np.uint8)
+    bq_nz, bbook = _codebook(bow[nz], 255)
+    bq[nz] = bq_nz + 1
+    bbook = np.concatenate([[0.0], bbook]).astype(np.float32)
     header = dict(order=int(model["order"]), n=int(len(keys)), unk_logp=float(model["unk_logp"]),
                   meta=meta or {})
     hb = json.dumps(header, sort_keys=True).encode()
+    hb += b" " * (-(len(MAGIC) + 4 + len(hb)) % 16)  # align the arrays
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(np.uint32(len(hb)).tobytes())
         f.write(hb)
         f.write(keys.astype("<u4").tobytes())
+        f.write(chk.astype("<u2").tobytes())
         f.write(lq.tobytes())
         f.write(bq.tobytes())
         f.write(lbook.astype("<f4").tobytes())
@@ -141,7 +151,7 @@ class CharLM:
         self.meta = meta or {}
         self.path = path
         self._cache: dict[tuple[str, str], float] = {}
-        self._state_cache: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        self._state_cache: dict[str, tuple[list, list, int]] = {}
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -166,8 +176,10 @@ class CharLM:
             header = json.loads(data[off:off + int(hlen)].decode())
             off += int(hlen)
             n = int(header["n"])
-            keys = np.frombuffer(data, "<u4", n, off)
+            keys = np.frombuffer(data, "<u4", n, off).astype(np.uint32)  # aligned, native copy
             off += 4 * n
+            chk = np.frombuffer(data, "<u2", n, off).astype(np.uint16)
+            off += 2 * n
             lq = np.frombuffer(data, np.uint8, n, off)
             off += n
             bq = np.frombuffer(data, np.uint8, n, off)
@@ -182,7 +194,9 @@ class CharLM:
             unk = float(header["unk_logp"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise ModelError(f"{name}: not a valid hwocr language model ({e})") from None
-        return cls(keys, lq, bq, lbook, bbook, order, unk, header.get("meta"), name)
+        lm = cls(keys, lq, bq, lbook, bbook, order, unk, header.get("meta"), name)
+        lm.chk = chk
+        return lm
 
     @classmethod
     def for_lang(cls, lang: str) -> "CharLM":
@@ -191,43 +205,103 @@ class CharLM:
 
     # ------------------------------------------------------------------ scoring
     def _lookup(self, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        idx = np.searchsorted(self.keys, fps)
+        hi = (fps >> np.uint64(32)).astype(np.uint32)
+        idx = np.searchsorted(self.keys, hi)
         np.minimum(idx, len(self.keys) - 1, out=idx)
-        return idx, self.keys[idx] == fps
+        found = self.keys[idx] == hi
+        found &= self.chk[idx] == ((fps >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16)
+        return idx, found
 
-    def _context_states(self, ctx: str) -> tuple[np.ndarray, np.ndarray, int]:
-        """For ctx (already normalised, <= order-1 chars): hash states of its suffixes of length
-        0..len(ctx) (longest first is index len), and cumulative back-off sums."""
-        st = self._state_cache.get(ctx)
-        if st is not None:
-            return st
-        L = len(ctx)
-        states = []
-        for k in range(L + 1):  # suffix of length k
-            states.append(hash_str_py(ctx[L - k:]) if k else H0)
-        states_np = np.array(states, dtype=np.uint64)
-        # back-off weight of each non-empty suffix context (0 if absent)
-        bows = np.zeros(L + 1)
-        if L:
-            idx, found = self._lookup(fingerprint_np(states_np[1:]))
-            bows[1:] = np.where(found, self.bow_book[self.bow_codes[idx]], 0.0)
-        # backoff accumulated when the answer comes from suffix length k: sum of bows of suffixes
-        # longer than k: acc[k] = sum_{j>k} bows[j]
-        acc = np.concatenate([np.cumsum(bows[::-1])[::-1][1:], [0.0]])
-        st = (states_np, acc, L)
-        if len(self._state_cache) > 200_000:
-            self._state_cache.clear()
-        self._state_cache[ctx] = st
-        return st
+    def _states(self, ctxs: Iterable[str]) -> None:
+        """Ensure ``self._state_cache`` holds, for each normalised, truncated context, the hash
+        state of each suffix (length 0..order-1, padded with the last valid one) and the summed
+        back-off weight to add when the answer comes from a suffix of that length."""
+        cache = self._state_cache
+        miss = [c for c in dict.fromkeys(ctxs) if c not in cache]
+        if not miss:
+            return
+        n = self.order
+        all_states = []
+        for ctx in miss:
+            L = len(ctx)
+            st = [H0]
+            h = H0
+            # suffix states must hash the suffix left-to-right, so compute each separately
+            for k in range(1, L + 1):
+                st.append(hash_str_py(ctx[L - k:]))
+            all_states.append(st)
+        flat = [h for st in all_states for h in st[1:]]
+        if flat:
+            idx, found = self._lookup(fingerprint_np(np.array(flat, dtype=np.uint64)))
+            bows = np.where(found, self.bow_book[self.bow_codes[idx]], 0.0).tolist()
+        else:
+            bows = []
+        pos = 0
+        if len(cache) > 200_000:
+            cache.clear()
+        for ctx, st in zip(miss, all_states):
+            L = len(ctx)
+            b = [0.0] + bows[pos:pos + L]
+            pos += L
+            acc = [0.0] * n
+            run = 0.0
+            for k in range(L, -1, -1):  # acc[k] = sum of bows of suffixes longer than k
+                acc[k] = run
+                run += b[k]
+            for k in range(L + 1, n):
+                acc[k] = 0.0
+            stp = st + [st[-1]] * (n - 1 - L)
+            cache[ctx] = (stp, acc, L)
+
+    def score_pairs(self, ctxs: Sequence[str], chars: Sequence[str]) -> list[float]:
+        """``[score(x, c) for x, c in zip(ctxs, chars)]`` in one vectorised lookup. Contexts must
+        already be normalised and truncated (as produced by :meth:`next_context`)."""
+        m = len(ctxs)
+        if m == 0:
+            return []
+        out = [0.0] * m
+        sel, cps = [], []
+        for i, c in enumerate(chars):
+            t = norm_text(c)
+            if len(t) == 1:
+                sel.append(i)
+                cps.append(ord(t))
+            elif t:
+                out[i] = self.score(ctxs[i], c)
+        if not sel:
+            return out
+        self._states([ctxs[i] for i in sel])
+        cache = self._state_cache
+        n = self.order
+        ent = [cache[ctxs[i]] for i in sel]
+        S = np.array([e[0] for e in ent], dtype=np.uint64)  # (m, n)
+        A = np.array([e[1] for e in ent])  # (m, n)
+        Ls = np.array([e[2] for e in ent])
+        cp = np.array(cps, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            h = (S ^ cp[:, None]) * np.uint64(_P)
+        idx, found = self._lookup(fingerprint_np(h))
+        found &= np.arange(n)[None, :] <= Ls[:, None]
+        lp = self.logp_book[self.logp_codes[idx]]
+        # longest found suffix length per row (found[:,0] false -> unknown symbol)
+        rev = found[:, ::-1]
+        has = rev.any(axis=1)
+        kbest = n - 1 - rev.argmax(axis=1)
+        r = np.arange(len(sel))
+        val = np.where(has, lp[r, kbest] + A[r, kbest], self.unk_logp + A[:, 0])
+        for i, v in zip(sel, val.tolist()):
+            out[i] = v
+        return out
 
     def _score_cps(self, ctx: str, cps: np.ndarray) -> np.ndarray:
         """ln p(c | ctx) for an array of code points (ctx normalised and truncated)."""
-        states, acc, L = self._context_states(ctx)
+        self._states([ctx])
+        st, acc, L = self._state_cache[ctx]
+        states = np.array(st[:L + 1], dtype=np.uint64)
         with np.errstate(over="ignore"):
             h = (states[:, None] ^ cps[None, :]) * np.uint64(_P)  # (L+1, m)
         idx, found = self._lookup(fingerprint_np(h))
         lp = self.logp_book[self.logp_codes[idx]]
-        # pick the longest suffix that is found
         out = np.full(cps.shape[0], self.unk_logp + acc[0])
         done = np.zeros(cps.shape[0], dtype=bool)
         for k in range(L, -1, -1):

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from . import decode as dec
 from .charsets import LANGS, language_filter, read_charlist
 from .engines import Engine, load_engine
-from .errors import HwocrError, ModelError
+from .errors import HwocrError, ImageError, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .preprocess import Window, make_windows
 from .results import Alternative, CharResult, LineResult
 from .store import Store
 
 DECODERS = ("greedy", "beam")
+
+#: a text line longer than this many times its height is refused (no handwritten line is; a
+#: 100000 x 20 px strip would take minutes): crop it, or read it as a page
+MAX_ASPECT = 500
 
 
 @dataclass(frozen=True)
@@ -88,31 +93,20 @@ class Reader:
 
     def read_batch(self, images: Sequence[ImageSource], batch_size: int | None = None) -> list[LineResult]:
         """Read many lines; results are in input order and identical to reading one at a time."""
-        arrays = [load_image(im, self.max_pixels).rgb for im in images]
-        return self.read_arrays(arrays, batch_size)
+        loaded = [load_image(im, self.max_pixels) for im in images]
+        for li in loaded:
+            check_line_shape(li.rgb, li.name)
+        return self.read_arrays([li.rgb for li in loaded], batch_size)
 
     def read_arrays(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LineResult]:
         """Read already loaded 8-bit RGB line images (H x W x 3)."""
-        posts = self.posteriors(rgbs, batch_size)
-        return [self.decode(p) for p in posts]
+        for k, rgb in enumerate(rgbs):
+            check_line_shape(rgb, f"<line {k}>")
+        return list(self._iter_results(rgbs, batch_size))
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
-        spec = self.engine.info.input
-        wins = [make_windows(rgb, spec) for rgb in rgbs]
-        flat = [(i, j, w) for i, ws in enumerate(wins) for j, w in enumerate(ws)]
-        probs: dict[tuple[int, int], np.ndarray] = {}
-        groups: dict[tuple[int, ...], list[tuple[int, int, Window]]] = defaultdict(list)
-        for item in flat:
-            groups[item[2].tensor.shape].append(item)
-        bs = self._batch_limit(batch_size)
-        for items in groups.values():
-            for k in range(0, len(items), bs):
-                chunk = items[k : k + bs]
-                batch = np.stack([w.tensor for _, _, w in chunk])
-                out = self.engine(batch)
-                for (i, j, _), p in zip(chunk, out):
-                    probs[(i, j)] = dec.restrict(p, self.mask)
-        return [LinePosteriors(tuple(ws), tuple(probs[(i, j)] for j in range(len(ws)))) for i, ws in enumerate(wins)]
+        out: dict[int, LinePosteriors] = dict(self._iter_posteriors(rgbs, batch_size))
+        return [out[i] for i in range(len(out))]
 
     def decode(self, post: LinePosteriors) -> LineResult:
         chars: list[CharResult] = []
@@ -140,7 +134,88 @@ class Reader:
         policy = f"split:{n}" if n > 1 else ""
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy)
 
+    def read_page(self, source: ImageSource, *, page: int = 0, detector: str = "ppocr", direction: str = "auto",
+                  dpi: float = 200):
+        """Read a whole page (image, page ``page`` of a PDF / multi-page TIFF): detect the lines, order
+        them (``direction``: auto, horizontal, vertical) and read each. Returns a ``hwocr.page.PageResult``."""
+        from .page import read_page
+
+        return read_page(self, source, page=page, detector=detector, direction=direction, dpi=dpi)
+
     # -- internals ---------------------------------------------------------------------------
+    #: lines preprocessed ahead of inference (bounds memory for huge inputs; batches of equal widths
+    #: are only formed within this many lines)
+    _CHUNK_LINES = 64
+    #: run several inferences at once (AsyncInferQueue on a THROUGHPUT compile) when there are
+    #: several batches; False = one at a time on the session's own compile (same results)
+    _parallel = True
+
+    def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
+        """Decoded lines in input order, each yielded as soon as it and all lines before it are read.
+        Posteriors are dropped once decoded, so memory stays bounded for any number of lines."""
+        ready: dict[int, LineResult] = {}
+        nxt = 0
+        for i, post in self._iter_posteriors(rgbs, batch_size):
+            ready[i] = self.decode(post)
+            while nxt in ready:
+                yield ready.pop(nxt)
+                nxt += 1
+
+    def _iter_posteriors(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None
+                         ) -> Iterator[tuple[int, LinePosteriors]]:
+        """(line index, posteriors) in completion order.
+
+        Batches only ever hold windows of the same padded shape: padding a line wider than its own
+        padded width changes PP-OCRv6's output (its attention mixes every column), so lines are never
+        padded to a batch maximum and each line's tensor is exactly the one a single read builds.
+        Within a chunk of lines, batches are formed per shape and run widest first."""
+        spec = self.engine.info.input
+        bs = self._batch_limit(batch_size)
+        wins: dict[int, list[Window]] = {}
+        got: dict[int, dict[int, np.ndarray]] = {}
+        members: list[list[tuple[int, int]]] = []  # batch index -> its (line, window) pairs
+
+        def batches() -> Iterator[np.ndarray]:
+            it = iter(rgbs)
+            base = 0
+            while chunk := list(islice(it, self._CHUNK_LINES)):
+                groups: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
+                for i, rgb in enumerate(chunk, base):
+                    ws = make_windows(rgb, spec)
+                    wins[i], got[i] = ws, {}
+                    for j, w in enumerate(ws):
+                        groups[w.tensor.shape].append((i, j))
+                base += len(chunk)
+                del chunk
+                for shape in sorted(groups, key=lambda sh: -sh[-1]):
+                    items = groups[shape]
+                    for k in range(0, len(items), bs):
+                        part = items[k : k + bs]
+                        members.append(part)
+                        yield np.stack([wins[i][j].tensor for i, j in part])
+
+        for k, out in self._run_batches(batches()):
+            for (i, j), p in zip(members[k], out):
+                got[i][j] = dec.restrict(p, self.mask)
+                if len(got[i]) == len(wins[i]):
+                    ws, ps = wins.pop(i), got.pop(i)
+                    yield i, LinePosteriors(tuple(ws), tuple(ps[n] for n in range(len(ws))))
+            members[k] = []
+
+    def _run_batches(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        """(batch index, N x T x C probabilities): one batch at a time on the engine, or, when there are
+        at least two batches and the session can, on all its streams at once (completion order)."""
+        session = self.engine.session
+        head = list(islice(batches, 2))
+        if not (self._parallel and len(head) == 2 and hasattr(session, "infer_async") and session.parallelism > 1):
+            for k, b in enumerate(chain(head, batches)):
+                yield k, self.engine(b)
+            return
+        info, device = self.engine.info, self.engine.device
+        for k, raw in session.infer_async(chain(head, batches)):
+            # the engine's own post-processing (layout, softmax), applied to the finished output
+            yield k, Engine(info, lambda _b, raw=raw: raw, device)(raw)
+
     def _batch_limit(self, batch_size: int | None) -> int:
         shape = self.engine.session.input_shape if hasattr(self.engine.session, "input_shape") else None
         if shape is not None and shape[0].is_static:
@@ -167,6 +242,13 @@ class Reader:
 
         self._lm = lm
         self._beam = run
+
+
+def check_line_shape(rgb: np.ndarray, name: str) -> None:
+    h, w = rgb.shape[:2]
+    if w > MAX_ASPECT * h or h > MAX_ASPECT * w:
+        raise ImageError(f"{name}: {w}x{h} px is too elongated for a text line (limit {MAX_ASPECT}:1); "
+                         f"crop it into lines, or read it as a page")
 
 
 def _allowed_mask(allow: str | Path | Iterable[str], charset: Sequence[str]) -> np.ndarray:

@@ -162,3 +162,28 @@ PPOCR_DET = PackagedModel(
 )
 
 PACKAGED: dict[str, PackagedModel] = {m.name: m for m in (PPOCR_REC, PPOCR_DET)}
+
+# -- detection (page mode) -----------------------------------------------------------------------
+# Kept out of MODELS (the recogniser table) so that commands iterating MODELS per precision are
+# unaffected; only the FP16-INT8 IR of OMZ 2021.2 (models_bin/3, IR v10) is pinned.
+HTD = "horizontal-text-detection-0001"
+_HTD_BASE = f"{OMZ_BASE}/2021.2/models_bin/3/{HTD}/FP16-INT8/{HTD}"
+
+DETECTION_MODELS: dict[str, ModelSpec] = {
+    HTD: ModelSpec(
+        name=HTD,
+        lang="multi",
+        kind="detection",
+        description="Intel OMZ horizontal text detector (FCOS-like, axis-aligned boxes), input BGR 1x3x704x704",
+        files={
+            "FP16-INT8": (
+                FileSpec(f"{HTD}/FP16-INT8/{HTD}.xml", _HTD_BASE + ".xml", 1334728,
+                         "c7891f842176b940dee355e85b9a93ffd4c8724b1ef8a0ce7dc0256335cef85d91072a5cead703af636b9ec0bc5d26cc"),
+                FileSpec(f"{HTD}/FP16-INT8/{HTD}.bin", _HTD_BASE + ".bin", 2038010,
+                         "8e9f6e355bf2fa36f145df689cd26dc20e551da4fd541ff85a355c2e84377431e603eb92a313b627e99b581b3ef83b6e"),
+            ),
+        },
+        charlist=None,
+        input=None,
+    ),
+}

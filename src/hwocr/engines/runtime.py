@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -45,7 +47,12 @@ class OVSession:
         except Exception as e:  # noqa: BLE001
             raise ModelError(f"{self.path}: cannot compile for device {device!r} ({_first_line(e)})") from None
         self.device = device
+        self.hint = hint
+        self._core = core
+        self._config = config
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._throughput: OVSession | None = self if hint == "THROUGHPUT" else None
 
     def rt_info(self, *path: str) -> str | None:
         try:
@@ -60,6 +67,81 @@ class OVSession:
             self._local.req = req
         res = req.infer({0: x})
         return np.array(res[self.compiled.outputs[0]], copy=True)
+
+    # -- many inputs at once -------------------------------------------------------------------
+    @property
+    def parallelism(self) -> int:
+        """How many inferences the THROUGHPUT-compiled model runs at once (its CPU streams)."""
+        try:
+            return max(1, int(self.throughput().compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        except Exception:  # noqa: BLE001 - a plugin without the property
+            return 1
+
+    def throughput(self) -> OVSession:
+        """The same model compiled with the THROUGHPUT hint (several streams, one request each), compiled
+        on first use and shared. Same precision as this session: on the CPU plugin the outputs are
+        bit-identical to the LATENCY compile (one stream per core only changes the threading)."""
+        if self._throughput is None:
+            with self._lock:
+                if self._throughput is None:
+                    twin = object.__new__(OVSession)
+                    twin.__dict__.update(self.__dict__)
+                    twin.hint = "THROUGHPUT"
+                    twin._config = {**self._config, "PERFORMANCE_HINT": "THROUGHPUT"}
+                    try:
+                        twin.compiled = self._core.compile_model(self.model, self.device, twin._config)
+                    except Exception as e:  # noqa: BLE001
+                        raise ModelError(f"{self.path}: cannot compile for device {self.device!r} "
+                                         f"({_first_line(e)})") from None
+                    twin._local = threading.local()
+                    twin._lock = threading.Lock()
+                    twin._throughput = twin
+                    self._throughput = twin
+        return self._throughput
+
+    def infer_async(self, batches: Iterable[np.ndarray], jobs: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Run ``batches`` (any iterable, pulled lazily) on an AsyncInferQueue of the THROUGHPUT
+        compile; yields ``(index, output)`` as they complete, not in order. At most ``jobs`` (default:
+        the compile's optimal number of requests) run at once; outputs are copies, safe to keep."""
+        import openvino as ov
+
+        tp = self.throughput()
+        n = max(1, jobs or tp.parallelism)
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        out_port = tp.compiled.outputs[0]
+
+        def callback(req, k):
+            try:
+                done.put((k, np.array(req.get_tensor(out_port).data, copy=True)))
+            except BaseException as e:  # noqa: BLE001 - hand it to the consumer
+                done.put((k, e))
+
+        q = ov.AsyncInferQueue(tp.compiled, n)
+        q.set_callback(callback)
+        submitted = received = 0
+        try:
+            for k, b in enumerate(batches):
+                q.start_async({0: b}, k)  # blocks while all requests are busy
+                submitted += 1
+                while True:  # hand over what is already finished, keeping memory bounded
+                    try:
+                        item = done.get_nowait()
+                    except queue.Empty:
+                        break
+                    received += 1
+                    yield _checked(item)
+            while received < submitted:
+                received += 1
+                yield _checked(done.get())
+        finally:
+            q.wait_all()
+
+
+def _checked(item: tuple[int, object]) -> tuple[int, np.ndarray]:
+    k, v = item
+    if isinstance(v, BaseException):
+        raise v
+    return k, v  # type: ignore[return-value]
 
 
 def _first_line(e: Exception) -> str:

@@ -1,0 +1,245 @@
+"""CTC prefix beam search with an optional character n-gram language model (numpy + stdlib only).
+
+Hypothesis score: ``ln P_ctc(prefix) + lm_weight * ln P_lm(prefix) + insertion_bonus * len(prefix)``.
+
+CTC probabilities are kept in the linear domain with a per-frame rescaling (only ratios between
+hypotheses matter), frames whose blank probability exceeds ``1 - prune_min`` (at most 0.999) are
+advanced without any extension, and per frame only the ``prune_top`` most likely non-blank classes
+with probability >= ``prune_min`` are considered for extension.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .lm import CharLM
+
+# (lm_weight, insertion_bonus) per language, in natural-log units.
+DEFAULTS: dict[str, tuple[float, float]] = {"zh": (0.3, 0.5), "ja": (0.3, 0.5)}
+DEFAULT_LM_WEIGHT, DEFAULT_INSERTION_BONUS = DEFAULTS["zh"]
+
+_BLANK_SKIP = 0.999
+
+
+def greedy_decode(probs: np.ndarray, allowed: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """Best-path CTC decoding: (class, first_frame, last_frame) per emitted character."""
+    p = np.asarray(probs)
+    if p.ndim != 2 or p.shape[0] == 0:
+        return []
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool).copy()
+        allowed[0] = True
+        if not allowed.all():
+            p = np.where(allowed[None, :], p, -1.0)
+    best = p.argmax(axis=1)
+    out: list[tuple[int, int, int]] = []
+    prev = 0
+    for t, c in enumerate(best.tolist()):
+        if c != 0:
+            if c == prev:
+                k, f, _ = out[-1]
+                out[-1] = (k, f, t)
+            else:
+                out.append((c, t, t))
+        prev = c
+    return out
+
+
+def _candidates(probs: np.ndarray, frames: np.ndarray, prune_top: int, prune_min: float,
+                allowed: np.ndarray | None) -> list[list[tuple[int, float]]]:
+    """Per selected frame: [(class, prob)] of the best non-blank allowed classes, best first."""
+    sub = probs[frames]
+    C = sub.shape[1]
+    flat = np.flatnonzero(sub.ravel() >= prune_min)
+    rows, cols = np.divmod(flat, C)
+    keep = cols != 0
+    if allowed is not None:
+        keep &= allowed[cols]
+    rows, cols = rows[keep], cols[keep]
+    vals = sub[rows, cols]
+    out: list[list[tuple[int, float]]] = [[] for _ in range(len(frames))]
+    for r, c, v in zip(rows.tolist(), cols.tolist(), vals.tolist()):
+        out[r].append((c, v))
+    for i, lst in enumerate(out):
+        if len(lst) > 1:
+            lst.sort(key=lambda x: -x[1])
+            if len(lst) > prune_top:
+                del lst[prune_top:]
+    return out
+
+
+def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = None, *,
+                beam_width: int = 8, prune_top: int = 8, prune_min: float = 1e-3,
+                lm_weight: float = DEFAULT_LM_WEIGHT, insertion_bonus: float = DEFAULT_INSERTION_BONUS,
+                allowed: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """CTC prefix beam search; returns (class_index, first_frame, last_frame) per emitted char.
+
+    ``probs`` is (T, C) per-frame probabilities with class 0 the blank; ``charset[i]`` is the text
+    of class i. ``allowed`` (bool, length C) masks classes that may be emitted (blank always is).
+    With ``lm=None`` and ``beam_width=1`` this is exactly greedy (best-path) decoding.
+    """
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise ValueError(f"probs must be 2-D (T, C), got shape {probs.shape}")
+    T, C = probs.shape
+    if T == 0:
+        return []
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != (C,):
+            raise ValueError(f"allowed must have shape ({C},), got {allowed.shape}")
+        allowed = allowed.copy()
+        allowed[0] = True
+        if allowed.all():
+            allowed = None
+    if lm is None and beam_width <= 1:
+        return greedy_decode(probs, allowed)
+    beam_width = max(1, int(beam_width))
+    if lm is None:
+        lm_weight = insertion_bonus = 0.0
+
+    blank = probs[:, 0]
+    skip_thr = max(_BLANK_SKIP, 1.0 - prune_min)
+    active = np.flatnonzero(blank <= skip_thr)
+    cands = _candidates(probs, active, max(1, prune_top), prune_min, allowed)
+    blank_l = blank.tolist()
+
+    # prefix tree: node 0 is the empty prefix
+    parent = [-1]
+    cls = [0]
+    first = [-1]
+    last = [-1]
+    weight = [0.0]  # accumulated ln of LM/bonus factor of the prefix
+    ctx = [""]
+    children: dict[tuple[int, int], int] = {}
+    lm_cache = _lm_cache(lm) if lm is not None else None
+
+    # beams: node -> (pb, pnb), linear domain, rescaled every frame
+    beams: dict[int, tuple[float, float]] = {0: (1.0, 0.0)}
+    active_l = active.tolist()
+    ai = 0
+    n_active = len(active_l)
+    t = 0
+    while t < T:
+        if ai >= n_active or active_l[ai] != t:
+            # blank-dominated frame: no extensions
+            p0 = blank_l[t]
+            row = probs[t]
+            nb = {}
+            for node, (pb, pnb) in beams.items():
+                if node:
+                    pr = float(row[cls[node]]) * pnb
+                    nb[node] = ((pb + pnb) * p0, pr)
+                    if pr > (pb + pnb) * p0:
+                        last[node] = t
+                else:
+                    nb[node] = ((pb + pnb) * p0, 0.0)
+            beams = nb
+            t += 1
+            continue
+        cand = cands[ai]
+        ai += 1
+        p0 = blank_l[t]
+        row = probs[t]
+        nxt: dict[int, list[float]] = {}  # node -> [pb, pnb_carry, pnb_ext]
+        if cand:
+            # create the children this frame needs, scoring all new ones with one LM call
+            new = [(node, c) for node in beams for c, _ in cand if (node, c) not in children]
+            if new:
+                if lm is not None:
+                    scores = _lm_scores(lm, lm_cache, [ctx[nd] for nd, _ in new],
+                                        [charset[c] for _, c in new])
+                else:
+                    scores = [0.0] * len(new)
+                for (nd, c), sc in zip(new, scores):
+                    k = len(parent)
+                    parent.append(nd)
+                    cls.append(c)
+                    first.append(t)
+                    last.append(t)
+                    weight.append(weight[nd] + lm_weight * sc + insertion_bonus)
+                    ctx.append(lm.next_context(ctx[nd], charset[c]) if lm is not None else "")
+                    children[(nd, c)] = k
+        for node, (pb, pnb) in beams.items():
+            tot = pb + pnb
+            e = cls[node]
+            ent = nxt.get(node)
+            if ent is None:
+                ent = nxt[node] = [0.0, 0.0, 0.0]
+            ent[0] += tot * p0
+            if node:
+                ent[1] += pnb * float(row[e])
+            for c, pc in cand:
+                ch = children[(node, c)]
+                ent2 = nxt.get(ch)
+                if ent2 is None:
+                    ent2 = nxt[ch] = [0.0, 0.0, 0.0]
+                ent2[2] += (pb if c == e and node else tot) * pc
+        # select beams by total score
+        if len(nxt) > beam_width:
+            log = math.log
+            scored = sorted(nxt.items(), key=lambda kv: -(log(kv[1][0] + kv[1][1] + kv[1][2] + 1e-300)
+                                                          + weight[kv[0]]))
+            scored = scored[:beam_width]
+        else:
+            scored = list(nxt.items())
+        m = max((v[0] + v[1] + v[2]) for _, v in scored) or 1.0
+        beams = {}
+        for node, (pb, carry, ext) in scored:
+            if ext > carry + pb and first[node] != t:
+                first[node] = t  # the path entering now dominates the one carried over
+            if carry + ext > pb:
+                last[node] = t
+            beams[node] = (pb / m, (carry + ext) / m)
+        t += 1
+
+    best = max(beams.items(), key=lambda kv: math.log(max(kv[1][0] + kv[1][1], 1e-300)) + weight[kv[0]])[0]
+    path = []
+    node = best
+    while node:
+        path.append(node)
+        node = parent[node]
+    path.reverse()
+    out = []
+    for i, node in enumerate(path):
+        f = first[node]
+        lst = max(last[node], f)
+        if i + 1 < len(path):
+            lst = min(lst, max(f, first[path[i + 1]] - 1))
+        out.append((cls[node], f, lst))
+    return out
+
+
+def _lm_cache(lm: CharLM) -> dict:
+    cache = getattr(lm, "_beam_cache", None)
+    if cache is None or len(cache) > 300_000:
+        cache = {}
+        try:
+            lm._beam_cache = cache  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+    return cache
+
+
+def _lm_scores(lm: CharLM, cache: dict, ctxs: list[str], texts: list[str]) -> list[float]:
+    out = [0.0] * len(ctxs)
+    miss = []
+    for i, key in enumerate(zip(ctxs, texts)):
+        v = cache.get(key)
+        if v is None:
+            miss.append(i)
+        else:
+            out[i] = v
+    if miss:
+        mc = [ctxs[i] for i in miss]
+        mt = [texts[i] for i in miss]
+        for i, x, y, v in zip(miss, mc, mt, lm.score_pairs(mc, mt)):
+            out[i] = v
+            cache[(x, y)] = v
+    return out
+
+
+__all__ = ["beam_decode", "greedy_decode", "DEFAULTS"]

@@ -1,0 +1,276 @@
+"""Page layout: detected pieces -> text lines (horizontal rows or vertical columns) in reading order,
+and the geometry to cut a line out of the page upright (deskewed) for the line recogniser.
+
+Reading order: horizontal text top to bottom, left to right within a row; vertical text
+(tategaki) in columns right to left, top to bottom within a column. ``direction="auto"``
+decides per block (a group of neighbouring pieces) from the shapes of its pieces and, where
+they are square-ish, from how they line up; a block that stays undecided is marked ambiguous and
+the page reader recognises its lines both ways.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .detect import TextBox, order_quad, rect_angle
+from .errors import HwocrError
+
+DIRECTIONS = ("auto", "horizontal", "vertical")
+
+#: a piece whose long side is at least this many times its short side has a clear direction
+ASPECT = 1.4
+
+
+@dataclass(frozen=True)
+class LineGeom:
+    quad: np.ndarray  # 4 x 2, clockwise from top-left, page pixels
+    direction: str  # "horizontal" or "vertical"
+    score: float  # mean detector score of the pieces
+    block: int
+    ambiguous: bool = False  # direction not decided by the layout; read both ways
+    parts: int = 1
+
+
+@dataclass
+class _Piece:
+    pts: np.ndarray  # 4 x 2 in page pixels
+    score: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float  # box in deskewed coordinates
+    kind: str  # "h", "v" or "a"
+
+    @property
+    def w(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> float:
+        return self.y1 - self.y0
+
+
+class _DSU:
+    def __init__(self, n: int) -> None:
+        self.p = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.p[i] != i:
+            self.p[i] = self.p[self.p[i]]
+            i = self.p[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.p[max(ra, rb)] = min(ra, rb)
+
+    def groups(self) -> list[list[int]]:
+        g: dict[int, list[int]] = {}
+        for i in range(len(self.p)):
+            g.setdefault(self.find(i), []).append(i)
+        return list(g.values())
+
+
+def _rot(pts: np.ndarray, angle: float) -> np.ndarray:
+    c, s = math.cos(-angle), math.sin(-angle)
+    return pts @ np.array([[c, s], [-s, c]])
+
+
+def page_skew(boxes: list[TextBox]) -> float:
+    """Median angle (radians) of the pieces' near-horizontal edges, weighted toward long pieces."""
+    if not boxes:
+        return 0.0
+    angs = []
+    for b in boxes:
+        p = b.points
+        w, h = cv2.minAreaRect(p)[1]
+        if max(w, h) >= ASPECT * max(1.0, min(w, h)):
+            angs.append(rect_angle(p))
+    return float(np.median(angs)) if angs else 0.0
+
+
+def _pieces(boxes: list[TextBox], skew: float) -> list[_Piece]:
+    out = []
+    for b in boxes:
+        p = b.points.astype(np.float64)
+        r = _rot(p, skew)
+        x0, y0 = r.min(axis=0)
+        x1, y1 = r.max(axis=0)
+        w, h = x1 - x0, y1 - y0
+        kind = "h" if w >= ASPECT * h else "v" if h >= ASPECT * w else "a"
+        out.append(_Piece(p, b.score, x0, y0, x1, y1, kind))
+    return out
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def _same_line(a: _Piece, b: _Piece, vertical: bool, gap: float) -> bool:
+    """Pieces that continue each other along the reading direction."""
+    if vertical:
+        a = _Piece(a.pts, a.score, a.y0, a.x0, a.y1, a.x1, a.kind)
+        b = _Piece(b.pts, b.score, b.y0, b.x0, b.y1, b.x1, b.kind)
+    # now "horizontal": thickness is h
+    ta, tb = a.h, b.h
+    if _overlap(a.y0, a.y1, b.y0, b.y1) < 0.5 * min(ta, tb):
+        return False
+    if max(ta, tb) > 2.5 * max(1.0, min(ta, tb)):
+        return False
+    d = max(a.x0, b.x0) - min(a.x1, b.x1)  # negative when they overlap
+    return d <= gap * max(ta, tb)
+
+
+def _blocks(ps: list[_Piece]) -> list[list[int]]:
+    d = _DSU(len(ps))
+    for i, a in enumerate(ps):
+        ea = 0.9 * min(a.w, a.h)
+        for j in range(i + 1, len(ps)):
+            b = ps[j]
+            eb = 0.9 * min(b.w, b.h)
+            e = max(ea, eb)
+            if (_overlap(a.x0 - e, a.x1 + e, b.x0, b.x1) > 0) and (_overlap(a.y0 - e, a.y1 + e, b.y0, b.y1) > 0):
+                d.union(i, j)
+    return d.groups()
+
+
+def block_direction(ps: list[_Piece], idx: list[int]) -> str | None:
+    """"horizontal", "vertical" or None (undecided) for the pieces ``idx``."""
+    vh = sum(math.log(ps[i].w / max(1.0, ps[i].h)) for i in idx if ps[i].kind == "h")
+    vv = sum(math.log(ps[i].h / max(1.0, ps[i].w)) for i in idx if ps[i].kind == "v")
+    if vh > 1.5 * vv and vh > 0:
+        return "horizontal"
+    if vv > 1.5 * vh and vv > 0:
+        return "vertical"
+    # square-ish pieces: how do they line up?
+    nh = nv = 0
+    for k, i in enumerate(idx):
+        for j in idx[k + 1 :]:
+            nh += _same_line(ps[i], ps[j], False, 0.8)
+            nv += _same_line(ps[i], ps[j], True, 0.8)
+    if nh > nv:
+        return "horizontal"
+    if nv > nh:
+        return "vertical"
+    return None
+
+
+def _merge(ps: list[_Piece], idx: list[int], vertical: bool, gap: float = 1.2) -> list[list[int]]:
+    d = _DSU(len(idx))
+    for a in range(len(idx)):
+        for b in range(a + 1, len(idx)):
+            if _same_line(ps[idx[a]], ps[idx[b]], vertical, gap):
+                d.union(a, b)
+    return [[idx[k] for k in g] for g in d.groups()]
+
+
+def _order(items: list[tuple[float, float, float, float]], vertical: bool) -> list[int]:
+    """Reading order of boxes (x0, y0, x1, y1): rows top-down then left-right (horizontal), or
+    columns right-left then top-down (vertical). Boxes overlapping by half their thickness
+    across the reading direction share a row/column."""
+    if vertical:
+        items = [(y0, -x1, y1, -x0) for x0, y0, x1, y1 in items]
+    order = sorted(range(len(items)), key=lambda i: (items[i][1] + items[i][3]) / 2)
+    rows: list[list[int]] = []
+    span: list[tuple[float, float]] = []
+    for i in order:
+        _, y0, _, y1 = items[i]
+        c = (y0 + y1) / 2
+        for r, (a, b) in enumerate(span):
+            if a <= c <= b and _overlap(a, b, y0, y1) >= 0.5 * min(b - a, y1 - y0):
+                rows[r].append(i)
+                span[r] = (min(a, y0), max(b, y1))
+                break
+        else:
+            rows.append([i])
+            span.append((y0, y1))
+    ranked = sorted(range(len(rows)), key=lambda r: span[r][0])
+    return [i for r in ranked for i in sorted(rows[r], key=lambda i: items[i][0])]
+
+
+def build_lines(boxes: list[TextBox], direction: str = "auto") -> list[LineGeom]:
+    """Merge detected pieces into lines and put the lines in reading order."""
+    if direction not in DIRECTIONS:
+        raise HwocrError(f"unknown direction {direction!r} (expected one of: {', '.join(DIRECTIONS)})")
+    if not boxes:
+        return []
+    skew = page_skew(boxes)
+    ps = _pieces(boxes, skew)
+    blocks = _blocks(ps)
+    decided = []
+    for bi in blocks:
+        d = direction if direction != "auto" else block_direction(ps, bi)
+        decided.append(d)
+    votes = [len(b) for b, d in zip(blocks, decided) if d == "vertical"]
+    page_vertical = sum(votes) > sum(len(b) for b, d in zip(blocks, decided) if d == "horizontal")
+    # blocks in reading order (by their extents), then lines inside each block
+    extents = [(min(ps[i].x0 for i in b), min(ps[i].y0 for i in b), max(ps[i].x1 for i in b),
+                max(ps[i].y1 for i in b)) for b in blocks]
+    out: list[LineGeom] = []
+    for bno, k in enumerate(_order(extents, page_vertical)):
+        idx, d = blocks[k], decided[k]
+        vertical = d == "vertical"
+        groups = _merge(ps, idx, vertical)
+        ext = [(min(ps[i].x0 for i in g), min(ps[i].y0 for i in g), max(ps[i].x1 for i in g),
+                max(ps[i].y1 for i in g)) for g in groups]
+        for gi in _order(ext, vertical):
+            g = groups[gi]
+            pts = np.concatenate([ps[i].pts for i in g]).astype(np.float32)
+            quad = np.asarray(order_quad(cv2.boxPoints(cv2.minAreaRect(pts))), dtype=np.float32)
+            score = float(np.mean([ps[i].score for i in g]))
+            out.append(LineGeom(quad, "vertical" if vertical else "horizontal", score, bno, d is None, len(g)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# cutting lines out of the page
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Crop:
+    image: np.ndarray  # RGB, upright for the recogniser (text runs left to right)
+    inverse: np.ndarray  # 2 x 3: crop (deskewed, before any 90-degree turn) -> page
+    size: tuple[int, int]  # (w, h) of the deskewed crop
+    turn: str  # "", "ccw" or "cw"
+
+
+def crop_line(rgb: np.ndarray, quad: np.ndarray, vertical: bool, turn: str = "ccw", margin: float = 0.12) -> Crop:
+    """Cut the rotated rectangle ``quad`` out of the page, deskewed, with a margin of ``margin`` x
+    its thickness on every side; vertical lines are then turned 90 degrees (``ccw``: top of the
+    column to the left, ``cw``: top to the right)."""
+    q = np.asarray(quad, dtype=np.float64).reshape(4, 2)
+    ang = rect_angle(q)
+    c = q.mean(axis=0)
+    r = _rot(q - c, ang)
+    w = float(r[:, 0].max() - r[:, 0].min())
+    h = float(r[:, 1].max() - r[:, 1].min())
+    m = margin * (w if vertical else h) + 2
+    W, H = max(4, int(round(w + 2 * m))), max(4, int(round(h + 2 * m)))
+    M = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), math.degrees(ang), 1.0)
+    M[:, 2] += (W / 2 - c[0], H / 2 - c[1])
+    img = cv2.warpAffine(rgb, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    inv = cv2.invertAffineTransform(M)
+    t = ""
+    if vertical:
+        t = turn
+        img = np.ascontiguousarray(np.rot90(img, 1 if turn == "ccw" else -1))
+    return Crop(img, inv, (W, H), t)
+
+
+def span_to_quad(crop: Crop, x0: float, x1: float) -> np.ndarray:
+    """A character's span along the recogniser's x axis -> its quadrilateral on the page."""
+    W, H = crop.size
+    if crop.turn == "ccw":  # recogniser x = crop row
+        pts = [(0, x0), (W, x0), (W, x1), (0, x1)]
+    elif crop.turn == "cw":  # recogniser x = H - crop row
+        pts = [(0, H - x1), (W, H - x1), (W, H - x0), (0, H - x0)]
+    else:
+        pts = [(x0, 0), (x1, 0), (x1, H), (x0, H)]
+    p = np.asarray(pts, dtype=np.float64)
+    return p @ crop.inverse[:, :2].T + crop.inverse[:, 2]

@@ -1,0 +1,194 @@
+"""Whole pages: detect lines, put them in reading order, read each with the line recogniser.
+
+>>> from hwocr import Reader
+>>> page = Reader(lang="ja").read_page("page.png", direction="auto")
+>>> print(page.text)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .detect import Detector, TextBox, load_detector
+from .imageio import ImageSource
+from .layout import DIRECTIONS, Crop, LineGeom, build_lines, crop_line, span_to_quad
+from .results import LineResult
+
+Polygon = tuple[tuple[float, float], ...]
+
+#: how vertical columns are turned for the (horizontal) line recogniser; measured with
+#: benchmarks/page_eval.py --turn (see the report in the benchmark's docstring)
+DEFAULT_TURN = "ccw"
+
+
+@dataclass(frozen=True)
+class PageChar:
+    char: str
+    confidence: float
+    polygon: Polygon  # 4 corners on the page, clockwise from top-left of the character cell
+
+
+@dataclass(frozen=True)
+class PageLine:
+    text: str
+    confidence: float  # mean character confidence (0 for an empty reading)
+    polygon: Polygon  # 4 corners of the line's rotated rectangle on the page
+    direction: str  # "horizontal" or "vertical"
+    chars: tuple[PageChar, ...] = ()
+    block: int = 0
+    detection_score: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        p = np.asarray(self.polygon)
+        return (int(np.floor(p[:, 0].min())), int(np.floor(p[:, 1].min())), int(np.ceil(p[:, 0].max())),
+                int(np.ceil(p[:, 1].max())))
+
+
+@dataclass(frozen=True)
+class PageResult:
+    width: int
+    height: int
+    lines: tuple[PageLine, ...] = ()
+    source: str = ""
+    page: int = 0  # index of the page in a multi-page source (PDF, TIFF)
+    engine: str = ""
+    detector: str = ""
+    direction: str = "auto"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(ln.text for ln in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        def poly(p: Polygon) -> list[list[float]]:
+            return [[round(x, 1), round(y, 1)] for x, y in p]
+
+        return {
+            "source": self.source,
+            "page": self.page,
+            "width": self.width,
+            "height": self.height,
+            "engine": self.engine,
+            "detector": self.detector,
+            "direction": self.direction,
+            "text": self.text,
+            "notes": list(self.notes),
+            "lines": [
+                {
+                    "text": ln.text,
+                    "confidence": round(ln.confidence, 4),
+                    "direction": ln.direction,
+                    "block": ln.block,
+                    "detection_score": round(ln.detection_score, 4),
+                    "polygon": poly(ln.polygon),
+                    "notes": list(ln.notes),
+                    "chars": [{"char": c.char, "confidence": round(c.confidence, 4), "polygon": poly(c.polygon)}
+                              for c in ln.chars],
+                }
+                for ln in self.lines
+            ],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+
+_DETECTORS: dict[tuple, Detector] = {}
+_LOCK = threading.Lock()
+
+
+def get_detector(name: str = "ppocr", device: str = "CPU", model_dir: str | None = None) -> Detector:
+    """A shared, lazily loaded detector."""
+    key = (name, device, model_dir)
+    with _LOCK:
+        d = _DETECTORS.get(key)
+        if d is None:
+            store = None
+            if name == "omz":
+                from .store import Store
+
+                store = Store.from_env(model_dir)
+            d = load_detector(name, device, store=store)
+            _DETECTORS[key] = d
+    return d
+
+
+def _poly(q: np.ndarray) -> Polygon:
+    return tuple((float(x), float(y)) for x, y in np.asarray(q).reshape(-1, 2))
+
+
+def _to_line(geom: LineGeom, crop: Crop, res: LineResult, notes: tuple[str, ...] = ()) -> PageLine:
+    chars = [PageChar(c.char, c.confidence, _poly(span_to_quad(crop, c.x0, c.x1))) for c in res.chars]
+    if crop.turn == "cw":  # the recogniser read the column bottom-up
+        chars.reverse()
+    text = "".join(c.char for c in chars)
+    direction = "vertical" if crop.turn else "horizontal"
+    return PageLine(text, res.confidence, _poly(geom.quad), direction, tuple(chars), geom.block, geom.score,
+                    notes + res.notes)
+
+
+def _better(a: LineResult, b: LineResult) -> bool:
+    """Is reading ``a`` more credible than ``b``? Mean confidence, with empty readings last."""
+    if not a.chars or not b.chars:
+        return bool(a.chars)
+    return a.confidence >= b.confidence
+
+
+def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", direction: str = "auto",
+               turn: str = DEFAULT_TURN, boxes: Sequence[TextBox] | None = None, source: str = "",
+               page: int = 0) -> PageResult:
+    """Read one page image (RGB array) with ``reader`` (a :class:`hwocr.Reader`)."""
+    if direction not in DIRECTIONS:
+        from .errors import HwocrError
+
+        raise HwocrError(f"unknown direction {direction!r} (expected one of: {', '.join(DIRECTIONS)})")
+    det = get_detector(detector, reader.engine.device) if isinstance(detector, str) else detector
+    if boxes is None:
+        boxes = det.detect(rgb)
+    geoms = build_lines(list(boxes), direction)
+    crops: list[Crop] = []
+    owners: list[int] = []
+    for k, g in enumerate(geoms):
+        crops.append(crop_line(rgb, g.quad, g.direction == "vertical", turn))
+        owners.append(k)
+        if g.ambiguous:  # undecided block: also read it the other way
+            crops.append(crop_line(rgb, g.quad, g.direction != "vertical", turn))
+            owners.append(k)
+    results = reader.read_arrays([c.image for c in crops]) if crops else []
+    best: dict[int, tuple[Crop, LineResult, bool]] = {}
+    for c, r, k in zip(crops, results, owners):
+        if k not in best:
+            best[k] = (c, r, False)
+        elif _better(r, best[k][1]):
+            best[k] = (c, r, True)
+    lines = []
+    for k, g in enumerate(geoms):
+        c, r, flipped = best[k]
+        notes = ("direction:both-read",) if g.ambiguous else ()
+        lines.append(_to_line(g, c, r, notes))
+    h, w = rgb.shape[:2]
+    return PageResult(w, h, tuple(lines), source, page, reader.engine.name, det.name, direction)
+
+
+def read_document(reader, source: ImageSource, *, detector: str | Detector = "ppocr", direction: str = "auto",
+                  dpi: float = 200, pages: Sequence[int] | None = None, turn: str = DEFAULT_TURN) -> list[PageResult]:
+    """Every page of ``source`` (image, multi-page TIFF or PDF), or the pages numbered in ``pages``."""
+    from .pages_input import load_pages
+
+    out = []
+    for p in load_pages(source, dpi=dpi, max_pixels=reader.max_pixels, pages=pages):
+        out.append(read_image(reader, p.rgb, detector=detector, direction=direction, turn=turn, source=p.name,
+                              page=p.index))
+    return out
+
+
+def read_page(reader, source: ImageSource, *, page: int = 0, detector: str | Detector = "ppocr",
+              direction: str = "auto", dpi: float = 200, turn: str = DEFAULT_TURN) -> PageResult:
+    """One page (``page``: index in a PDF / multi-page TIFF) of ``source``."""
+    return read_document(reader, source, detector=detector, direction=direction, dpi=dpi, pages=[page], turn=turn)[0]

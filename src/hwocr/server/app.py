@@ -1,0 +1,490 @@
+"""The FastAPI application: /v1/line, /v1/page, /healthz, /metrics and the web page at /.
+
+Design:
+- One :class:`~hwocr.reader.Reader` per (language, decoder), loaded once (the preloaded languages in the
+  lifespan, anything else on first use) and shared by all requests. A Reader is safe to call from several
+  threads: the OpenVINO session keeps one infer request per thread.
+- Image decoding and recognition run in a fixed :class:`~concurrent.futures.ThreadPoolExecutor` (``workers``
+  threads, so at most that many infer requests exist), never on the event loop. At most
+  ``workers + max_queue`` requests may wait for it; more get 503. A request that does not finish within
+  ``timeout_s`` gets 504 (its queued work is dropped; work already running finishes in the background).
+- Every error is ``{"error": "one line"}`` with a 4xx/5xx status; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import dataclasses
+import logging
+import os
+import secrets
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Optional
+
+from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import HwocrError, ImageError
+from .metrics import Metrics
+from .schemas import ErrorOut, HealthOut, LineOut, PageOut
+
+log = logging.getLogger("hwocr.server")
+
+STATIC = Path(__file__).resolve().parent / "static"
+LANGS = ("zh", "ja")
+MAX_TOP_K = 10
+RAW_TYPES = ("image/", "application/octet-stream")
+
+Lang = Literal["zh", "ja"]
+Decoder = Literal["greedy", "beam"]
+#: (lang, decoder, max_pixels) -> a Reader-like object (``read_arrays``, optionally ``read_page``)
+ReaderFactory = Callable[[str, str, int], Any]
+
+
+@dataclass
+class ServerConfig:
+    """Settings of one app. Sizes in bytes/pixels, times in seconds."""
+
+    langs: tuple[str, ...] = ("zh", "ja")  #: loaded at start-up; the others load on first request
+    engine: str = "ppocr"
+    device: str = "CPU"
+    api_key: Optional[str] = None  #: when set, /v1/* need header X-API-Key with this value
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    timeout_s: float = 30.0  #: per request: waiting for a worker + decoding + recognition
+    upload_timeout_s: float = 60.0  #: receiving the body
+    workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    max_queue: int = 64  #: requests that may wait for a worker before new ones get 503
+    warmup: bool = True  #: run one recognition per preloaded language at start-up (compiles kernels)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = _one_line(message)
+        self.kind = kind
+        self.headers = headers
+
+
+def _one_line(s: str) -> str:
+    s = " ".join(str(s).split())
+    return s[:300] if s else "error"
+
+
+def default_reader_factory(engine: str = "ppocr", device: str = "CPU") -> ReaderFactory:
+    def make(lang: str, decoder: str, max_pixels: int):
+        from ..reader import Reader
+
+        return Reader(lang=lang, engine=engine, device=device, decoder=decoder, top_k=MAX_TOP_K,
+                      max_pixels=max_pixels)
+
+    return make
+
+
+class Readers:
+    """Reader cache keyed by (lang, decoder); ``get`` blocks (call it from a worker thread)."""
+
+    def __init__(self, factory: ReaderFactory, max_pixels: int) -> None:
+        self._factory = factory
+        self._max_pixels = max_pixels
+        self._readers: dict[tuple[str, str], Any] = {}
+        self._failed: dict[tuple[str, str], HwocrError] = {}  # a build lacking e.g. the beam decoder stays so
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, lang: str, decoder: str = "greedy"):
+        key = (lang, decoder)
+        r = self._readers.get(key)
+        if r is not None:
+            return r
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            r = self._readers.get(key)
+            if r is None:
+                if key in self._failed:
+                    raise self._failed[key]
+                try:
+                    r = self._factory(lang, decoder, self._max_pixels)
+                except HwocrError as e:
+                    self._failed[key] = e
+                    raise
+                self._readers[key] = r
+        return r
+
+    def loaded(self) -> list[str]:
+        return sorted({lang for lang, _ in self._readers})
+
+    def any(self):
+        return next(iter(self._readers.values()), None)
+
+
+class Pool:
+    """A fixed thread pool with a bound on waiting work and a per-job deadline."""
+
+    def __init__(self, workers: int, max_queue: int) -> None:
+        self.workers = workers
+        self.capacity = workers + max_queue
+        self._ex = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hwocr-infer")
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    def _done(self, _f) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    async def run(self, fn: Callable[[], Any], timeout: float):
+        with self._lock:
+            if self._busy >= self.capacity:
+                raise ApiError(503, f"server busy ({self._busy} requests in progress); retry later", "busy",
+                               {"Retry-After": "1"})
+            self._busy += 1
+        try:
+            fut = self._ex.submit(fn)
+        except RuntimeError:  # shut down
+            self._done(None)
+            raise ApiError(503, "server is shutting down", "busy") from None
+        fut.add_done_callback(self._done)
+        try:
+            # cancelling the wrapper cancels the job if it has not started yet
+            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(504, f"recognition took longer than the {timeout:g} s limit", "timeout") from None
+
+    def shutdown(self) -> None:
+        self._ex.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory | None = None) -> FastAPI:
+    """Build the ASGI app. ``reader_factory(lang, decoder, max_pixels)`` replaces Reader construction (tests)."""
+    cfg = config or ServerConfig()
+    for lang in cfg.langs:
+        if lang not in LANGS:
+            raise HwocrError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
+    factory = reader_factory or default_reader_factory(cfg.engine, cfg.device)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        readers = Readers(factory, cfg.max_pixels)
+        pool = Pool(cfg.workers, cfg.max_queue)
+        t = time.perf_counter()
+        for lang in cfg.langs:
+            await asyncio.get_running_loop().run_in_executor(None, _preload, readers, lang, cfg.warmup)
+        if cfg.langs:
+            log.info("hwocr: loaded %s in %.1f s", ",".join(cfg.langs), time.perf_counter() - t)
+        app.state.readers = readers
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            pool.shutdown()
+
+    app = FastAPI(
+        title="hwocr",
+        version=__version__,
+        description="Offline OCR for handwritten Chinese (simplified) and Japanese text lines. "
+        "Send an image as multipart/form-data (field `file`) or as the raw request body. "
+        "Every error is `{\"error\": \"one line\"}`.",
+        lifespan=lifespan,
+        responses={},
+    )
+    app.state.config = cfg
+    app.state.metrics = metrics
+
+    # -- errors ------------------------------------------------------------------------------
+    def error_response(status: int, message: str, kind: str, path: str,
+                       headers: dict[str, str] | None = None) -> JSONResponse:
+        metrics.error(path, kind)
+        return JSONResponse({"error": _one_line(message)}, status_code=status, headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.message, exc.kind, request.url.path, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        if errs:
+            e = errs[0]
+            loc = [str(x) for x in e.get("loc", ())]
+            where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else ".".join(loc) or "request"
+            msg = f"{where}: {e.get('msg', 'invalid')}"
+        else:
+            msg = "invalid request"
+        return error_response(422, msg, "invalid_parameter", request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        return error_response(exc.status_code, detail.lower() if detail[:1].isupper() else detail,
+                              f"http_{exc.status_code}", request.url.path, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception):
+        log.exception("hwocr: internal error on %s", request.url.path)
+        return error_response(500, f"internal error ({type(exc).__name__})", "internal", request.url.path)
+
+    # -- auth --------------------------------------------------------------------------------
+    key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="Required when the server was started with --api-key.")
+
+    async def require_key(key: Optional[str] = Security(key_header)) -> None:
+        if cfg.api_key is None:
+            return
+        if not key or not secrets.compare_digest(key.encode(), cfg.api_key.encode()):
+            raise ApiError(401, "missing or wrong API key (send it in the X-API-Key header)", "auth",
+                           {"WWW-Authenticate": "X-API-Key"})
+
+    error_docs: dict[int | str, dict[str, Any]] = {
+        s: {"model": ErrorOut, "description": d} for s, d in (
+            (400, "bad input: empty body, malformed multipart, unreadable/truncated image"),
+            (401, "missing or wrong API key"),
+            (408, "the upload was not received in time"),
+            (413, "upload or image too large"),
+            (415, "unsupported content type"),
+            (422, "invalid parameter"),
+            (503, "server busy"),
+            (504, "recognition timed out"),
+        )
+    }
+
+    # -- endpoints ---------------------------------------------------------------------------
+    @app.post("/v1/line", response_model=LineOut, responses=error_docs, dependencies=[Depends(require_key)],
+              openapi_extra=_body_doc(page=False), summary="Read one text line")
+    async def read_line(
+        request: Request,
+        lang: Lang = Query("zh", description="language of the text"),
+        top_k: int = Query(0, ge=0, le=MAX_TOP_K, description="alternatives per character"),
+        decoder: Decoder = Query("greedy", description="greedy, or beam (with a character language model)"),
+    ) -> JSONResponse:
+        t0 = time.perf_counter()
+        data, _ctype = await _receive_image(request, cfg, page=False)
+        readers: Readers = request.app.state.readers
+
+        def work():
+            from ..imageio import load_image
+
+            reader = readers.get(lang, decoder)
+            rgb = load_image(data, cfg.max_pixels).rgb
+            return rgb.shape, reader.read_arrays([rgb])[0]
+
+        shape, res = await _run(request, work, cfg)
+        out = res.to_dict()
+        for c in out["chars"]:
+            c["alternatives"] = c["alternatives"][:top_k]
+        out.update(lang=lang, width=int(shape[1]), height=int(shape[0]),
+                   ms=round((time.perf_counter() - t0) * 1000, 1))
+        return JSONResponse(out)
+
+    @app.post("/v1/page", response_model=PageOut, responses={**error_docs, 501: {
+        "model": ErrorOut, "description": "page reading is not available in this build"}},
+        dependencies=[Depends(require_key)], openapi_extra=_body_doc(page=True),
+        summary="Read a whole page (line detection + recognition)")
+    async def read_page(
+        request: Request,
+        lang: Lang = Query("zh", description="language of the text"),
+        decoder: Decoder = Query("greedy", description="greedy, or beam (with a character language model)"),
+    ) -> JSONResponse:
+        t0 = time.perf_counter()
+        if not _page_supported(request.app.state.readers):
+            raise ApiError(501, "page reading is not available in this build of hwocr", "not_implemented")
+        data, ctype = await _receive_image(request, cfg, page=True)
+        readers: Readers = request.app.state.readers
+
+        def work():
+            from ..imageio import load_image
+
+            reader = readers.get(lang, decoder)
+            if not hasattr(reader, "read_page"):
+                raise ApiError(501, "page reading is not available in this build of hwocr", "not_implemented")
+            if ctype == "application/pdf" or data[:5] == b"%PDF-":
+                return None, reader.read_page(data)
+            rgb = load_image(data, cfg.max_pixels).rgb
+            return rgb.shape, reader.read_page(rgb)
+
+        shape, res = await _run(request, work, cfg)
+        out = _as_dict(res)
+        out.setdefault("lang", lang)
+        if shape is not None:
+            out.setdefault("width", int(shape[1]))
+            out.setdefault("height", int(shape[0]))
+        out["ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        return JSONResponse(out)
+
+    @app.get("/healthz", response_model=HealthOut, summary="Liveness and readiness")
+    async def healthz(request: Request) -> HealthOut:
+        readers: Readers = request.app.state.readers
+        pool: Pool = request.app.state.pool
+        return HealthOut(status="ok", version=__version__, langs=readers.loaded(), page=_page_supported(readers),
+                         workers=pool.workers, busy=pool.busy)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    async def prometheus_metrics(request: Request) -> Response:
+        metrics.busy.set(request.app.state.pool.busy)
+        body, ctype = metrics.render()
+        return Response(body, media_type=ctype)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(metrics.middleware_class())  # outermost: sees the final status of every request
+    return app
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _preload(readers: Readers, lang: str, warmup: bool) -> None:
+    r = readers.get(lang)
+    if warmup:
+        import numpy as np
+
+        r.read_arrays([np.full((48, 96, 3), 255, np.uint8)])
+
+
+def _page_supported(readers: Readers) -> bool:
+    r = readers.any()
+    if r is not None:
+        return hasattr(r, "read_page")
+    from ..reader import Reader
+
+    return hasattr(Reader, "read_page")
+
+
+def _as_dict(res: Any) -> dict[str, Any]:
+    if hasattr(res, "to_dict"):
+        return dict(res.to_dict())
+    if dataclasses.is_dataclass(res) and not isinstance(res, type):
+        return dataclasses.asdict(res)
+    if isinstance(res, dict):
+        return dict(res)
+    raise TypeError(f"read_page returned {type(res).__name__}")
+
+
+async def _run(request: Request, work: Callable[[], Any], cfg: ServerConfig):
+    pool: Pool = request.app.state.pool
+    try:
+        return await pool.run(work, cfg.timeout_s)
+    except ImageError as e:
+        msg = _user_message(e)
+        status = 413 if "too large" in msg else 400
+        raise ApiError(status, msg, "bad_image") from None
+    except HwocrError as e:  # e.g. a decoder that this build lacks
+        raise ApiError(400, _user_message(e), "unavailable") from None
+
+
+def _user_message(e: Exception) -> str:
+    msg = str(e)
+    if msg.startswith("<") and ">: " in msg:  # "<1234 bytes>: not an image" -> "upload: not an image"
+        msg = "upload: " + msg.split(">: ", 1)[1]
+    return msg
+
+
+async def _receive_image(request: Request, cfg: ServerConfig, page: bool) -> tuple[bytes, str]:
+    """The image bytes of a multipart (field ``file``) or raw body, with the size and type checks."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    multipart = ctype == "multipart/form-data"
+    raw_ok = ctype == "" or ctype.startswith(RAW_TYPES) or (page and ctype == "application/pdf")
+    if not multipart and not raw_ok:
+        raise ApiError(415, f"unsupported content type {ctype!r}: send multipart/form-data with a 'file' part, "
+                       "or the image itself as the body (image/*, application/octet-stream)", "content_type")
+    limit = cfg.max_upload_bytes
+    try:
+        body = await asyncio.wait_for(_read_body(request, limit), cfg.upload_timeout_s)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the upload was not received within {cfg.upload_timeout_s:g} s", "upload_timeout") from None
+    if not body:
+        raise ApiError(400, "empty request body: send an image", "empty")
+    if not multipart:
+        return body, ctype
+    data, part_type = await _multipart_file(request, body)
+    if not data:
+        raise ApiError(400, "the uploaded file is empty", "empty")
+    return data, part_type
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_big = ApiError(413, f"upload too large (limit {_mb(limit)})", "too_large")
+    cl = request.headers.get("content-length")
+    if cl is not None:
+        try:
+            if int(cl) > limit:
+                raise too_big
+        except ValueError:
+            raise ApiError(400, "invalid Content-Length header", "bad_request") from None
+    chunks: list[bytes] = []
+    n = 0
+    async for chunk in request.stream():
+        n += len(chunk)
+        if n > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _multipart_file(request: Request, body: bytes) -> tuple[bytes, str]:
+    from starlette.datastructures import UploadFile
+    from starlette.formparsers import MultiPartParser
+
+    ctype_header = request.headers.get("content-type", "")
+    if "boundary=" not in ctype_header:
+        raise ApiError(400, "malformed multipart body: the Content-Type has no boundary", "bad_multipart")
+
+    async def stream():
+        yield body
+
+    try:
+        form = await MultiPartParser(request.headers, stream(), max_files=4, max_fields=16).parse()
+    except Exception as e:  # noqa: BLE001 - python-multipart/starlette raise several types
+        detail = getattr(e, "message", None) or str(e) or type(e).__name__
+        raise ApiError(400, f"malformed multipart body ({_one_line(detail)[:120]})", "bad_multipart") from None
+    try:
+        part = form.get("file")
+        if not isinstance(part, UploadFile):
+            part = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)
+        if part is None:
+            raise ApiError(400, "the multipart body has no file part (send the image in a field named 'file')",
+                           "bad_multipart")
+        data = await part.read()
+        return data, (part.content_type or "").split(";")[0].strip().lower()
+    finally:
+        await form.close()
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def _body_doc(page: bool) -> dict[str, Any]:
+    raw = {"schema": {"type": "string", "format": "binary"}}
+    content: dict[str, Any] = {
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["file"],
+                       "properties": {"file": {"type": "string", "format": "binary",
+                                               "description": "the image (PNG, JPEG, WebP, BMP, TIFF, ...)"}}},
+        },
+        "image/png": raw,
+        "image/jpeg": raw,
+        "application/octet-stream": raw,
+    }
+    if page:
+        content["application/pdf"] = raw
+    return {"requestBody": {"required": True, "content": content,
+                            "description": "the image, as a multipart upload (field `file`) or the raw body"}}

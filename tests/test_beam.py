@@ -1,0 +1,174 @@
+"""CTC prefix beam search (synthetic posteriors; fast, no network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hwocr.beam import DEFAULTS, beam_decode, greedy_decode
+from hwocr.lm import CharLM
+
+
+def _text(path, charset):
+    return "".join(charset[c] for c, _, _ in path)
+
+
+def _posteriors(labels, C, rng, peak=0.98, frames_per=3):
+    """Peaked posteriors: each label active for 1-2 frames, separated by blank frames."""
+    rows = []
+    for lab in labels:
+        for _ in range(int(rng.integers(0, frames_per))):
+            rows.append(0)
+        for _ in range(int(rng.integers(1, 3))):
+            rows.append(lab)
+    rows.append(0)
+    T = len(rows)
+    p = rng.random((T, C)).astype(np.float32)
+    p[np.arange(T), rows] = 0.0
+    p *= (1 - peak) / p.sum(axis=1, keepdims=True)
+    p[np.arange(T), rows] = peak
+    return p
+
+
+CHARSET = [""] + list("abcdefghij")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 10), min_size=0, max_size=12), st.integers(0, 2**31 - 1))
+def test_no_lm_equals_greedy_on_peaked(labels, seed):
+    rng = np.random.default_rng(seed)
+    p = _posteriors(labels, len(CHARSET), rng)
+    g = greedy_decode(p)
+    assert [c for c, _, _ in beam_decode(p, CHARSET, None, beam_width=1)] == [c for c, _, _ in g]
+    assert beam_decode(p, CHARSET, None, beam_width=1) == g
+    assert [c for c, _, _ in beam_decode(p, CHARSET, None, beam_width=8)] == [c for c, _, _ in g]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(0, 2**31 - 1))
+def test_width_one_is_greedy_on_any_posteriors(T, seed):
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(len(CHARSET), 0.3), size=T).astype(np.float32)
+    assert beam_decode(p, CHARSET, None, beam_width=1) == greedy_decode(p)
+
+
+def test_greedy_collapses_repeats_and_blanks():
+    p = np.zeros((7, 3), np.float32)
+    for t, c in enumerate([1, 1, 0, 1, 2, 2, 0]):
+        p[t, c] = 1.0
+    assert greedy_decode(p) == [(1, 0, 1), (1, 3, 3), (2, 4, 5)]
+
+
+def test_doubled_character_needs_blank():
+    cs = ["", "a", "b"]
+    p = np.full((5, 3), 0.001, np.float32)
+    seq = [1, 0, 1, 0, 2]  # a _ a _ b -> "aab"
+    for t, c in enumerate(seq):
+        p[t, c] = 0.998
+    out = beam_decode(p, cs, None)
+    assert _text(out, cs) == "aab"
+    assert [(c, f) for c, f, _ in out] == [(1, 0), (1, 2), (2, 4)]
+    p2 = np.full((5, 3), 0.001, np.float32)
+    for t, c in enumerate([1, 1, 1, 0, 2]):  # a a a _ b -> "ab"
+        p2[t, c] = 0.998
+    out2 = beam_decode(p2, cs, None)
+    assert _text(out2, cs) == "ab"
+    assert out2[0] == (1, 0, 2) and out2[1][1] == 4
+
+
+def test_prefix_sum_beats_best_path():
+    # best single path is blank-blank ("") but "a" collects more total probability
+    cs = ["", "a"]
+    p = np.array([[0.4, 0.6], [0.4, 0.6]], np.float32)[:, ::-1].copy()  # blank .6, a .4
+    p = np.array([[0.6, 0.4], [0.6, 0.4]], np.float32)
+    assert _text(greedy_decode(p), cs) == ""
+    assert _text(beam_decode(p, cs, None, beam_width=4, prune_min=0.0), cs) == "a"  # .64 vs .36
+
+
+def test_allowed_mask_respected():
+    cs = ["", "a", "b", "c"]
+    rng = np.random.default_rng(0)
+    p = _posteriors([1, 2, 3, 1, 2], len(cs), rng, peak=0.7)
+    p[:, 2] += 0.2  # make b attractive everywhere
+    p /= p.sum(axis=1, keepdims=True)
+    allowed = np.array([False, True, False, True])
+    for lm in (None, CharLM.for_lang("zh")):
+        out = beam_decode(p, cs, lm, allowed=allowed)
+        assert all(c != 2 for c, _, _ in out)
+        assert out  # other characters still emitted
+    assert all(c != 2 for c, _, _ in beam_decode(p, cs, None, beam_width=1, allowed=allowed))
+
+
+def test_lm_resolves_ambiguity_zh():
+    lm = CharLM.for_lang("zh")
+    # "中华人民共和国" with the 4th character 50/50 between 民 and 氏 (visually similar)
+    cs = [""] + list("中华人民共和国氏")
+    idx = {c: i for i, c in enumerate(cs)}
+    seq = "中华人民共和国"
+    T = 2 * len(seq) + 1
+    p = np.full((T, len(cs)), 1e-4, np.float32)
+    p[:, 0] = 1.0
+    for i, ch in enumerate(seq):
+        t = 2 * i + 1
+        p[t, 0] = 1e-4
+        if ch == "民":
+            p[t, idx["民"]] = p[t, idx["氏"]] = 0.5
+        else:
+            p[t, idx[ch]] = 1.0
+    p /= p.sum(axis=1, keepdims=True)
+    # the distractor first in index order, so a tie without LM would not favour the answer
+    for first in ("民", "氏"):
+        q = p.copy()
+        q[3 * 2 + 1, idx[first]] += 1e-3
+        q /= q.sum(axis=1, keepdims=True)
+        no_lm = _text(beam_decode(q, cs, None), cs)
+        assert no_lm == seq.replace("民", first)
+        alpha, beta = DEFAULTS["zh"]
+        assert _text(beam_decode(q, cs, lm, lm_weight=alpha, insertion_bonus=beta), cs) == seq
+
+
+def test_lm_resolves_ambiguity_ja():
+    lm = CharLM.for_lang("ja")
+    cs = [""] + list("ありがとうございますペ")
+    idx = {c: i for i, c in enumerate(cs)}
+    seq = "ありがとうございます"
+    T = 2 * len(seq) + 1
+    p = np.full((T, len(cs)), 1e-4, np.float32)
+    p[:, 0] = 1.0
+    for i, ch in enumerate(seq):
+        t = 2 * i + 1
+        p[t, 0] = 1e-4
+        p[t, idx[ch]] = 1.0
+    amb = 2 * seq.index("と") + 1
+    p[amb, idx["と"]] = 0.49
+    p[amb, idx["ペ"]] = 0.51
+    p /= p.sum(axis=1, keepdims=True)
+    assert _text(beam_decode(p, cs, None), cs) == seq.replace("と", "ペ")
+    assert _text(beam_decode(p, cs, lm), cs) == seq
+
+
+def test_spans_are_ordered_and_in_range():
+    rng = np.random.default_rng(3)
+    cs = [""] + [chr(0x4E00 + i) for i in range(300)]
+    labels = list(rng.integers(1, len(cs), size=15))
+    p = _posteriors(labels, len(cs), rng, peak=0.9)
+    out = beam_decode(p, cs, CharLM.for_lang("zh"))
+    prev = -1
+    for c, f, l in out:
+        assert 0 <= f <= l < p.shape[0] and f > prev
+        prev = l
+
+
+def test_empty_and_all_blank():
+    cs = ["", "a"]
+    assert beam_decode(np.zeros((0, 2), np.float32), cs) == []
+    p = np.tile(np.array([[1.0, 0.0]], np.float32), (10, 1))
+    assert beam_decode(p, cs, CharLM.for_lang("zh")) == []
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError):
+        beam_decode(np.zeros(5, np.float32), ["", "a"])
+    with pytest.raises(ValueError):
+        beam_decode(np.zeros((3, 2), np.float32), ["", "a"], allowed=np.ones(3, bool))

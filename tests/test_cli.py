@@ -1,0 +1,116 @@
+"""The command line as a user runs it: output, exit codes, one-line errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import CHARLISTS, ROOT
+
+SAMPLES = ROOT / "samples"
+ZH_TEXT = "今天天气很好我们去公园散步"
+JA_TEXT = "東京は今日も晴れです"
+
+
+def hwocr(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "hwocr", *args], capture_output=True, text=True, env=e, timeout=300)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("hwocr: error:") for ln in lines), r.stderr
+    for n in needles:
+        assert n in r.stderr, r.stderr
+
+
+def test_read_bundled_samples():
+    r = hwocr("read", str(SAMPLES / "zh-line.png"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ZH_TEXT
+    r = hwocr("read", "--lang", "ja", str(SAMPLES / "ja-line.png"))
+    assert r.stdout.strip() == JA_TEXT
+
+
+def test_read_json_and_preview(tmp_path):
+    out = tmp_path / "preview.png"
+    r = hwocr("read", "--json", "--top-k", "3", "--preview", str(out), str(SAMPLES / "zh-line.png"))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["text"] == ZH_TEXT and 0 < d["confidence"] <= 1
+    assert len(d["chars"]) == len(ZH_TEXT)
+    c = d["chars"][0]
+    assert set(c) == {"char", "confidence", "x0", "x1", "alternatives"}
+    assert 1 <= len(c["alternatives"]) <= 3 and c["alternatives"][0]["char"] == c["char"]
+    w = Image.open(SAMPLES / "zh-line.png").width
+    assert all(0 <= ch["x0"] <= ch["x1"] <= w + 1 for ch in d["chars"])
+    im = Image.open(out)
+    assert im.height > 96 and im.width > 100
+
+
+def test_missing_and_corrupt_files_continue_then_fail(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    r = hwocr("read", str(tmp_path / "missing.png"), str(bad), str(SAMPLES / "zh-line.png"))
+    assert r.stdout.strip() == ZH_TEXT  # the good image is still read
+    assert_one_line_error(r, "missing.png: no such file", "bad.jpg")
+
+
+def test_non_image_file(tmp_path):
+    f = tmp_path / "doc.txt"
+    f.write_text("hello")
+    assert_one_line_error(hwocr("read", str(f)), "doc.txt: not an image")
+
+
+def test_elongated_line_is_an_error(tmp_path):
+    f = tmp_path / "strip.png"
+    Image.new("L", (100_000, 20), 255).save(f)
+    assert_one_line_error(hwocr("read", str(f)), "strip.png", "too elongated")
+
+
+@pytest.mark.skipif(not CHARLISTS.exists(), reason="../shared not present")
+def test_charlist_mismatch_is_one_line(omz_graph_dir):
+    xml = omz_graph_dir / "handwritten-simplified-chinese-recognition-0001.FP16.xml"
+    r = hwocr("read", "--engine", str(xml), "--charlist", str(CHARLISTS / "kondate_nakayosi.txt"),
+              str(SAMPLES / "zh-line.png"))
+    assert_one_line_error(r, "kondate_nakayosi.txt: charlist does not fit the model")
+
+
+def test_omz_offline_without_cache(tmp_path):
+    r = hwocr("read", "--engine", "omz", "--offline", "--model-dir", str(tmp_path), str(SAMPLES / "zh-line.png"))
+    assert_one_line_error(r, "offline")
+    assert not any(tmp_path.rglob("*.part"))
+
+
+def test_eval_prints_the_omz_metric(tmp_path):
+    d = tmp_path / "set"
+    d.mkdir()
+    (d / "a.png").write_bytes((SAMPLES / "zh-line.png").read_bytes())
+    (d / "labels.tsv").write_text(f"a.png\t{ZH_TEXT[:-1]}步\n", encoding="utf-8")
+    r = hwocr("eval", str(d), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["n"] == 1 and s["accuracy"] == 1.0 and s["exact"] == 1.0 and s["median_ms_per_line"] > 0
+
+
+def test_eval_without_labels(tmp_path):
+    assert_one_line_error(hwocr("eval", str(tmp_path)), "labels.tsv")
+
+
+def test_models_list_info_and_devices():
+    r = hwocr("models", "list")
+    assert r.returncode == 0 and "handwritten-japanese-recognition-0001" in r.stdout and "embedded" in r.stdout
+    r = hwocr("models", "info", "handwritten-simplified-chinese-recognition-0001")
+    assert "75a89bd4e29776d99167728e514450fb8e99d7c076caae6ae5a247d42c3d40a84d54d50da45a612897c7a5434b0dfb83" in r.stdout
+    assert "storage.openvinotoolkit.org/repositories/open_model_zoo/2023.0/models_bin/1/" in r.stdout
+    r = hwocr("devices")
+    assert r.returncode == 0 and "CPU" in r.stdout.split()
+    assert_one_line_error(hwocr("models", "info", "nonsense"), "unknown model")

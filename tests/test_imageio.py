@@ -1,0 +1,136 @@
+"""Every kind of bad or unusual image either loads correctly or fails with one clear line."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hwocr.errors import ImageError
+from hwocr.imageio import load_image
+
+
+def _png_bytes(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    b = io.BytesIO()
+    img.save(b, fmt, **kw)
+    return b.getvalue()
+
+
+def _png_header_only(w: int, h: int) -> bytes:
+    """A PNG that claims w x h pixels (a decompression bomb's header) with a tiny body."""
+    def chunk(t: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + t + data + struct.pack(">I", zlib.crc32(t + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "nope.png")
+
+
+def test_not_an_image(tmp_path):
+    p = tmp_path / "notes.png"
+    p.write_text("this is text, not a picture")
+    with pytest.raises(ImageError, match="not an image") as e:
+        load_image(p)
+    assert str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.png"
+    p.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty"):
+        load_image(p)
+
+
+def test_truncated_image(tmp_path):
+    data = _png_bytes(Image.effect_noise((300, 80), 60).convert("L"))
+    p = tmp_path / "cut.png"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="truncated|corrupt"):
+        load_image(p)
+
+
+def test_decompression_bomb_header_is_refused_before_decoding():
+    with pytest.raises(ImageError, match="too large"):
+        load_image(_png_header_only(200_000, 200_000))
+
+
+def test_pixel_limit_is_configurable():
+    img = Image.new("L", (400, 300), 255)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(img, max_pixels=100_000)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (1, 1), (1, 500), (3, 200)])
+def test_tiny_or_empty_arrays(shape):
+    with pytest.raises(ImageError, match="empty|too small"):
+        load_image(np.zeros(shape, np.uint8))
+
+
+def test_16bit_png_is_scaled_not_clipped():
+    a = np.full((20, 40), 65535, np.uint16)
+    a[5:15, 10:30] = 0
+    img = Image.fromarray(a)
+    rgb = load_image(_png_bytes(img)).rgb
+    assert rgb.dtype == np.uint8 and rgb.shape == (20, 40, 3)
+    assert rgb[0, 0, 0] == 255 and rgb[10, 20, 0] == 0
+
+
+def test_rgba_transparent_background_becomes_white():
+    a = np.zeros((20, 40, 4), np.uint8)  # fully transparent black
+    a[8:12, 5:35] = (0, 0, 0, 255)  # an opaque black stroke
+    rgb = load_image(Image.fromarray(a, "RGBA")).rgb
+    assert (rgb[0, 0] == 255).all() and (rgb[10, 20] == 0).all()
+
+
+def test_palette_cmyk_bilevel_and_la_modes():
+    base = Image.new("RGB", (40, 20), "white")
+    base.paste((0, 0, 0), (10, 5, 30, 15))
+    for mode in ("P", "CMYK", "1", "LA", "I", "F"):
+        im = base.convert("L").convert(mode) if mode in ("LA", "I", "F", "1") else base.convert(mode)
+        rgb = load_image(im).rgb
+        assert rgb.shape == (20, 40, 3), mode
+        assert rgb[0, 0].min() > 200 and rgb[10, 20].max() < 60, mode
+
+
+def test_cmyk_jpeg_file(tmp_path):
+    p = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (40, 20), (0, 0, 0, 0)).save(p)
+    assert load_image(p).rgb[0, 0].min() > 240
+
+
+def test_exif_orientation_is_honoured():
+    im = Image.new("L", (60, 20), 255)
+    im.paste(0, (0, 0, 10, 20))  # dark band on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    rgb = load_image(_png_bytes(im, "JPEG", exif=exif.tobytes())).rgb
+    assert rgb.shape[:2] == (60, 20)
+    assert rgb[:10, :, 0].mean() < 80  # the band is now at the top
+
+
+def test_sources_agree(tmp_path):
+    a = (np.random.default_rng(0).random((30, 50, 3)) * 255).astype(np.uint8)
+    p = tmp_path / "a.png"
+    Image.fromarray(a).save(p)
+    ref = load_image(a).rgb
+    for src in (p, str(p), p.read_bytes(), Image.open(p)):
+        assert np.array_equal(load_image(src).rgb, ref)
+
+
+def test_float_and_gray_arrays():
+    g = np.linspace(0, 1, 50 * 20, dtype=np.float32).reshape(20, 50)
+    rgb = load_image(g).rgb
+    assert rgb.shape == (20, 50, 3) and rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255
+
+
+def test_wrong_array_shape():
+    with pytest.raises(ImageError, match="expected"):
+        load_image(np.zeros((10, 10, 2), np.uint8))

@@ -1,0 +1,73 @@
+"""Preprocessing reproduces the reference exactly and never crops or crashes on long lines."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwocr.preprocess import make_windows, split_offsets
+from hwocr.registry import MODELS, OMZ_INPUT, PPOCR_REC
+
+
+def omz_reference(gray: np.ndarray) -> np.ndarray:
+    """The OMZ demo's preprocess_input, verbatim in behaviour (FACTS.md section 5)."""
+    h, w = gray.shape
+    tw = int(96 * (w / h))
+    img = cv2.resize(gray, (tw, 96), interpolation=cv2.INTER_AREA).astype(np.float32)
+    img = img[None]
+    img = np.pad(img, ((0, 0), (0, 96 - img.shape[1]), (0, 2000 - tw)), mode="edge")
+    return img[None]
+
+
+def test_omz_preprocessing_matches_reference():
+    rng = np.random.default_rng(1)
+    for w, h in [(850, 146), (1250, 115), (300, 40), (97, 96)]:
+        gray = (rng.random((h, w)) * 255).astype(np.uint8)
+        rgb = np.repeat(gray[:, :, None], 3, 2)
+        (win,) = make_windows(rgb, OMZ_INPUT)
+        assert np.array_equal(win.tensor[None], omz_reference(gray))
+
+
+def test_omz_spec_is_in_the_registry():
+    for m in MODELS.values():
+        assert m.input == OMZ_INPUT and m.input.fixed_width == 2000 and m.input.pad == "edge"
+
+
+def test_wide_omz_line_is_split_not_cropped():
+    rgb = np.full((48, 3000, 3), 255, np.uint8)  # 6000 px wide at height 96
+    wins = make_windows(rgb, OMZ_INPUT)
+    assert len(wins) >= 4
+    assert all(w.tensor.shape == (1, 96, 2000) for w in wins)
+    assert wins[0].own[0] == 0 and wins[-1].own[1] == wins[0].line_width
+    for a, b in zip(wins, wins[1:]):
+        assert a.own[1] == b.own[0]  # ownership tiles the line
+        assert a.offset + 2000 > b.offset  # windows overlap
+
+
+def test_extreme_line_100000_by_20():
+    rgb = np.full((20, 100_000, 3), 255, np.uint8)
+    wins = make_windows(rgb, PPOCR_REC.input)
+    assert wins[-1].offset + wins[-1].valid == wins[0].line_width
+    assert all(w.tensor.shape[2] <= PPOCR_REC.input.max_width for w in wins)
+
+
+def test_ppocr_padding_is_a_function_of_the_line_alone():
+    spec = PPOCR_REC.input
+    rgb = np.full((40, 123, 3), 200, np.uint8)
+    (w,) = make_windows(rgb, spec)
+    assert w.tensor.shape[0] == 3 and w.tensor.shape[1] == 48
+    assert w.tensor.shape[2] % spec.width_multiple == 0 and w.tensor.shape[2] >= spec.min_width
+    assert np.all(w.tensor[:, :, w.valid:] == 0)  # zero padding after normalisation
+    assert np.isclose(w.tensor[0, 0, 0], (200 - 127.5) / 127.5)
+
+
+@given(st.integers(1, 50_000), st.integers(50, 4000))
+@settings(max_examples=300, deadline=None)
+def test_split_offsets_cover_everything_with_overlap(total, win):
+    offs = split_offsets(total, win)
+    assert offs[0] == 0
+    assert offs[-1] + win >= total if total > win else offs == [0]
+    for a, b in zip(offs, offs[1:]):
+        assert b > a and b - a <= win - int(win * 0.2)

@@ -1,0 +1,139 @@
+"""The default engine end to end: golden outputs, batch == single, input kinds, language sets."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import EVAL, NB209, NB209_TEXT, OMZ_JA, needs_shared, stroke_line
+from hwocr.charsets import language_filter
+from hwocr.errors import HwocrError, ImageError, ModelError
+from hwocr.imageio import load_image
+
+
+@needs_shared(NB209)
+def test_golden_chinese_notebook_line(zh_reader):
+    res = zh_reader.read(NB209)
+    assert res.text == NB209_TEXT
+    assert 0.8 < res.confidence <= 1.0
+    xs = [(c.x0, c.x1) for c in res.chars]
+    assert xs == sorted(xs) and xs[0][0] >= 0 and xs[-1][1] <= Image.open(NB209).width + 1
+
+
+@needs_shared(OMZ_JA)
+def test_golden_japanese_line(ja_reader):
+    assert ja_reader.read(OMZ_JA).text == "菊池朋子"
+
+
+@needs_shared(EVAL / "zh-lines")
+def test_batch_equals_single_on_real_lines(zh_reader):
+    paths = sorted((EVAL / "zh-lines").glob("*.jpg"))[:12]
+    batch = zh_reader.read_batch(paths, batch_size=5)
+    for p, b in zip(paths, batch):
+        s = zh_reader.read(p)
+        assert s.text == b.text, p.name
+        assert abs(s.confidence - b.confidence) < 1e-4
+
+
+def test_batch_equals_single_on_mixed_widths(zh_reader):
+    lines = [stroke_line(n, h=h, seed=n) for n, h in [(2, 40), (9, 64), (1, 30), (15, 50), (4, 100)]]
+    batch = zh_reader.read_arrays(lines, batch_size=3)
+    single = [zh_reader.read_arrays([x])[0] for x in lines]
+    assert [b.text for b in batch] == [s.text for s in single]
+    assert np.allclose([b.confidence for b in batch], [s.confidence for s in single], atol=1e-4)
+
+
+@needs_shared(NB209)
+def test_every_input_kind_reads_the_same(zh_reader):
+    rgb = load_image(NB209).rgb
+    pil = Image.open(NB209)
+    sources = [NB209, str(NB209), NB209.read_bytes(), rgb, pil]
+    texts = {zh_reader.read(s).text for s in sources}
+    assert texts == {NB209_TEXT}
+
+
+def test_language_restriction_sets():
+    zh, ja = language_filter("zh"), language_filter("ja")
+    assert zh("的") and zh("，") and zh("A") and zh("7") and not zh("の") and not zh("們")
+    assert ja("の") and ja("ア") and ja("漢") and ja("、") and not ja("们") and not ja("ｱ")
+
+
+def test_zh_reader_never_emits_kana(zh_reader):
+    ks = [i for i, c in enumerate(zh_reader.charset) if c and c in "のあアカ"]
+    assert ks and not zh_reader.mask[ks].any()
+
+
+def test_top_k_alternatives_and_json(zh_reader):
+    from hwocr import Reader
+
+    r = Reader(lang="zh", top_k=3)
+    res = r.read(stroke_line(3))
+    for c in res.chars:
+        assert 1 <= len(c.alternatives) <= 3
+        confs = [a.confidence for a in c.alternatives]
+        assert confs == sorted(confs, reverse=True)
+    d = res.to_dict()
+    assert set(d) >= {"text", "confidence", "chars", "engine", "policy"}
+
+
+def test_allow_list_restricts_output(tmp_path):
+    from hwocr import Reader
+
+    f = tmp_path / "digits.txt"
+    f.write_text("\n".join("0123456789－") + "\n", encoding="utf-8")
+    r = Reader(lang="zh", allow=f)
+    res = r.read(stroke_line(5))
+    assert r.allowed is not None
+    # every char is either allowed or had no allowed candidate in its top 20 (the reference rule)
+    assert all(c.char in "0123456789－" or c.confidence > 0 for c in res.chars)
+
+
+def test_allow_list_with_no_known_character(tmp_path):
+    from hwocr import Reader
+
+    f = tmp_path / "none.txt"
+    f.write_text("\ue000\n", encoding="utf-8")
+    with pytest.raises(HwocrError, match="none of the allowed"):
+        Reader(lang="zh", allow=f)
+
+
+def test_bad_arguments_are_clear():
+    from hwocr import Reader
+
+    with pytest.raises(ModelError, match="unknown language"):
+        Reader(lang="ko")
+    with pytest.raises(ModelError, match="unknown engine"):
+        Reader(engine="tesseract")
+    with pytest.raises(ModelError, match="no such model"):
+        Reader(engine="/nonexistent/model.xml")
+
+
+def test_extreme_aspect_line_is_refused_clearly(zh_reader):
+    with pytest.raises(ImageError, match="100000x20 px is too elongated"):
+        zh_reader.read(np.full((20, 100_000, 3), 255, np.uint8))
+
+
+def test_very_long_line_is_split_and_read(zh_reader):
+    line = np.tile(stroke_line(12, h=40), (1, 16, 1))  # 7680 x 40: past the model's window width
+    res = zh_reader.read(line)
+    assert res.policy.startswith("split:")
+    assert all(0 <= c.x0 <= c.x1 <= 7681 for c in res.chars)
+    xs = [c.x0 for c in res.chars]
+    assert xs == sorted(xs) and xs[-1] > 7000  # read to the end: not cropped
+
+
+def test_blank_image_reads_as_empty(zh_reader):
+    res = zh_reader.read(np.full((48, 300, 3), 255, np.uint8))
+    assert res.text == "" and res.chars == ()
+
+
+def test_bad_image_raises_image_error(zh_reader):
+    with pytest.raises(ImageError):
+        zh_reader.read(b"not an image")
+    buf = io.BytesIO()
+    Image.new("L", (2, 2)).save(buf, "PNG")
+    with pytest.raises(ImageError, match="too small"):
+        zh_reader.read(buf.getvalue())

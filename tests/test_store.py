@@ -1,0 +1,137 @@
+"""The downloader against a local HTTP server: good, truncated, tampered, missing, slow, offline, mirror."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hwocr.errors import DownloadError, ModelError
+from hwocr.registry import FileSpec
+from hwocr.store import Store, verify_file
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):  # quiet
+        pass
+
+    def do_GET(self):
+        name = self.path.rsplit("/", 1)[-1]
+        if name == "missing.bin":
+            self.send_error(404, "Not Found")
+            return
+        if name == "slow.bin":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[:1000])
+            self.wfile.flush()
+            time.sleep(3)
+            return
+        body = PAYLOAD
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if name == "truncated.bin":
+            self.wfile.write(body[: len(body) // 3])
+            self.wfile.flush()
+            self.connection.shutdown(2)
+            return
+        if name == "tampered.bin":
+            body = body[:-1] + b"\x00"
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def spec(base: str, name: str, digest: str | None = None) -> FileSpec:
+    return FileSpec(f"m/{name}", f"{base}/files/{name}", len(PAYLOAD),
+                    digest or hashlib.sha384(PAYLOAD).hexdigest())
+
+
+def leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_good_download_is_verified_and_atomic(server, tmp_path):
+    st = Store(tmp_path)
+    s = spec(server, "good.bin")
+    p = st.ensure(s)
+    assert p.read_bytes() == PAYLOAD and leftovers(tmp_path) == [p]
+    verify_file(p, s)
+    # present: no second download (the server is not asked again: point at a dead URL)
+    dead = FileSpec(s.relpath, "http://127.0.0.1:9/never", s.size, s.digest)
+    assert st.ensure(dead) == p
+
+
+@pytest.mark.parametrize("name, match", [
+    ("truncated.bin", "incomplete|broken off|download failed"),
+    ("tampered.bin", "sha384 mismatch"),
+    ("missing.bin", "HTTP 404"),
+])
+def test_bad_downloads_leave_nothing_behind(server, tmp_path, name, match):
+    st = Store(tmp_path)
+    with pytest.raises(DownloadError, match=match) as e:
+        st.ensure(spec(server, name))
+    assert "\n" not in str(e.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_slow_server_times_out(server, tmp_path):
+    st = Store(tmp_path, timeout=0.5)
+    with pytest.raises(DownloadError, match="timed out|download failed"):
+        st.ensure(spec(server, "slow.bin"))
+    assert leftovers(tmp_path) == []
+
+
+def test_unreachable_host(tmp_path):
+    st = Store(tmp_path, timeout=2)
+    with pytest.raises(DownloadError, match="cannot connect"):
+        st.ensure(FileSpec("m/x.bin", "http://127.0.0.1:9/x.bin", 10, "0" * 96))
+
+
+def test_offline_mode_never_downloads(server, tmp_path):
+    st = Store(tmp_path, offline=True)
+    with pytest.raises(DownloadError, match="offline"):
+        st.ensure(spec(server, "good.bin"))
+    assert leftovers(tmp_path) == []
+
+
+def test_mirror_uses_cache_layout(server, tmp_path):
+    s = FileSpec("m/good.bin", "http://127.0.0.1:9/official/unreachable.bin", len(PAYLOAD),
+                 hashlib.sha384(PAYLOAD).hexdigest())
+    st = Store(tmp_path, mirror=server + "/mirror/")
+    assert st.url(s) == server + "/mirror/m/good.bin"
+    assert st.ensure(s).read_bytes() == PAYLOAD
+
+
+def test_corrupted_cached_file_is_reported(server, tmp_path):
+    st = Store(tmp_path)
+    s = spec(server, "good.bin")
+    p = st.ensure(s)
+    p.write_bytes(b"\x00" * len(PAYLOAD))
+    with pytest.raises(ModelError, match="mismatch"):
+        st.ensure(s)
+
+
+def test_environment_overrides(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWOCR_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("HWOCR_MIRROR", "http://mirror.invalid/base")
+    monkeypatch.setenv("HWOCR_OFFLINE", "1")
+    st = Store.from_env()
+    assert st.root == tmp_path / "models" and st.mirror == "http://mirror.invalid/base" and st.offline
+    st = Store.from_env(root=tmp_path / "x", offline=False)
+    assert st.root == tmp_path / "x" and not st.offline
