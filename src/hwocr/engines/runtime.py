@@ -53,6 +53,8 @@ class OVSession:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._throughput: OVSession | None = self if hint == "THROUGHPUT" else None
+        self._queue = None  # the AsyncInferQueue of infer_async, made on first use
+        self._queue_lock = threading.Lock()
 
     def rt_info(self, *path: str) -> str | None:
         try:
@@ -95,8 +97,13 @@ class OVSession:
                                          f"({_first_line(e)})") from None
                     twin._local = threading.local()
                     twin._lock = threading.Lock()
+                    twin._queue, twin._queue_lock = None, threading.Lock()
                     twin._throughput = twin
                     self._throughput = twin
+                    # from now on this session runs on the THROUGHPUT compile too (same outputs): one
+                    # compiled model in memory instead of two, and concurrent callers use every stream
+                    self.compiled = twin.compiled
+                    self._local = threading.local()
         return self._throughput
 
     def infer_async(self, batches: Iterable[np.ndarray], jobs: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -116,7 +123,11 @@ class OVSession:
             except BaseException as e:  # noqa: BLE001 - hand it to the consumer
                 done.put((k, e))
 
-        q = ov.AsyncInferQueue(tp.compiled, n)
+        # one queue (and its requests' buffers) reused across calls; a concurrent call gets its own
+        cached = tp._queue is not None and len(tp._queue) == n and tp._queue_lock.acquire(blocking=False)
+        q = tp._queue if cached else ov.AsyncInferQueue(tp.compiled, n)
+        if not cached and tp._queue is None and tp._queue_lock.acquire(blocking=False):
+            tp._queue, cached = q, True
         q.set_callback(callback)
         submitted = received = 0
         try:
@@ -135,6 +146,8 @@ class OVSession:
                 yield _checked(done.get())
         finally:
             q.wait_all()
+            if cached:
+                tp._queue_lock.release()
 
 
 def _checked(item: tuple[int, object]) -> tuple[int, np.ndarray]:

@@ -202,7 +202,6 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         "Send an image as multipart/form-data (field `file`) or as the raw request body. "
         "Every error is `{\"error\": \"one line\"}`.",
         lifespan=lifespan,
-        responses={},
     )
     app.state.config = cfg
     app.state.metrics = metrics
@@ -300,6 +299,8 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         request: Request,
         lang: Lang = Query("zh", description="language of the text"),
         decoder: Decoder = Query("greedy", description="greedy, or beam (with a character language model)"),
+        direction: Literal["auto", "horizontal", "vertical"] = Query("auto", description="reading direction"),
+        page: int = Query(0, ge=0, le=9999, description="page index in a PDF or multi-page TIFF"),
     ) -> JSONResponse:
         t0 = time.perf_counter()
         if not _page_supported(request.app.state.readers):
@@ -313,10 +314,11 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
             reader = readers.get(lang, decoder)
             if not hasattr(reader, "read_page"):
                 raise ApiError(501, "page reading is not available in this build of hwocr", "not_implemented")
-            if ctype == "application/pdf" or data[:5] == b"%PDF-":
-                return None, reader.read_page(data)
+            kw = _supported_kwargs(reader.read_page, direction=direction, page=page)
+            if page or ctype == "application/pdf" or data[:5] == b"%PDF-":
+                return None, reader.read_page(data, **kw)  # documents: the reader picks the page
             rgb = load_image(data, cfg.max_pixels).rgb
-            return rgb.shape, reader.read_page(rgb)
+            return rgb.shape, reader.read_page(rgb, **kw)
 
         shape, res = await _run(request, work, cfg)
         out = _as_dict(res)
@@ -343,9 +345,12 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
+        if not (STATIC / "index.html").is_file():
+            raise ApiError(404, "the web page is not installed (hwocr/server/static is missing)", "no_web_page")
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if STATIC.is_dir():  # a wheel built without the package data still serves the API
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(metrics.middleware_class())  # outermost: sees the final status of every request
     return app
 
@@ -366,6 +371,19 @@ def _page_supported(readers: Readers) -> bool:
     from ..reader import Reader
 
     return hasattr(Reader, "read_page")
+
+
+def _supported_kwargs(fn: Callable[..., Any], **kw: Any) -> dict[str, Any]:
+    """The keyword arguments ``fn`` accepts (read_page's options may differ between builds)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kw
+    return {k: v for k, v in kw.items() if k in params}
 
 
 def _as_dict(res: Any) -> dict[str, Any]:

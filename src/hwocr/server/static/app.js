@@ -58,6 +58,11 @@ function shade(conf) {
   return `rgba(220, 38, 38, ${a.toFixed(3)})`;
 }
 
+/** Green (sure) to red (unsure), for marks drawn over images. */
+function confColor(conf) {
+  return `hsla(${Math.round(Math.max(0, Math.min(1, conf)) * 120)}, 75%, 42%, 0.9)`;
+}
+
 function showLine(r) {
   pageLinesEl.hidden = true;
   textBox.value = r.text;
@@ -180,7 +185,7 @@ function point(e) {
 pad.addEventListener("pointerdown", (e) => {
   if (e.button !== 0 && e.pointerType === "mouse") return;
   e.preventDefault();
-  pad.setPointerCapture(e.pointerId);
+  try { pad.setPointerCapture(e.pointerId); } catch { /* synthetic or already released pointer */ }
   clearTimeout(timer);
   current = { points: [point(e)], width: penWidth(), id: e.pointerId };
   redraw();
@@ -294,6 +299,8 @@ function useFile(file) {
   clearOverlay();
   if (file.type.startsWith("image/")) {
     objectUrl = URL.createObjectURL(file);
+    img.style.width = "";
+    img.onload = fitPreview;
     img.src = objectUrl;
     previewEl.hidden = false;
     $("drop-msg").hidden = true;
@@ -329,6 +336,14 @@ async function recognizeUpload(file) {
   drawSpans(r);
 }
 
+/** Small images (a cropped line) are enlarged up to 4x to fill the drop zone; large ones shrink to fit. */
+function fitPreview() {
+  const maxW = drop.clientWidth - 20, maxH = 520;
+  const w = Math.min(maxW, img.naturalWidth * 4, maxH * img.naturalWidth / Math.max(1, img.naturalHeight));
+  img.style.width = `${Math.max(1, Math.round(w))}px`;
+}
+window.addEventListener("resize", () => { if (!previewEl.hidden && img.naturalWidth) fitPreview(); });
+
 function whenLoaded() {
   return img.complete && img.naturalWidth ? Promise.resolve() : new Promise((ok) => img.addEventListener("load", ok, { once: true }));
 }
@@ -355,7 +370,7 @@ async function drawSpans(r) {
   r.chars.forEach((c, i) => {
     g.fillStyle = i % 2 ? "rgba(36, 87, 214, 0.10)" : "rgba(36, 87, 214, 0.18)";
     g.fillRect(c.x0, 0, c.x1 - c.x0, r.height);
-    g.fillStyle = shade(c.confidence).replace(/[\d.]+\)$/, "0.9)");
+    g.fillStyle = confColor(c.confidence);
     g.fillRect(c.x0, r.height - lw * 3, c.x1 - c.x0, lw * 3);
   });
 }
@@ -390,14 +405,30 @@ async function showPage(p) {
   pageLinesEl.hidden = !lines.length;
   for (const l of lines) {
     const li = document.createElement("li");
-    li.textContent = l.text || "";
+    if (Array.isArray(l.chars) && l.chars.length) {
+      for (const c of l.chars) {
+        const s = document.createElement("span");
+        s.className = "pc";
+        s.textContent = c.char;
+        if (typeof c.confidence === "number") {
+          s.style.background = shade(c.confidence);
+          s.title = `confidence ${(c.confidence * 100).toFixed(1)}%`;
+        }
+        li.append(s);
+      }
+    } else {
+      li.textContent = l.text || "";
+    }
     if (typeof l.confidence === "number") {
-      li.style.background = shade(l.confidence);
-      li.title = `confidence ${(l.confidence * 100).toFixed(1)}%`;
+      const lc = document.createElement("span");
+      lc.className = "lc";
+      lc.textContent = `${(l.confidence * 100).toFixed(0)}%`;
+      li.append(lc);
     }
     pageLinesEl.append(li);
   }
-  setStatus(`${lines.length} lines · ${Math.round(p.roundtrip)} ms`);
+  const n = lines.length;
+  setStatus(`${n} line${n === 1 ? "" : "s"} · ${Math.round(p.roundtrip)} ms`);
   if (previewEl.hidden) return;
   const g = await prepareOverlay(p.width, p.height);
   const lw = Math.max(2, (p.width || overlay.width) / 500);

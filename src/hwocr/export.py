@@ -1,0 +1,125 @@
+"""Page results -> JSON, plain text, hOCR (XHTML), an overlay picture, a searchable PDF."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .page import PageResult
+
+FORMATS = ("json", "txt", "hocr", "pdf")
+
+
+def to_json(pages: Sequence[PageResult], indent: int | None = None) -> str:
+    return json.dumps({"pages": [p.to_dict() for p in pages]}, ensure_ascii=False, indent=indent)
+
+
+def to_text(pages: Sequence[PageResult]) -> str:
+    """Lines in reading order, pages separated by a form feed."""
+    return "\f".join(p.text + ("\n" if p.lines else "") for p in pages)
+
+
+def _bbox(poly) -> str:
+    p = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+    x0, y0 = np.floor(p.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(p.max(axis=0)).astype(int)
+    return f"bbox {max(0, x0)} {max(0, y0)} {max(0, x1)} {max(0, y1)}"
+
+
+def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
+    """hOCR 1.2: ocr_page > ocr_carea (one per layout block) > ocr_line > ocrx_word (one per character,
+    with x_wconf). Vertical lines carry ``textangle 90`` as tesseract writes them."""
+    html_lang = {"zh": "zh-Hans", "ja": "ja"}.get(lang, lang)
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">',
+        f'<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="{html_lang}" lang="{html_lang}">',
+        "<head>",
+        "<title></title>",
+        '<meta http-equiv="Content-Type" content="text/html; charset=utf-8" />',
+        '<meta name="ocr-system" content="hwocr" />',
+        '<meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_line ocrx_word" />',
+        "</head>",
+        "<body>",
+    ]
+    for pn, page in enumerate(pages, 1):
+        src = escape(page.source.replace(";", "_"), quote=True)
+        out.append(f'<div class="ocr_page" id="page_{pn}" title="image &quot;{src}&quot;; '
+                   f'bbox 0 0 {page.width} {page.height}; ppageno {page.page}">')
+        blocks: dict[int, list[int]] = {}
+        for i, ln in enumerate(page.lines):
+            blocks.setdefault(ln.block, []).append(i)
+        wn = 0
+        for bn, idx in blocks.items():
+            allp = np.concatenate([np.asarray(page.lines[i].polygon) for i in idx])
+            out.append(f'<div class="ocr_carea" id="block_{pn}_{bn + 1}" title="{_bbox(allp)}">')
+            for i in idx:
+                ln = page.lines[i]
+                angle = "; textangle 90" if ln.direction == "vertical" else ""
+                out.append(f'<span class="ocr_line" id="line_{pn}_{i + 1}" title="{_bbox(ln.polygon)}{angle}; '
+                           f'x_confs {ln.confidence * 100:.1f}">')
+                for c in ln.chars:
+                    wn += 1
+                    out.append(f'<span class="ocrx_word" id="word_{pn}_{wn}" title="{_bbox(c.polygon)}; '
+                               f'x_wconf {round(c.confidence * 100)}">{escape(c.char)}</span>')
+                out.append("</span>")
+            out.append("</div>")
+        out.append("</div>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def overlay(rgb: np.ndarray, page: PageResult, max_side: int = 2400) -> Image.Image:
+    """The page with each line's polygon (blue: horizontal, green: vertical), its reading-order number,
+    character cells (shaded by confidence, red under 0.5) and the text beside each line."""
+    from .render import font
+
+    img = Image.fromarray(rgb).convert("RGB")
+    s = min(1.0, max_side / max(img.size))
+    if s < 1:
+        img = img.resize((round(img.width * s), round(img.height * s)), Image.Resampling.BILINEAR)
+    base = img.copy()
+    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer)
+    for k, ln in enumerate(page.lines, 1):
+        colour = (40, 90, 230) if ln.direction == "horizontal" else (20, 160, 60)
+        pts = [(x * s, y * s) for x, y in ln.polygon]
+        d.polygon(pts, outline=colour + (255,), width=max(2, round(3 * s)))
+        for c in ln.chars:
+            cp = [(x * s, y * s) for x, y in c.polygon]
+            a = 60 if c.confidence >= 0.5 else 110
+            fill = (255, 200, 0, a) if c.confidence >= 0.5 else (230, 40, 40, a)
+            d.polygon(cp, fill=fill, outline=(255, 150, 0, 160))
+        x0, y0 = min(p[0] for p in pts), min(p[1] for p in pts)
+        fs = max(12, round(22 * s / 0.7))
+        d.text((x0, max(0, y0 - fs - 2)), str(k), fill=colour + (255,), font=font(fs))
+    img = Image.alpha_composite(base.convert("RGBA"), layer).convert("RGB")
+    # the text: beside horizontal lines (below), left of vertical columns (top to bottom)
+    d = ImageDraw.Draw(img)
+    for ln in page.lines:
+        if not ln.chars:
+            continue
+        for c in ln.chars:
+            p = np.asarray(c.polygon) * s
+            size = max(10, round(0.6 * float(min(np.ptp(p[:, 0]), np.ptp(p[:, 1])))))
+            cx, cy = p[:, 0].mean(), p[:, 1].mean()
+            if ln.direction == "horizontal":
+                pos = (cx, p[:, 1].max() + size * 0.7)
+            else:
+                pos = (p[:, 0].min() - size * 0.7, cy)
+            d.text(pos, c.char, fill=(200, 0, 120), font=font(size), anchor="mm")
+    return img
+
+
+def to_pdf(pages: Sequence[PageResult], images: Sequence[np.ndarray], dpi: float = 200) -> bytes:
+    """A searchable PDF: each page image with an invisible text layer (one text object per character,
+    placed in its cell), written directly (no extra dependency). Text is encoded as UTF-16BE code
+    units through a ToUnicode map, so search and copy work in any viewer."""
+    from .pdfwrite import write_searchable_pdf
+
+    return write_searchable_pdf(pages, images, dpi)

@@ -1,0 +1,267 @@
+"""Whole-page reading: detection, reading order (horizontal and vertical), inputs (PDF, multi-page
+TIFF, EXIF rotation), outputs (JSON, text, hOCR, overlay, PDF). Pages are synthesised here with
+rendered digits (every machine has DejaVu Sans), so no network and no eval data are needed."""
+
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from hwocr.detect import TextBox
+from hwocr.errors import HwocrError
+from hwocr.layout import build_lines, crop_line, span_to_quad
+
+FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
+
+
+def _font(size: int = 40):
+    for p in FONT_PATHS:
+        if Path(p).is_file():
+            return ImageFont.truetype(p, size)
+    return ImageFont.load_default(size)
+
+
+def hpage() -> Image.Image:
+    """Four lines; the second row holds two lines far apart (left one first)."""
+    im = Image.new("RGB", (900, 560), "white")
+    d = ImageDraw.Draw(im)
+    f = _font()
+    d.text((60, 60), "31415926", font=f, fill="black")
+    d.text((80, 200), "2718", font=f, fill="black")
+    d.text((560, 205), "1414", font=f, fill="black")
+    d.text((70, 360), "57721566", font=f, fill="black")
+    return im
+
+
+H_TEXTS = ["31415926", "2718", "1414", "57721566"]
+
+
+def vpage(cols=("3141", "592653", "5897")) -> Image.Image:
+    """Columns of upright digits, written right to left (tategaki)."""
+    im = Image.new("RGB", (700, 520), "white")
+    d = ImageDraw.Draw(im)
+    f = _font()
+    x = 600
+    for c in cols:
+        for k, ch in enumerate(c):
+            d.text((x, 40 + k * 52), ch, font=f, fill="black")
+        x -= 110
+    return im
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from hwocr.reader import Reader
+
+    return Reader(lang="zh")
+
+
+def texts(res):
+    return [ln.text for ln in res.lines]
+
+
+# -- geometry only (no models) -------------------------------------------------------------------
+
+
+def _box(x0, y0, x1, y1, s=0.9):
+    return TextBox(((x0, y0), (x1, y0), (x1, y1), (x0, y1)), s)
+
+
+def test_layout_merges_pieces_and_orders_rows():
+    boxes = [_box(500, 100, 700, 140), _box(100, 300, 400, 340), _box(100, 100, 460, 140), _box(600, 302, 800, 338)]
+    lines = build_lines(boxes, "auto")
+    # pieces of the first row (gap 40 px < 1.2 x height) merge; the second row's pieces are far apart
+    assert [ln.direction for ln in lines] == ["horizontal"] * 3
+    xs = [(ln.quad[:, 0].min(), ln.quad[:, 1].min()) for ln in lines]
+    assert xs[0][1] < 150 and xs[0][0] == pytest.approx(100, abs=1) and lines[0].quad[:, 0].max() == pytest.approx(700, abs=1)
+    assert xs[1][0] < xs[2][0] and xs[1][1] > 250  # second row: left before right
+
+
+def test_layout_vertical_columns_right_to_left():
+    cols = [_box(x, 50, x + 50, 400) for x in (100, 200, 300, 400)]
+    lines = build_lines(cols, "auto")
+    assert [ln.direction for ln in lines] == ["vertical"] * 4
+    assert [round(float(ln.quad[:, 0].min())) for ln in lines] == [400, 300, 200, 100]
+    # square pieces stacked in columns: "auto" decides vertical from how they line up
+    pieces = [_box(x, y, x + 48, y + 48) for x in (100, 200) for y in (50, 110, 170, 230)]
+    lines = build_lines(pieces, "auto")
+    assert len(lines) == 2 and all(ln.direction == "vertical" for ln in lines)
+    assert lines[0].quad[:, 0].min() > lines[1].quad[:, 0].min()
+
+
+def test_layout_rejects_unknown_direction():
+    with pytest.raises(HwocrError):
+        build_lines([_box(0, 0, 100, 20)], "diagonal")
+
+
+def test_crop_deskews_and_maps_back():
+    img = np.full((300, 400, 3), 255, np.uint8)
+    quad = np.array([[50, 100], [350, 130], [347, 160], [47, 130]], np.float32)  # ~5.7 degrees
+    c = crop_line(img, quad, vertical=False, tight=False)
+    assert c.image.shape[0] < 50 and c.image.shape[1] > 300  # upright strip
+    q = span_to_quad(c, 0, c.size[0])
+    assert np.allclose(q[:, 1].mean(), quad[:, 1].mean(), atol=3)
+    cv = crop_line(img, np.array([[100, 20], [140, 20], [140, 280], [100, 280]], np.float32), vertical=True)
+    assert cv.image.shape[1] > cv.image.shape[0]  # column turned to a row
+    top = span_to_quad(cv, 0, 10)  # the start of the recogniser's row is the top of the column
+    assert top[:, 1].max() < 60
+
+
+# -- with the models ----------------------------------------------------------------------------
+
+
+def test_horizontal_page_order_and_text(reader):
+    res = reader.read_page(hpage())
+    assert texts(res) == H_TEXTS
+    assert all(ln.direction == "horizontal" for ln in res.lines)
+    ln = res.lines[0]
+    assert len(ln.chars) == 8
+    cx = [np.mean([p[0] for p in c.polygon]) for c in ln.chars]
+    assert cx == sorted(cx) and 60 <= cx[0] < cx[-1] <= 260  # character cells in page pixels
+    assert 0 < ln.confidence <= 1 and res.width == 900 and res.height == 560
+
+
+@pytest.mark.parametrize("direction", ["vertical", "auto"])
+def test_vertical_page_read_right_to_left(reader, direction):
+    res = reader.read_page(vpage(), direction=direction)
+    assert texts(res) == ["3141", "592653", "5897"]
+    assert all(ln.direction == "vertical" for ln in res.lines)
+    col = res.lines[1]
+    cy = [np.mean([p[1] for p in c.polygon]) for c in col.chars]
+    assert cy == sorted(cy)  # characters top to bottom on the page
+    assert res.lines[0].bbox[0] > res.lines[1].bbox[0] > res.lines[2].bbox[0]
+
+
+def test_forced_direction_is_obeyed(reader):
+    res = reader.read_page(vpage(), direction="horizontal")
+    assert all(ln.direction == "horizontal" for ln in res.lines)
+    assert texts(res) != ["3141", "592653", "5897"]
+
+
+def test_empty_page_is_an_empty_result(reader):
+    res = reader.read_page(np.full((400, 300, 3), 250, np.uint8))
+    assert res.lines == () and res.text == ""
+    from hwocr import export
+
+    assert json.loads(export.to_json([res]))["pages"][0]["lines"] == []
+    ET.fromstring(export.to_hocr([res]))
+
+
+def test_pdf_input(reader, tmp_path):
+    pytest.importorskip("pypdfium2")
+    p = tmp_path / "two.pdf"
+    hpage().save(p, "PDF", resolution=100, save_all=True, append_images=[vpage()])
+    from hwocr.page import read_document
+
+    pages = read_document(reader, p, dpi=100)
+    assert len(pages) == 2
+    assert texts(pages[0]) == H_TEXTS
+    assert texts(pages[1]) == ["3141", "592653", "5897"] and pages[1].page == 1
+    assert pages[0].width == 900  # 100 dpi render of a page written at 100 dpi
+    assert texts(reader.read_page(str(p), page=1, dpi=100)) == texts(pages[1])
+    with pytest.raises(HwocrError, match="no page 3"):
+        reader.read_page(p, page=2, dpi=100)
+
+
+def test_broken_pdf_is_a_one_line_error(reader, tmp_path):
+    p = tmp_path / "bad.pdf"
+    p.write_bytes(b"%PDF-1.4\nthis is not a pdf")
+    with pytest.raises(HwocrError) as e:
+        reader.read_page(p)
+    assert "\n" not in str(e.value)
+
+
+def test_multipage_tiff(reader, tmp_path):
+    p = tmp_path / "pages.tif"
+    hpage().save(p, save_all=True, append_images=[vpage().convert("L")])
+    from hwocr.page import read_document
+
+    pages = read_document(reader, p)
+    assert [texts(pg) for pg in pages] == [H_TEXTS, ["3141", "592653", "5897"]]
+    assert pages[1].source.endswith("#2")
+
+
+def test_exif_orientation(reader, tmp_path):
+    # stored rotated 90 degrees clockwise, with EXIF orientation 8 telling viewers to turn it back
+    stored = hpage().transpose(Image.Transpose.ROTATE_270)
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    p = tmp_path / "rot.jpg"
+    stored.save(p, exif=exif.tobytes(), quality=95)
+    res = reader.read_page(p)
+    assert (res.width, res.height) == (900, 560)
+    assert texts(res) == H_TEXTS
+
+
+def test_outputs_well_formed(reader, tmp_path):
+    from hwocr import export
+
+    pages = [reader.read_page(hpage()), reader.read_page(vpage())]
+    d = json.loads(export.to_json(pages))
+    assert [ln["text"] for ln in d["pages"][1]["lines"]] == ["3141", "592653", "5897"]
+    c = d["pages"][0]["lines"][0]["chars"][0]
+    assert len(c["polygon"]) == 4 and 0 <= c["confidence"] <= 1
+    assert export.to_text(pages).split("\f")[0].splitlines() == H_TEXTS
+    root = ET.fromstring(export.to_hocr(pages).encode("utf-8"))
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    assert len(root.findall(".//h:div[@class='ocr_page']", ns)) == 2
+    lines = root.findall(".//h:span[@class='ocr_line']", ns)
+    assert ["".join(w.text for w in ln) for ln in lines] == H_TEXTS + ["3141", "592653", "5897"]
+    assert "textangle 90" in lines[-1].get("title")
+    assert all(w.get("title").startswith("bbox ") for w in root.findall(".//h:span[@class='ocrx_word']", ns))
+    img = export.overlay(np.asarray(hpage()), pages[0])
+    assert img.size == (900, 560)
+
+
+def test_searchable_pdf(reader, tmp_path):
+    pdfium = pytest.importorskip("pypdfium2")
+    from hwocr import export
+
+    rgbs = [np.asarray(hpage()), np.asarray(vpage())]
+    pages = [reader.read_page(im) for im in rgbs]
+    data = export.to_pdf(pages, rgbs, dpi=100)
+    doc = pdfium.PdfDocument(data)
+    assert len(doc) == 2
+    w, h = doc[0].get_size()
+    assert (round(w), round(h)) == (648, 403)  # 900 x 560 px at 100 dpi, in points
+    p0, p1 = doc[0], doc[1]
+    assert p0.get_textpage().get_text_range().split("\r\n") == ["31415926", "2718 1414", "57721566"]
+    assert "592653" in p1.get_textpage().get_text_range().replace("\r\n", "").replace(" ", "")
+    # CJK text survives too (PDFium drops non-embedded Identity CID text when no CJK font is installed)
+    from hwocr.page import PageChar, PageLine, PageResult
+
+    cells = tuple(PageChar(ch, 0.9, ((50 + 40 * i, 50), (90 + 40 * i, 50), (90 + 40 * i, 90), (50 + 40 * i, 90)))
+                  for i, ch in enumerate("漢字こんにちは"))
+    pg = PageResult(600, 400, (PageLine("漢字こんにちは", 0.9, cells[0].polygon, "horizontal", cells),))
+    d2 = pdfium.PdfDocument(export.to_pdf([pg], [np.full((400, 600, 3), 255, np.uint8)], dpi=100))
+    page0 = d2[0]
+    assert page0.get_textpage().get_text_range() == "漢字こんにちは"
+
+
+def test_cli_page(tmp_path):
+    from click.testing import CliRunner
+
+    from hwocr.cli import cli
+
+    p = tmp_path / "p.png"
+    hpage().save(p)
+    ov = tmp_path / "ov.png"
+    r = CliRunner().invoke(cli, ["page", str(p), "--format", "txt", "--overlay", str(ov)])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == H_TEXTS
+    assert Image.open(ov).size == (900, 560)
+    r = CliRunner().invoke(cli, ["page", str(p), "--format", "json"])
+    assert json.loads(r.output)["pages"][0]["lines"][0]["text"] == H_TEXTS[0]
+    r = CliRunner().invoke(cli, ["page", str(tmp_path / "missing.png")])
+    assert r.exit_code == 1 and "no such file" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["page", str(p), "--format", "pdf"])
+    assert r.exit_code == 1 and "-o" in r.output
+    out = tmp_path / "o.pdf"
+    r = CliRunner().invoke(cli, ["page", str(p), "--format", "pdf", "-o", str(out)])
+    assert r.exit_code == 0 and out.read_bytes().startswith(b"%PDF-")

@@ -1,0 +1,514 @@
+"""HTTP API tests with the real app (real Readers, real models) through FastAPI's TestClient / httpx ASGI transport."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import struct
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
+httpx = pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from hwocr.server import ServerConfig, create_app  # noqa: E402
+from hwocr.server.app import MAX_TOP_K  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# strokes of 十, 二, 三 in a unit box: (x0, y0, x1, y1)
+GLYPHS = {
+    "十": [(0.12, 0.45, 0.88, 0.45), (0.5, 0.1, 0.5, 0.9)],
+    "二": [(0.25, 0.3, 0.75, 0.3), (0.12, 0.72, 0.88, 0.72)],
+    "三": [(0.25, 0.22, 0.75, 0.22), (0.3, 0.5, 0.7, 0.5), (0.12, 0.8, 0.88, 0.8)],
+}
+
+
+def draw_line(text: str = "十二三", h: int = 64) -> np.ndarray:
+    """A synthetic pen-drawn line of simple characters (black strokes on white)."""
+    import cv2
+
+    img = np.full((h, h * len(text), 3), 255, np.uint8)
+    for k, ch in enumerate(text):
+        for a, b, c, d in GLYPHS[ch]:
+            cv2.line(img, (int(k * h + a * h), int(b * h)), (int(k * h + c * h), int(d * h)), (0, 0, 0),
+                     max(3, h // 12), cv2.LINE_AA)
+    return img
+
+
+def png(a: np.ndarray | Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    (a if isinstance(a, Image.Image) else Image.fromarray(a)).save(buf, "PNG", **kw)
+    return buf.getvalue()
+
+
+LINE_PNG = png(draw_line())
+
+
+def png_with_size(w: int, h: int) -> bytes:
+    """A tiny PNG whose header claims w x h pixels (a decompression-bomb header)."""
+    small = png(Image.new("L", (8, 8), 255))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    patched = struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF)
+    return small[:8] + patched + small[8 + 25:]
+
+
+# -- fixtures: one real Reader per (lang, decoder), shared by all the apps of this module ----------------
+_READERS: dict = {}
+_LOCK = threading.Lock()
+
+
+def shared_factory(lang: str, decoder: str, max_pixels: int):
+    from hwocr.server.app import default_reader_factory
+
+    with _LOCK:
+        key = (lang, decoder)
+        if key not in _READERS:
+            _READERS[key] = default_reader_factory()(lang, decoder, max_pixels)
+        return _READERS[key]
+
+
+class SlowReader:
+    """Wraps a Reader; each read sleeps first (timeouts and back-pressure)."""
+
+    def __init__(self, inner, delay: float) -> None:
+        self.inner = inner
+        self.delay = delay
+
+    def read_arrays(self, rgbs, batch_size=None):
+        time.sleep(self.delay)
+        return self.inner.read_arrays(rgbs, batch_size)
+
+
+def make_client(**cfg) -> TestClient:
+    cfg.setdefault("langs", ("zh",))
+    cfg.setdefault("warmup", False)
+    factory = cfg.pop("factory", shared_factory)
+    return TestClient(create_app(ServerConfig(**cfg), reader_factory=factory), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with make_client() as c:
+        yield c
+
+
+def post_line(client, data=LINE_PNG, ctype="image/png", **params):
+    return client.post("/v1/line", params=params, content=data, headers={"Content-Type": ctype} if ctype else {})
+
+
+def assert_error(r, status: int, contains: str = "") -> str:
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"error"}, body
+    msg = body["error"]
+    assert isinstance(msg, str) and msg and "\n" not in msg and len(msg) <= 300
+    assert contains.lower() in msg.lower(), msg
+    return msg
+
+
+# -- the line endpoint ---------------------------------------------------------------------------------------
+def test_line_raw_body(client):
+    r = post_line(client)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["text"] == "十二三"
+    assert d["lang"] == "zh" and d["width"] == 192 and d["height"] == 64
+    assert len(d["chars"]) == 3 and 0.5 < d["confidence"] <= 1
+    xs = [(c["x0"], c["x1"]) for c in d["chars"]]
+    assert all(0 <= a <= b <= 192 for a, b in xs) and xs == sorted(xs)
+    assert all(c["alternatives"] == [] for c in d["chars"])  # top_k=0
+
+
+def test_line_multipart_with_alternatives(client):
+    r = client.post("/v1/line", params={"top_k": 3}, files={"file": ("line.png", LINE_PNG, "image/png")})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["text"] == "十二三"
+    for c in d["chars"]:
+        assert len(c["alternatives"]) == 3
+        assert c["alternatives"][0]["char"] == c["char"]
+        confs = [a["confidence"] for a in c["alternatives"]]
+        assert confs == sorted(confs, reverse=True)
+
+
+def test_line_multipart_other_field_name_and_octet_stream(client):
+    r = client.post("/v1/line", files={"image": ("x", LINE_PNG, "application/octet-stream")})
+    assert r.status_code == 200 and r.json()["text"] == "十二三"
+    r = post_line(client, ctype="application/octet-stream")
+    assert r.status_code == 200 and r.json()["text"] == "十二三"
+    r = post_line(client, ctype=None)  # no Content-Type at all: taken as the raw image
+    assert r.status_code == 200 and r.json()["text"] == "十二三"
+
+
+def test_line_matches_library(client):
+    from hwocr import Reader
+
+    lib = Reader(lang="zh", top_k=2).read(draw_line()).to_dict()
+    d = post_line(client, top_k=2).json()
+    for k in ("text", "confidence", "chars", "engine", "policy"):
+        assert d[k] == lib[k]
+
+
+def test_line_sample_if_present(client):
+    sample = ROOT / "samples" / "zh-line.png"
+    if not sample.exists():
+        pytest.skip("samples/zh-line.png not present")
+    r = post_line(client, sample.read_bytes())
+    assert r.status_code == 200 and r.json()["text"]
+
+
+def test_japanese_loads_on_demand(client):
+    r = post_line(client, lang="ja")
+    assert r.status_code == 200, r.text
+    assert r.json()["lang"] == "ja" and r.json()["text"]
+    assert "ja" in client.get("/healthz").json()["langs"]
+
+
+def test_concurrent_requests_give_identical_results():
+    app = create_app(ServerConfig(langs=("zh",), warmup=False, workers=2), reader_factory=shared_factory)
+    imgs = [png(draw_line(t)) for t in ("十二三", "三二十", "二十", "三")]
+
+    async def go():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                serial = [(await c.post("/v1/line", content=b, headers={"Content-Type": "image/png"})).json()["text"]
+                          for b in imgs]
+                rs = await asyncio.gather(*[c.post("/v1/line", content=imgs[k % 4], headers={"Content-Type": "image/png"})
+                                            for k in range(24)])
+                return serial, rs
+
+    serial, rs = asyncio.run(go())
+    assert serial == ["十二三", "三二十", "二十", "三"]
+    assert all(r.status_code == 200 for r in rs)
+    assert [r.json()["text"] for r in rs] == [serial[k % 4] for k in range(24)]
+
+
+# -- health, metrics, OpenAPI, the page ----------------------------------------------------------------------
+def test_healthz(client):
+    d = client.get("/healthz").json()
+    assert d["status"] == "ok" and "zh" in d["langs"] and isinstance(d["page"], bool) and d["workers"] >= 1
+
+
+def test_metrics(client):
+    post_line(client)
+    post_line(client, b"")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    t = r.text
+    assert 'hwocr_requests_total{endpoint="/v1/line",method="POST",status="200"}' in t
+    assert 'hwocr_requests_total{endpoint="/v1/line",method="POST",status="400"}' in t
+    assert 'hwocr_request_duration_seconds_bucket{endpoint="/v1/line",le="0.5"}' in t
+    assert 'hwocr_errors_total{endpoint="/v1/line",kind="empty"}' in t
+    assert "hwocr_busy_requests" in t
+    client.get("/no/such/path/1234")
+    assert 'endpoint="other"' in client.get("/metrics").text  # unknown paths share one label
+
+
+def test_openapi(client):
+    s = client.get("/openapi.json").json()
+    assert {"/v1/line", "/v1/page", "/healthz", "/metrics"} <= set(s["paths"])
+    line = s["paths"]["/v1/line"]["post"]
+    assert {"multipart/form-data", "image/png", "application/octet-stream"} <= set(line["requestBody"]["content"])
+    assert line["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/LineOut")
+    assert {"400", "413", "415", "422", "504"} <= set(line["responses"])
+    params = {p["name"] for p in line["parameters"]}
+    assert params == {"lang", "top_k", "decoder"}
+    comps = s["components"]["schemas"]
+    assert {"text", "confidence", "chars"} <= set(comps["LineOut"]["properties"])
+    assert {"char", "confidence", "x0", "x1", "alternatives"} <= set(comps["CharOut"]["properties"])
+    assert "APIKeyHeader" in s["components"]["securitySchemes"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_web_page_served(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert 'id="pad"' in r.text and "/static/app.js" in r.text
+    for f in ("app.js", "style.css"):
+        assert client.get(f"/static/{f}").status_code == 200
+
+
+def page_image() -> bytes:
+    sample = ROOT / "samples" / "zh-line.png"
+    if sample.exists():
+        return sample.read_bytes()
+    return png(np.pad(draw_line("十二三", 96), ((200, 200), (100, 100), (0, 0)), constant_values=255))
+
+
+def test_page_endpoint(client):
+    data = page_image()
+    r = client.post("/v1/page", content=data, headers={"Content-Type": "image/png"})
+    if not client.get("/healthz").json()["page"]:
+        assert_error(r, 501, "not available")
+        return
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["lang"] == "zh" and isinstance(d["lines"], list) and d["lines"]
+    w, h = Image.open(io.BytesIO(data)).size
+    assert (d["width"], d["height"]) == (w, h)
+    assert d["text"] and d["text"] == "\n".join(ln["text"] for ln in d["lines"])
+    for ln in d["lines"]:
+        pts = np.asarray(ln["polygon"])
+        assert pts.shape == (4, 2) and (pts[:, 0] >= -1).all() and (pts[:, 0] <= w + 1).all()
+    # multipart and the direction option
+    r2 = client.post("/v1/page", params={"direction": "horizontal"}, files={"file": ("p.png", data, "image/png")})
+    assert r2.status_code == 200 and r2.json()["text"] == d["text"]
+    assert_error(client.post("/v1/page", params={"direction": "diagonal"}, content=data), 422, "direction")
+    assert_error(client.post("/v1/page", content=b"junk", headers={"Content-Type": "image/png"}), 400, "upload")
+
+
+def test_page_pdf(client):
+    pytest.importorskip("pypdfium2")
+    if not client.get("/healthz").json()["page"]:
+        pytest.skip("this build has no page reader")
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(page_image())).convert("RGB").save(buf, "PDF", resolution=150)
+    r = client.post("/v1/page", content=buf.getvalue(), headers={"Content-Type": "application/pdf"})
+    assert r.status_code == 200, r.text
+    assert r.json()["lines"]
+    r = client.post("/v1/page", params={"page": 3}, content=buf.getvalue(), headers={"Content-Type": "application/pdf"})
+    assert 400 <= r.status_code < 500, r.text  # a page the document lacks
+    assert_error(r, r.status_code)
+    # a PDF is not a line image
+    assert_error(client.post("/v1/line", content=buf.getvalue(), headers={"Content-Type": "application/pdf"}), 415)
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+def test_empty_body(client):
+    assert_error(post_line(client, b""), 400, "empty")
+    assert_error(client.post("/v1/line", files={"file": ("a.png", b"", "image/png")}), 400, "empty")
+
+
+def test_wrong_content_type(client):
+    assert_error(post_line(client, b"hello", "text/plain"), 415, "content type")
+    assert_error(client.post("/v1/line", json={"image": "x"}), 415, "content type")
+    assert_error(client.post("/v1/line", data={"a": "b"}), 415, "content type")
+
+
+def test_not_an_image(client):
+    msg = assert_error(post_line(client, b"this is not an image at all"), 400, "not an image")
+    assert msg.startswith("upload:")
+
+
+def test_truncated_image(client):
+    jpg = io.BytesIO()
+    Image.fromarray(draw_line()).save(jpg, "JPEG")
+    assert_error(post_line(client, LINE_PNG[: len(LINE_PNG) // 2]), 400, "truncated")
+    assert_error(post_line(client, jpg.getvalue()[:300], "image/jpeg"), 400)
+
+
+def test_malformed_multipart(client):
+    h = {"Content-Type": "multipart/form-data; boundary=XyZ"}
+    assert_error(client.post("/v1/line", content=b"--XyZ\r\ngarbage without headers", headers=h), 400, "multipart")
+    assert_error(client.post("/v1/line", content=b"no boundary here",
+                             headers={"Content-Type": "multipart/form-data"}), 400, "boundary")
+    body = b'--XyZ\r\nContent-Disposition: form-data; name="lang"\r\n\r\nzh\r\n--XyZ--\r\n'
+    assert_error(client.post("/v1/line", content=body, headers=h), 400, "no file part")
+
+
+def test_huge_image_pixels():
+    with make_client(max_pixels=1_000_000) as c:
+        big = png(Image.new("L", (2000, 1000), 255), optimize=True)
+        assert len(big) < 100_000
+        assert_error(post_line(c, big), 413, "too large")
+        assert post_line(c).status_code == 200
+
+
+def test_decompression_bomb(client):
+    # 10 MB limit is not reached (the file is ~70 bytes) but the header claims 50 gigapixels
+    bomb = png_with_size(250_000, 200_000)
+    assert len(bomb) < 200
+    assert_error(post_line(client, bomb), 413, "too large")
+    # a real one: 6000 x 8000 white pixels compress to a few kB, above the default 40 MP
+    real = png(Image.new("1", (6000, 8000), 1), optimize=True)
+    assert len(real) < 200_000
+    assert_error(post_line(client, real), 413, "too large")
+
+
+def test_too_small_image(client):
+    assert_error(post_line(client, png(np.full((2, 2, 3), 255, np.uint8))), 400, "too small")
+
+
+def test_bad_parameters(client):
+    assert_error(post_line(client, lang="fr"), 422, "lang")
+    assert_error(post_line(client, top_k=MAX_TOP_K + 1), 422, "top_k")
+    assert_error(post_line(client, top_k="many"), 422, "top_k")
+    assert_error(post_line(client, decoder="magic"), 422, "decoder")
+
+
+def test_unavailable_decoder_is_a_client_error(client):
+    r = post_line(client, decoder="beam")
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert_error(r, 400)
+
+
+def test_upload_limit():
+    with make_client(max_upload_bytes=2000) as c:
+        assert len(LINE_PNG) < 2000
+        assert post_line(c).status_code == 200
+        big = LINE_PNG + b"\0" * 5000
+        assert_error(post_line(c, big), 413, "upload too large")
+        assert_error(c.post("/v1/line", files={"file": ("a.png", big, "image/png")}), 413, "upload too large")
+
+        def chunks():  # no Content-Length: the limit holds while streaming
+            for _ in range(10):
+                yield b"\0" * 1000
+
+        assert_error(c.post("/v1/line", content=chunks(), headers={"Content-Type": "image/png"}), 413, "too large")
+        assert post_line(c).status_code == 200
+
+
+def test_server_keeps_serving_after_bad_input(client):
+    bad = [b"", b"xx", LINE_PNG[:100], png_with_size(100_000, 100_000), b"\x89PNG\r\n\x1a\n" + b"\xff" * 500]
+    for b in bad:
+        assert 400 <= post_line(client, b).status_code < 500
+    r = post_line(client)
+    assert r.status_code == 200 and r.json()["text"] == "十二三"
+
+
+def test_unknown_route_and_method(client):
+    assert_error(client.get("/v1/nope"), 404)
+    assert_error(client.get("/v1/line"), 405)
+
+
+# -- API key ------------------------------------------------------------------------------------------------
+def test_api_key():
+    with make_client(api_key="s3cret") as c:
+        assert_error(post_line(c), 401, "API key")
+        assert_error(c.post("/v1/line", content=LINE_PNG, headers={"X-API-Key": "wrong"}), 401, "API key")
+        assert_error(c.post("/v1/page", content=LINE_PNG, headers={"X-API-Key": "wrong"}), 401)
+        r = c.post("/v1/line", content=LINE_PNG, headers={"X-API-Key": "s3cret", "Content-Type": "image/png"})
+        assert r.status_code == 200 and r.json()["text"] == "十二三"
+        assert c.get("/healthz").status_code == 200  # health and the page stay open
+        assert c.get("/").status_code == 200
+
+
+# -- time limits and back-pressure ------------------------------------------------------------------------------
+def test_timeout_gives_504_and_server_recovers():
+    def slow(lang, decoder, max_pixels):
+        return SlowReader(shared_factory(lang, decoder, max_pixels), 1.0)
+
+    with make_client(factory=slow, timeout_s=0.3, workers=1) as c:
+        assert_error(post_line(c), 504, "limit")
+        time.sleep(1.0)
+        assert post_line(c).status_code == 504  # still slow, but still answering
+    with make_client(factory=slow, timeout_s=5, workers=1) as c:
+        assert post_line(c).status_code == 200
+
+
+def test_busy_gives_503():
+    def slow(lang, decoder, max_pixels):
+        return SlowReader(shared_factory(lang, decoder, max_pixels), 0.5)
+
+    app = create_app(ServerConfig(langs=("zh",), warmup=False, workers=1, max_queue=1), reader_factory=slow)
+
+    async def go():
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                return await asyncio.gather(*[c.post("/v1/line", content=LINE_PNG,
+                                                     headers={"Content-Type": "image/png"}) for _ in range(5)])
+
+    rs = asyncio.run(go())
+    codes = sorted(r.status_code for r in rs)
+    assert codes.count(200) == 2 and codes.count(503) == 3, codes
+    r503 = next(r for r in rs if r.status_code == 503)
+    assert_error(r503, 503, "busy")
+    assert r503.headers.get("retry-after") == "1"
+
+
+# -- the command ------------------------------------------------------------------------------------------------
+def test_serve_command_options():
+    from click.testing import CliRunner
+
+    from hwocr.cli import cli
+
+    r = CliRunner().invoke(cli, ["serve", "--help"])
+    assert r.exit_code == 0 and "--lang-preload" in r.output and "--api-key" in r.output
+    r = CliRunner().invoke(cli, ["serve", "--lang-preload", "zh,fr"])
+    assert r.exit_code == 2 and "fr" in r.output
+
+
+# -- fuzzing from the OpenAPI schema ------------------------------------------------------------------------------
+class LiveServer:
+    """The app under uvicorn in a thread, on 127.0.0.1 and a free port."""
+
+    def __init__(self, app) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        t = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > t or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def test_fuzz_openapi_no_server_errors():
+    """Schemathesis generates requests from /openapi.json and sends them over real HTTP; none may get a 5xx
+    (except 501 from /v1/page while this build has no page reader), every error is {"error": ...}."""
+    schemathesis = pytest.importorskip("schemathesis", reason="schemathesis not installed (pip install schemathesis)")
+    pytest.importorskip("uvicorn")
+    from hypothesis import HealthCheck, given, settings
+
+    app = create_app(ServerConfig(langs=("zh",), warmup=False, timeout_s=20), reader_factory=shared_factory)
+    with LiveServer(app) as live:
+        import requests
+
+        page_ok = requests.get(f"{live.url}/healthz", timeout=10).json()["page"]
+        schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+        failures: list = []
+        t_end = time.monotonic() + 45  # keep the whole test well under a minute
+        n = 0
+        for result in schema.get_all_operations():
+            op = result.ok()
+
+            @settings(max_examples=40, deadline=None, database=None, derandomize=True,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=op.as_strategy())
+            def check(case):
+                nonlocal n
+                if time.monotonic() > t_end:
+                    return
+                r = case.call(base_url=live.url, timeout=30)
+                n += 1
+                allowed = {501} if (op.path == "/v1/page" and not page_ok) else set()
+                if r.status_code >= 500 and r.status_code not in allowed:
+                    failures.append((case.method, case.path, case.query, r.status_code, r.text[:200]))
+                if r.status_code >= 400:
+                    body = r.json()
+                    if set(body) != {"error"}:
+                        failures.append((case.method, case.path, r.status_code, r.text[:200]))
+
+            check()
+        assert not failures, failures[:5]
+        assert n >= 20
+        assert requests.get(f"{live.url}/healthz", timeout=10).status_code == 200
