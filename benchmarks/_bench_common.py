@@ -8,6 +8,7 @@ compute cost (and meaningless text).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HWOCR_SHARED", ROOT.parent / "shared"))
@@ -40,10 +42,16 @@ def random_omz_graph(workdir: Path) -> Path:
     return xml
 
 
-def omz_workdir() -> Path:
-    d = Path(os.environ.get("HWOCR_BENCH_TMP") or tempfile.mkdtemp(prefix="hwocr-bench-"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+@contextlib.contextmanager
+def omz_workdir() -> Iterator[str]:
+    """Where the random-weight graph is written: $HWOCR_BENCH_TMP (kept, reused) or a temporary folder."""
+    keep = os.environ.get("HWOCR_BENCH_TMP")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="hwocr-bench-") as d:
+        yield d
 
 
 def labels(folder: Path = LINES) -> list[tuple[Path, str]]:

@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     if a.child:
         print(json.dumps(child(a.child[0], a.lines, a.passes, Path(a.child[1]))))
         return
-    workdir = bc.omz_workdir()
-    rows = [bc.run_child(Path(__file__), [e, str(workdir), "--lines", str(a.lines), "--passes", str(a.passes)])
-            for e in a.engines]
+    with bc.omz_workdir() as wd:
+        rows = [bc.run_child(Path(__file__), [e, wd, "--lines", str(a.lines), "--passes", str(a.passes)])
+                for e in a.engines]
     if a.json:
         print(json.dumps({"lines": str(a.lines), "machine": bc.machine(), "results": rows}, ensure_ascii=False))
         return

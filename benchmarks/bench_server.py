@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"warm-up failed: {warm[-1].status_code} {warm[-1].text[:200]}")
         expect = warm[0].json()["text"]
         rss_start = rss_mb(proc.pid)
+        n_before = len(sampler.samples)
         lat, errors, wall = asyncio.run(load(url, image, a.requests, a.concurrency, a.duration, params, expect))
         rss_end = rss_mb(proc.pid)
         health = httpx.get(f"{url}/healthz", timeout=10).json()
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     rss = [r for _, r in sampler.samples]
+    load_rss = rss[n_before:]
     n = len(lat)
     out = {
         "requests": n,
@@ -192,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         "server_startup_s": round(startup_s, 2),
         "rss_mb": {"after_warmup": round(rss_start or 0, 1), "end": round(rss_end or 0, 1),
                    "max": round(max(rss), 1) if rss else None, "samples": len(rss),
-                   "growth": round((rss_end or 0) - (rss_start or 0), 1)},
+                   "growth": round((rss_end or 0) - (rss_start or 0), 1),
+                   # RSS at 25/50/75/100 % of the load phase: flat after the first quarter = no leak
+                   "quartiles": [round(load_rss[min(len(load_rss) - 1, len(load_rss) * q // 4)], 1)
+                                 for q in (1, 2, 3, 4)] if load_rss else []},
     }
     if a.json:
         print(json.dumps(out, ensure_ascii=False))
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
               f"in {out['wall_s']} s: {out['throughput_rps']} req/s, errors {out['errors']} {errors or ''}")
         print(f"latency ms: p50 {L['p50']}  p90 {L['p90']}  p99 {L['p99']}  max {L['max']}  (text {expect!r})")
         print(f"server RSS MB: after warm-up {R['after_warmup']}  end {R['end']}  max {R['max']}  "
-              f"growth {R['growth']}  (startup {out['server_startup_s']} s)")
+              f"growth {R['growth']}  at 25/50/75/100% of the run {R['quartiles']}  (startup {out['server_startup_s']} s)")
     return 1 if out["errors"] else 0
 
 

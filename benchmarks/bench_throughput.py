@@ -126,13 +126,14 @@ def child(config: str, folder: Path, passes: int, workdir: Path) -> dict:
         run, extra = _hwocr(config, items, workdir)
     load_s = time.perf_counter() - t0
     texts = run()  # warm-up (first inference of each shape prepares kernels)
-    rates = []
+    rates, cpu = [], []
     for _ in range(passes):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         texts = run()
         rates.append(len(items) / (time.perf_counter() - t))
+        cpu.append((time.process_time() - c) * 1000 / len(items))
     s = score(texts, [t for _, t in items])
-    out = {"config": config, "n": len(items), "load_s": round(load_s, 2), "lines_per_s": rates,
+    out = {"config": config, "n": len(items), "load_s": round(load_s, 2), "lines_per_s": rates, "cpu_ms_per_line": cpu,
            "accuracy": round(s.accuracy, 4), "exact": round(s.exact, 4), "texts": texts,
            "peak_rss_mb": round(bc.peak_rss_mb(), 1), **extra}
     if cropped is not None:
@@ -153,7 +154,11 @@ def main(argv: list[str] | None = None) -> None:
     if a.child:
         print(json.dumps(child(a.child[0], a.lines, a.passes, Path(a.child[1])), ensure_ascii=False))
         return
-    workdir = bc.omz_workdir()
+    with bc.omz_workdir() as wd:
+        _measure(a, Path(wd))
+
+
+def _measure(a: argparse.Namespace, workdir: Path) -> None:
     bc.random_omz_graph(workdir)
     runs: dict[str, list[dict]] = {c: [] for c in a.configs}
     for r in range(a.rounds):
@@ -168,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         rates = [x for r in rs for x in r["lines_per_s"]]
         last = rs[-1]
         summary[c] = {"lines_per_s": round(bc.median(rates), 2), "samples": len(rates),
+                      "cpu_ms_per_line": round(bc.median([x for r in rs for x in r["cpu_ms_per_line"]]), 1),
                       "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "accuracy": last["accuracy"],
                       "exact": last["exact"], "load_s": bc.median([r["load_s"] for r in rs]),
                       **{k: v for k, v in last.items() if k in ("precision", "hint", "decoder", "cropped_lines",
@@ -195,7 +201,9 @@ def main(argv: list[str] | None = None) -> None:
                           "ratios": ratios, "agreement": agreement}, ensure_ascii=False))
         return
     print(f"{a.lines}  ({len(items)} lines; {a.rounds} rounds)  {bc.machine()}")
-    hdr = f"{'config':18s} {'lines/s':>8s} {'samples':>7s} {'peak RSS MB':>12s} {'1-CER':>7s} {'exact':>6s}  notes"
+    print("lines/s: median over every timed pass of every round (wall clock; other load on the machine counts);"
+          " CPU ms/line: process CPU time per line (all threads), less sensitive to other load")
+    hdr = f"{'config':18s} {'lines/s':>8s} {'samples':>7s} {'CPU ms/line':>11s} {'peak RSS MB':>12s} {'1-CER':>7s} {'exact':>6s}  notes"
     print(hdr)
     print("-" * len(hdr))
     for c, s in summary.items():
@@ -203,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
                           if k in s)
         if c in OMZ_CONFIGS:
             notes += " (random weights: text meaningless)"
-        print(f"{c:18s} {s['lines_per_s']:8.2f} {s['samples']:7d} {s['peak_rss_mb']:12.1f} {s['accuracy']:7.4f} "
+        print(f"{c:18s} {s['lines_per_s']:8.2f} {s['samples']:7d} {s['cpu_ms_per_line']:11.1f} {s['peak_rss_mb']:12.1f} {s['accuracy']:7.4f} "
               f"{s['exact']:6.3f}  {notes}")
     print()
     for k, v in ratios.items():

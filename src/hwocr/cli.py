@@ -61,42 +61,96 @@ def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offli
                   model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, **kw)
 
 
+#: what a directory argument of ``hwocr read`` expands to
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: show a progress bar (on a terminal) from this many images on
+PROGRESS_MIN = 8
+
+
+def expand_images(args: tuple[str, ...] | list[str]) -> list[str]:
+    """Image paths from command-line arguments: a directory gives its images (IMAGE_EXTS, sorted, not
+    recursive), a glob pattern (``*``, ``?``, ``[``; ``**`` recurses) its sorted matches, anything else
+    is taken as a file. A directory or pattern that gives nothing is an error."""
+    import glob as globmod
+
+    out: list[str] = []
+    for a in args:
+        p = Path(a)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+            if not found:
+                raise HwocrError(f"{a}: no images in this folder ({', '.join(IMAGE_EXTS)})")
+            out.extend(found)
+        elif not p.exists() and globmod.has_magic(a):
+            found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
+            if not found:
+                raise HwocrError(f"{a}: no files match this pattern")
+            out.extend(found)
+        else:
+            out.append(a)
+    return out
+
+
 @cli.command()
 @click.argument("images", nargs=-1, required=True)
 @_engine_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per image: text, confidence, characters.")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON lines: one object per image (file, text, confidence, characters), written as read.")
 @click.option("--allow", type=click.Path(dir_okay=False), help="File of allowed characters (one per line).")
 @click.option("--top-k", type=click.IntRange(0, 50), default=0, show_default=True, help="Alternatives per character.")
 @click.option("--preview", type=click.Path(dir_okay=False, writable=True),
               help="Write a picture of the scaled line with the characters under their spans.")
-def read(images, as_json, allow, top_k, preview, **opts):
-    """Read text lines from IMAGES (one output line per image)."""
+@click.option("--progress/--no-progress", default=None,
+              help=f"Progress bar on stderr (default: on a terminal with {PROGRESS_MIN}+ images).")
+def read(images, as_json, allow, top_k, preview, progress, **opts):
+    """Read text lines from IMAGES (files, folders of images, or glob patterns such as 'scans/*.png').
+
+    One output line per image, in input order, each written as soon as it is read; lines are
+    batched and run in parallel, with the same results as reading them one at a time."""
     from .imageio import load_image
     from .reader import check_line_shape
 
+    paths = expand_images(images)
     reader = _reader(**opts, allow=allow, top_k=top_k if as_json or top_k else 0)
     failed = 0
-    loaded = []
-    for path in images:
-        try:
-            rgb = load_image(path, reader.max_pixels).rgb
-            check_line_shape(rgb, path)
-            loaded.append((path, rgb))
-        except HwocrError as e:
-            _fail(str(e))
-            failed += 1
-    results = reader.read_arrays([a for _, a in loaded]) if loaded else []
-    for (path, rgb), res in zip(loaded, results):
-        if as_json:
-            click.echo(json.dumps({"file": path, **res.to_dict()}, ensure_ascii=False))
-        else:
-            click.echo(res.text)
-    if preview and loaded:
+    names: list[str] = []  # the images that loaded, in order (results come back in this order)
+    kept: list = []  # their pixels, only when a preview is wanted
+
+    def lines():
+        nonlocal failed
+        for path in paths:
+            try:
+                rgb = load_image(path, reader.max_pixels).rgb
+                check_line_shape(rgb, path)
+            except HwocrError as e:
+                _fail(str(e))
+                failed += 1
+                bar.update(1)
+                continue
+            names.append(path)
+            if preview:
+                kept.append(rgb)
+            yield rgb
+
+    show = progress if progress is not None else (len(paths) >= PROGRESS_MIN and sys.stderr.isatty())
+    from tqdm import tqdm
+
+    results = []
+    with tqdm(total=len(paths), unit="img", file=sys.stderr, disable=not show, leave=False) as bar:
+        for k, res in enumerate(reader._iter_results(lines())):
+            if as_json:
+                click.echo(json.dumps({"file": names[k], **res.to_dict()}, ensure_ascii=False))
+            else:
+                click.echo(res.text)
+            if preview:
+                results.append(res)
+            bar.update(1)
+    if preview and results:
         from .render import preview as render_preview
 
         p = Path(preview)
-        for k, ((path, rgb), res) in enumerate(zip(loaded, results)):
-            out = p if len(loaded) == 1 else p.with_name(f"{p.stem}-{k}{p.suffix}")
+        for k, (rgb, res) in enumerate(zip(kept, results)):
+            out = p if len(results) == 1 else p.with_name(f"{p.stem}-{k}{p.suffix}")
             try:
                 render_preview(rgb, res).save(out)
             except (OSError, ValueError) as e:

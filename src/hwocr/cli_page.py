@@ -17,7 +17,8 @@ from .errors import HwocrError
 @click.option("--detector", default="ppocr", show_default=True,
               help="Line detector: ppocr (embedded PP-OCRv6 DB), omz (horizontal-text-detection-0001) or an IR .xml.")
 @click.option("--device", default="CPU", show_default=True, help="OpenVINO device.")
-@click.option("--decoder", type=click.Choice(["greedy", "beam"]), default="greedy", show_default=True)
+@click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
+              help="CTC decoding (default: beam with a language model for ppocr, greedy otherwise).")
 @click.option("--direction", type=click.Choice(["auto", "horizontal", "vertical"]), default="auto", show_default=True,
               help="Text direction; auto decides per block (vertical columns are read right to left).")
 @click.option("--format", "fmt", type=click.Choice(["json", "txt", "hocr", "pdf"]), default="txt", show_default=True)

@@ -238,6 +238,9 @@ class Crop:
     inverse: np.ndarray  # 2 x 3: crop (deskewed, before any 90-degree turn) -> page
     size: tuple[int, int]  # (w, h) of the deskewed crop
     turn: str  # "", "ccw" or "cw"
+    #: reflowed columns (see :func:`reflow_column`): per character cell (row0, row1, x0, x1): its rows
+    #: in the upright column crop and its slot along the x axis of ``image``; empty for plain crops
+    cells: tuple[tuple[float, float, float, float], ...] = ()
 
 
 def ink_bounds(img: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -292,7 +295,10 @@ def crop_line(rgb: np.ndarray, quad: np.ndarray, vertical: bool, turn: str = "cc
 def span_to_quad(crop: Crop, x0: float, x1: float) -> np.ndarray:
     """A character's span along the recogniser's x axis -> its quadrilateral on the page."""
     W, H = crop.size
-    if crop.turn == "ccw":  # recogniser x = crop row
+    if crop.cells:  # reflowed column: line x -> rows of the column, linearly inside each cell's slot
+        x0, x1 = _reflow_row(crop.cells, x0), _reflow_row(crop.cells, x1)
+        pts = [(0, x0), (W, x0), (W, x1), (0, x1)]
+    elif crop.turn == "ccw":  # recogniser x = crop row
         pts = [(0, x0), (W, x0), (W, x1), (0, x1)]
     elif crop.turn == "cw":  # recogniser x = H - crop row
         pts = [(0, H - x1), (W, H - x1), (W, H - x0), (0, H - x0)]
@@ -300,3 +306,141 @@ def span_to_quad(crop: Crop, x0: float, x1: float) -> np.ndarray:
         pts = [(x0, 0), (x1, 0), (x1, H), (x0, H)]
     p = np.asarray(pts, dtype=np.float64)
     return p @ crop.inverse[:, :2].T + crop.inverse[:, 2]
+
+
+# ---------------------------------------------------------------------------------------------
+# reflowing vertical columns: character cells laid out side by side
+# ---------------------------------------------------------------------------------------------
+
+#: reflow: cells shorter than this x the column's ink width are merged with a neighbour, longer
+#: than ``REFLOW_SPLIT`` x are split at their weakest row (CJK characters are roughly square)
+REFLOW_MERGE = 0.4
+REFLOW_SPLIT = 1.6
+#: ... and two neighbours each shorter than ``REFLOW_HALF`` x are merged when together they span
+#: at most ``REFLOW_PAIR`` x
+REFLOW_HALF = 0.7
+REFLOW_PAIR = 1.25
+#: space between reflowed cells (and at both ends), x the column width
+REFLOW_GAP = 0.12
+
+
+def _ink_mask(g: np.ndarray) -> np.ndarray:
+    t, _ = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    return cv2.medianBlur((g <= t).astype(np.uint8) * 255, 3) > 0
+
+
+def column_cells(upright: np.ndarray) -> tuple[list[tuple[int, int]], float]:
+    """Character cells of an upright (top-down) column image: (row0, row1) of each, top to bottom,
+    from the ink's row profile, and the column's ink width (the nominal character size)."""
+    g = cv2.cvtColor(upright, cv2.COLOR_RGB2GRAY) if upright.ndim == 3 else upright
+    if float(g.max()) - float(g.min()) < 40:
+        return [], 0.0
+    mask = _ink_mask(g)
+    cols = np.nonzero(mask.sum(axis=0) > 0)[0]
+    if len(cols) == 0:
+        return [], 0.0
+    ref = float(max(4, cols.max() - cols.min() + 1))
+    prof = mask.sum(axis=1).astype(np.float64)
+    inked = prof > max(0.0, 0.01 * ref)
+    runs: list[list[int]] = []
+    for y in np.nonzero(inked)[0]:
+        if runs and y == runs[-1][1]:
+            runs[-1][1] = y + 1
+        else:
+            runs.append([int(y), int(y) + 1])
+    # merge pieces much shorter than a character with the neighbour that gives the shorter cell
+    while len(runs) > 1:
+        sizes = [b - a for a, b in runs]
+        k = int(np.argmin(sizes))
+        if sizes[k] >= REFLOW_MERGE * ref:
+            break
+        up = runs[k][1] - runs[k - 1][0] if k > 0 else math.inf
+        down = runs[k + 1][1] - runs[k][0] if k + 1 < len(runs) else math.inf
+        j = k - 1 if up <= down else k + 1
+        a, b = min(k, j), max(k, j)
+        runs[a:b + 1] = [[runs[a][0], runs[b][1]]]
+    # two neighbours both well short of a character that together make about one: halves of one
+    # character (a radical above its body), not two small characters next to full-size ones
+    k = 0
+    while k + 1 < len(runs):
+        a, b = runs[k], runs[k + 1]
+        if (max(a[1] - a[0], b[1] - b[0]) < REFLOW_HALF * ref and b[1] - a[0] <= REFLOW_PAIR * ref):
+            runs[k:k + 2] = [[a[0], b[1]]]
+        else:
+            k += 1
+    # split cells much longer than a character at their weakest row
+    sm = np.convolve(prof, np.ones(3) / 3, mode="same")
+    out: list[tuple[int, int]] = []
+    todo = [tuple(r) for r in runs]
+    while todo:
+        a, b = todo.pop(0)
+        if b - a <= REFLOW_SPLIT * ref:
+            out.append((a, b))
+            continue
+        n = max(2, int(round((b - a) / ref)))
+        lo, hi = a + int(0.5 * (b - a) / n), b - int(0.5 * (b - a) / n)
+        # the weakest row, preferring the middle of the cell on ties / near-ties
+        seg = sm[lo:hi] + 1e-3 * np.abs(np.arange(lo, hi) - (a + b) / 2)
+        c = lo + int(np.argmin(seg)) if hi > lo else (a + b) // 2
+        todo[:0] = [(a, c), (c, b)]
+    return out, ref
+
+
+def reflow_column(crop: Crop, gap: float = REFLOW_GAP) -> Crop | None:
+    """A vertical column's crop (from :func:`crop_line`, turned ``ccw`` or ``cw``) reflowed: its
+    character cells cut out and laid upright left to right in one line image, each centred in a
+    box as wide as the column, with ``gap`` x width between them. ``None`` when no ink is found."""
+    if crop.turn not in ("ccw", "cw") or crop.cells:
+        return None
+    col = np.ascontiguousarray(np.rot90(crop.image, -1 if crop.turn == "ccw" else 1))
+    cells, ref = column_cells(col)
+    if not cells:
+        return None
+    H, W = col.shape[:2]
+    g = cv2.cvtColor(col, cv2.COLOR_RGB2GRAY)
+    bg_mask = ~_ink_mask(g)
+    bg = np.median(col[bg_mask], axis=0) if bg_mask.any() else np.array([255, 255, 255])
+    lh = max(W, max(b - a for a, b in cells))
+    sp = max(2, int(round(gap * W)))
+    width = len(cells) * W + (len(cells) + 1) * sp
+    img = np.empty((lh, width, 3), np.uint8)
+    img[:] = bg.astype(np.uint8)
+    slots = []
+    x = sp
+    for a, b in cells:
+        y = (lh - (b - a)) // 2
+        img[y:y + b - a, x:x + W] = col[a:b]
+        slots.append((float(a), float(b), float(x - sp / 2), float(x + W + sp / 2)))
+        x += W + sp
+    return Crop(img, crop.inverse, crop.size, "ccw", tuple(slots))
+
+
+def _reflow_row(cells, x: float) -> float:
+    """Line x of a reflowed column -> row of the upright column (linear inside each cell's slot)."""
+    for k, (a, b, s0, s1) in enumerate(cells):
+        if x < s1 or k == len(cells) - 1:
+            t = min(1.0, max(0.0, (x - s0) / max(1e-6, s1 - s0)))
+            return a + t * (b - a)
+    return 0.0
+
+
+def reflow_quads(crop: Crop, spans: list[tuple[float, float]]) -> list[np.ndarray]:
+    """Page quadrilaterals of characters read from a reflowed column (``spans``: their x0, x1 on the
+    line, in reading order): each character gets the cell its centre falls in (cells holding more
+    than one character are shared out top to bottom); plain crops go through :func:`span_to_quad`."""
+    if not crop.cells:
+        return [span_to_quad(crop, x0, x1) for x0, x1 in spans]
+    owner = []
+    for x0, x1 in spans:
+        c = (x0 + x1) / 2
+        owner.append(next((k for k, cell in enumerate(crop.cells) if c < cell[3]), len(crop.cells) - 1))
+    W = crop.size[0]
+    out = []
+    for i, k in enumerate(owner):
+        same = [j for j, o in enumerate(owner) if o == k]
+        n, r = len(same), same.index(i)
+        a, b = crop.cells[k][:2]
+        y0, y1 = a + (b - a) * r / n, a + (b - a) * (r + 1) / n
+        p = np.asarray([(0, y0), (W, y0), (W, y1), (0, y1)], dtype=np.float64)
+        out.append(p @ crop.inverse[:, :2].T + crop.inverse[:, 2])
+    return out

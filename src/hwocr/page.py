@@ -15,7 +15,7 @@ import numpy as np
 
 from .detect import Detector, TextBox, load_detector
 from .imageio import ImageSource
-from .layout import DIRECTIONS, Crop, LineGeom, build_lines, crop_line, span_to_quad
+from .layout import DIRECTIONS, Crop, LineGeom, build_lines, crop_line, reflow_column, reflow_quads
 from .results import LineResult
 
 Polygon = tuple[tuple[float, float], ...]
@@ -24,6 +24,12 @@ Polygon = tuple[tuple[float, float], ...]
 #: tategaki pages (benchmarks/page_eval.py --turn): ccw (top of the column to the left) reads
 #: 1-CER 0.97 (ja) / 0.73 (zh); cw with the reading reversed reads 0.04 / 0.00
 DEFAULT_TURN = "ccw"
+
+#: how vertical columns are read: "rotate" (the column turned 90 degrees, see ``turn``), "reflow"
+#: (its character cells cut apart and laid upright side by side, :func:`hwocr.layout.reflow_column`)
+#: or "both" (each column read both ways, the more confident reading kept)
+VERTICAL_MODES = ("rotate", "reflow", "both")
+DEFAULT_VERTICAL = "both"
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,8 @@ def _poly(q: np.ndarray) -> Polygon:
 
 
 def _to_line(geom: LineGeom, crop: Crop, res: LineResult, notes: tuple[str, ...] = ()) -> PageLine:
-    chars = [PageChar(c.char, c.confidence, _poly(span_to_quad(crop, c.x0, c.x1))) for c in res.chars]
+    quads = reflow_quads(crop, [(c.x0, c.x1) for c in res.chars])
+    chars = [PageChar(c.char, c.confidence, _poly(q)) for c, q in zip(res.chars, quads)]
     if crop.turn == "cw":  # the recogniser read the column bottom-up
         chars.reverse()
     text = "".join(c.char for c in chars)
@@ -141,14 +148,30 @@ def _better(a: LineResult, b: LineResult) -> bool:
     return a.confidence > b.confidence
 
 
+def _line_crops(rgb: np.ndarray, quad: np.ndarray, vertical: bool, turn: str, mode: str) -> list[Crop]:
+    """The crop(s) to read for one line: vertical columns rotated and/or reflowed (``mode``)."""
+    c = crop_line(rgb, quad, vertical, turn)
+    if not vertical or mode == "rotate":
+        return [c]
+    r = reflow_column(c)
+    if r is None:  # no ink to cut into cells
+        return [c]
+    return [r] if mode == "reflow" else [c, r]
+
+
 def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", direction: str = "auto",
                turn: str = DEFAULT_TURN, boxes: Sequence[TextBox] | None = None, source: str = "",
-               page: int = 0) -> PageResult:
-    """Read one page image (RGB array) with ``reader`` (a :class:`hwocr.Reader`)."""
+               page: int = 0, vertical: str = DEFAULT_VERTICAL) -> PageResult:
+    """Read one page image (RGB array) with ``reader`` (a :class:`hwocr.Reader`). ``vertical``: how
+    vertical columns are read (one of :data:`VERTICAL_MODES`)."""
     if direction not in DIRECTIONS:
         from .errors import HwocrError
 
         raise HwocrError(f"unknown direction {direction!r} (expected one of: {', '.join(DIRECTIONS)})")
+    if vertical not in VERTICAL_MODES:
+        from .errors import HwocrError
+
+        raise HwocrError(f"unknown vertical mode {vertical!r} (expected one of: {', '.join(VERTICAL_MODES)})")
     det = get_detector(detector, reader.engine.device) if isinstance(detector, str) else detector
     if boxes is None:
         boxes = det.detect(rgb)
@@ -156,11 +179,11 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
     crops: list[Crop] = []
     owners: list[int] = []
     for k, g in enumerate(geoms):
-        crops.append(crop_line(rgb, g.quad, g.direction == "vertical", turn))
-        owners.append(k)
+        cs = _line_crops(rgb, g.quad, g.direction == "vertical", turn, vertical)
         if g.ambiguous:  # undecided block: also read it the other way
-            crops.append(crop_line(rgb, g.quad, g.direction != "vertical", turn))
-            owners.append(k)
+            cs += _line_crops(rgb, g.quad, g.direction != "vertical", turn, vertical)
+        crops += cs
+        owners += [k] * len(cs)
     results = reader.read_arrays([c.image for c in crops]) if crops else []
     best: dict[int, tuple[Crop, LineResult]] = {}
     for c, r, k in zip(crops, results, owners):
@@ -176,18 +199,21 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
 
 
 def read_document(reader, source: ImageSource, *, detector: str | Detector = "ppocr", direction: str = "auto",
-                  dpi: float = 200, pages: Sequence[int] | None = None, turn: str = DEFAULT_TURN) -> list[PageResult]:
+                  dpi: float = 200, pages: Sequence[int] | None = None, turn: str = DEFAULT_TURN,
+                  vertical: str = DEFAULT_VERTICAL) -> list[PageResult]:
     """Every page of ``source`` (image, multi-page TIFF or PDF), or the pages numbered in ``pages``."""
     from .pages_input import load_pages
 
     out = []
     for p in load_pages(source, dpi=dpi, max_pixels=reader.max_pixels, pages=pages):
         out.append(read_image(reader, p.rgb, detector=detector, direction=direction, turn=turn, source=p.name,
-                              page=p.index))
+                              page=p.index, vertical=vertical))
     return out
 
 
 def read_page(reader, source: ImageSource, *, page: int = 0, detector: str | Detector = "ppocr",
-              direction: str = "auto", dpi: float = 200, turn: str = DEFAULT_TURN) -> PageResult:
+              direction: str = "auto", dpi: float = 200, turn: str = DEFAULT_TURN,
+              vertical: str = DEFAULT_VERTICAL) -> PageResult:
     """One page (``page``: index in a PDF / multi-page TIFF) of ``source``."""
-    return read_document(reader, source, detector=detector, direction=direction, dpi=dpi, pages=[page], turn=turn)[0]
+    return read_document(reader, source, detector=detector, direction=direction, dpi=dpi, pages=[page], turn=turn,
+                         vertical=vertical)[0]

@@ -61,7 +61,7 @@ def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
     try:
         import pypdfium2 as pdfium
     except ImportError:
-        raise ImageError(f"{name}: reading PDF needs pypdfium2 (pip install 'hwocr[pdf]')") from None
+        raise ImageError(f"{name}: reading PDF needs pypdfium2 (pip install pypdfium2)") from None
     if dpi <= 0 or dpi > 1200:
         raise ImageError(f"DPI must be in (0, 1200], got {dpi:g}")
     data = Path(source).read_bytes() if isinstance(source, (str, os.PathLike)) else bytes(source)  # type: ignore[arg-type]

@@ -47,7 +47,10 @@ RAW_TYPES = ("image/", "application/octet-stream")
 
 Lang = Literal["zh", "ja"]
 Decoder = Literal["greedy", "beam"]
-#: (lang, decoder, max_pixels) -> a Reader-like object (``read_arrays``, optionally ``read_page``)
+DECODER_DOC = ("greedy, or beam (CTC beam search with a character language model); "
+               "default: the engine's default (beam for ppocr)")
+#: (lang, decoder or None for the engine's default, max_pixels) -> a Reader-like object
+#: (``read_arrays``, optionally ``read_page``)
 ReaderFactory = Callable[[str, str, int], Any]
 
 
@@ -83,7 +86,7 @@ def _one_line(s: str) -> str:
 
 
 def default_reader_factory(engine: str = "ppocr", device: str = "CPU") -> ReaderFactory:
-    def make(lang: str, decoder: str, max_pixels: int):
+    def make(lang: str, decoder: str | None, max_pixels: int):
         from ..reader import Reader
 
         return Reader(lang=lang, engine=engine, device=device, decoder=decoder, top_k=MAX_TOP_K,
@@ -98,16 +101,20 @@ class Readers:
     def __init__(self, factory: ReaderFactory, max_pixels: int) -> None:
         self._factory = factory
         self._max_pixels = max_pixels
-        self._readers: dict[tuple[str, str], Any] = {}
-        self._failed: dict[tuple[str, str], HwocrError] = {}  # a build lacking e.g. the beam decoder stays so
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._readers: dict[tuple[str, str | None], Any] = {}
+        self._failed: dict[tuple[str, str | None], HwocrError] = {}  # a build lacking e.g. the beam decoder stays so
+        self._locks: dict[tuple[str, str | None], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, lang: str, decoder: str = "greedy"):
+    def get(self, lang: str, decoder: str | None = None):
         key = (lang, decoder)
         r = self._readers.get(key)
         if r is not None:
             return r
+        default = self._readers.get((lang, None))
+        if default is not None and getattr(default, "decoder", None) == decoder:
+            self._readers[key] = default  # the default reader already uses this decoder: share it
+            return default
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -270,7 +277,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         request: Request,
         lang: Lang = Query("zh", description="language of the text"),
         top_k: int = Query(0, ge=0, le=MAX_TOP_K, description="alternatives per character"),
-        decoder: Decoder = Query("greedy", description="greedy, or beam (with a character language model)"),
+        decoder: Optional[Decoder] = Query(None, description=DECODER_DOC),
     ) -> JSONResponse:
         t0 = time.perf_counter()
         data, _ctype = await _receive_image(request, cfg, page=False)
@@ -298,7 +305,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
     async def read_page(
         request: Request,
         lang: Lang = Query("zh", description="language of the text"),
-        decoder: Decoder = Query("greedy", description="greedy, or beam (with a character language model)"),
+        decoder: Optional[Decoder] = Query(None, description=DECODER_DOC),
         direction: Literal["auto", "horizontal", "vertical"] = Query("auto", description="reading direction"),
         page: int = Query(0, ge=0, le=9999, description="page index in a PDF or multi-page TIFF"),
     ) -> JSONResponse:
