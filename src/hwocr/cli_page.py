@@ -21,6 +21,9 @@ from .errors import HwocrError
               help="CTC decoding (default: beam with a language model for ppocr, greedy otherwise).")
 @click.option("--direction", type=click.Choice(["auto", "horizontal", "vertical"]), default="auto", show_default=True,
               help="Text direction; auto decides per block (vertical columns are read right to left).")
+@click.option("--vertical", type=click.Choice(["both", "rotate", "reflow"]), default="both", show_default=True,
+              help="How vertical columns are read: turned 90 degrees, characters laid out upright, or both "
+                   "(keep the more confident).")
 @click.option("--format", "fmt", type=click.Choice(["json", "txt", "hocr", "pdf"]), default="txt", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout (required for pdf).")
 @click.option("--overlay", type=click.Path(dir_okay=False),
@@ -28,7 +31,7 @@ from .errors import HwocrError
 @click.option("--dpi", type=click.FloatRange(10, 1200), default=200, show_default=True, help="PDF rendering resolution.")
 @click.option("--model-dir", type=click.Path(file_okay=False), help="Model cache folder.")
 @click.option("--offline", is_flag=True, default=None, help="Never download models.")
-def page(files, lang, engine, detector, device, decoder, direction, fmt, output, overlay, dpi, model_dir, offline):
+def page(files, lang, engine, detector, device, decoder, direction, vertical, fmt, output, overlay, dpi, model_dir, offline):
     """Read whole pages: detect text lines, order them, read each line."""
     from . import export
     from .page import get_detector, read_image
@@ -49,7 +52,8 @@ def page(files, lang, engine, detector, device, decoder, direction, fmt, output,
             failed += 1
             continue
         for p in pages:
-            results.append(read_image(reader, p.rgb, detector=det, direction=direction, source=p.name, page=p.index))
+            results.append(read_image(reader, p.rgb, detector=det, direction=direction, source=p.name, page=p.index,
+                                      vertical=vertical))
             images.append(p.rgb)
     if overlay and results:
         o = Path(overlay)

@@ -138,12 +138,14 @@ class Reader:
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy)
 
     def read_page(self, source: ImageSource, *, page: int = 0, detector: str = "ppocr", direction: str = "auto",
-                  dpi: float = 200):
+                  dpi: float = 200, vertical: str = "both"):
         """Read a whole page (image, page ``page`` of a PDF / multi-page TIFF): detect the lines, order
-        them (``direction``: auto, horizontal, vertical) and read each. Returns a ``hwocr.page.PageResult``."""
+        them (``direction``: auto, horizontal, vertical) and read each; ``vertical`` columns are read turned
+        ("rotate"), with their characters laid out upright ("reflow") or "both" (the more confident).
+        Returns a ``hwocr.page.PageResult``."""
         from .page import read_page
 
-        return read_page(self, source, page=page, detector=detector, direction=direction, dpi=dpi)
+        return read_page(self, source, page=page, detector=detector, direction=direction, dpi=dpi, vertical=vertical)
 
     # -- internals ---------------------------------------------------------------------------
     #: lines preprocessed ahead of inference (bounds memory for huge inputs; batches of equal widths
