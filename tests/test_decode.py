@@ -95,3 +95,18 @@ def test_fix_peaks_from_triples():
 def test_class_mask_keeps_blank_and_space():
     m = dec.class_mask(("", "a", " ", "b"), lambda c: c == "b")
     assert m.tolist() == [True, False, True, True]
+
+
+def test_describe_maps_a_flattened_grid_to_columns():
+    # 2 rows x 5 columns flattened row-major (as the OMZ models' 3 x 62 map): frame 7 is column 2
+    path = [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+    p = onehot(path)
+    (info,) = dec.describe(dec.greedy(p), p, frame_rows=2)
+    assert info.f0 <= 2 < info.f1 <= 5
+
+
+def test_describe_spans_stay_ordered_when_columns_go_backwards():
+    p = onehot([0, 0, 0, 2, 0, 1, 0, 0])  # 'b' at column 3 of row 0, 'a' at column 1 of row 1
+    info = dec.describe(dec.greedy(p), p, frame_rows=2)
+    bounds = [b for i in info for b in (i.f0, i.f1)]
+    assert bounds == sorted(bounds) and bounds[0] >= 0 and bounds[-1] <= 4

@@ -57,6 +57,7 @@ def test_omz_engine_downloads_and_runs_the_real_graph(local_registry, tmp_path, 
     info = r.engine.info
     assert info.time_major and len(info.charset) == classes and info.charset[0] == ""
     assert info.input.height == 96 and info.input.fixed_width == 2000
+    assert info.frame_rows == 3  # the graph flattens a 3 x 62 feature map into its 186 frames
     line = stroke_line(8)
     (post,) = r.posteriors([line])
     (p,) = post.probs

@@ -89,21 +89,28 @@ class CharInfo:
     alternatives: tuple[tuple[int, float], ...]
 
 
-def describe(emissions: list[Emission], probs: np.ndarray, top_k: int = 0) -> list[CharInfo]:
-    """Confidence (probability of the emitted class at its peak frame), a frame span and the
-    top-k classes at the peak frame for each emission."""
+def describe(emissions: list[Emission], probs: np.ndarray, top_k: int = 0, frame_rows: int = 1) -> list[CharInfo]:
+    """Confidence (probability of the emitted class at its peak frame), a span in columns and the
+    top-k classes at the peak frame for each emission.
+
+    ``frame_rows`` > 1: the time axis is a flattened grid of that many rows; a frame's column is
+    ``t % (T // frame_rows)`` and spans are in those columns."""
     if not emissions:
         return []
     T = probs.shape[0]
+    if frame_rows > 1 and T % frame_rows == 0:
+        cols = T // frame_rows
+        emissions = [Emission(e.cls, e.peak % cols, e.peak % cols, e.peak) for e in emissions]
+        T = cols
     bounds = [0.0]
     for a, b in zip(emissions, emissions[1:]):
-        bounds.append((a.t1 + 1 + b.t0) / 2)
+        bounds.append(max(bounds[-1], (a.t1 + 1 + b.t0) / 2))
     pitch = np.median(np.diff(bounds[1:])) if len(bounds) > 2 else None
     first = emissions[0]
     last = emissions[-1]
     half = (pitch / 2) if pitch is not None else 2.0
-    bounds[0] = max(0.0, min(first.t0, (first.t0 + first.t1 + 1) / 2 - half))
-    bounds.append(min(float(T), max(last.t1 + 1, (last.t0 + last.t1 + 1) / 2 + half)))
+    bounds[0] = max(0.0, min(first.t0, (first.t0 + first.t1 + 1) / 2 - half, bounds[1] if len(bounds) > 1 else T))
+    bounds.append(max(bounds[-1], min(float(T), max(last.t1 + 1, (last.t0 + last.t1 + 1) / 2 + half))))
     out = []
     for i, e in enumerate(emissions):
         row = probs[e.peak]

@@ -117,8 +117,9 @@ class Reader:
             ems = self._emissions(p)
             if self.allowed is not None:
                 ems = dec.designate(ems, p, self.allowed)
-            stride = w.tensor.shape[-1] / p.shape[0]
-            for ci in dec.describe(ems, p, self.top_k):
+            rows = self.engine.info.frame_rows
+            stride = w.tensor.shape[-1] * rows / p.shape[0]
+            for ci in dec.describe(ems, p, self.top_k, rows):
                 x0 = w.offset + ci.f0 * stride
                 x1 = w.offset + min(ci.f1 * stride, w.valid)
                 centre = (x0 + x1) / 2

@@ -17,6 +17,9 @@ class ModelInfo:
     input: InputSpec
     time_major: bool  # output is T x N x C (OMZ) instead of N x T x C
     source: str  # where the weights came from (path)
+    #: the output's time axis can be a flattened grid of ``frame_rows`` rows x (T / frame_rows) columns
+    #: (the OMZ models flatten a 3 x 62 feature map): frame t lies at column t % (T / frame_rows)
+    frame_rows: int = 1
 
 
 class Engine:

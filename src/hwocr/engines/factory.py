@@ -58,7 +58,8 @@ def _omz(lang: str, device: str, store: Store, precision: str, charlist: str | P
     assert spec.charlist is not None and spec.input is not None
     cl = Path(charlist) if charlist else store.ensure(spec.charlist)
     sess = OVSession(xml_path, device, hint)
-    info = ModelInfo(spec.name, ("", *read_charlist(cl)), spec.input, time_major=True, source=str(xml_path))
+    info = ModelInfo(spec.name, ("", *read_charlist(cl)), spec.input, time_major=True, source=str(xml_path),
+                     frame_rows=frame_rows(sess))
     _check_classes(info, sess, cl)
     return Engine(info, sess, device)
 
@@ -96,9 +97,22 @@ def _custom(path: Path, device: str, charlist: str | Path | None, hint: str) -> 
     last = out[2]
     if last.is_static and last.get_length() == n + 1:
         charset = (*charset, " ")  # PaddleOCR-style trailing space class
-    info = ModelInfo(path.stem, charset, spec, time_major=time_major, source=str(path))
+    info = ModelInfo(path.stem, charset, spec, time_major=time_major, source=str(path), frame_rows=frame_rows(sess))
     _check_classes(info, sess, Path(charlist) if charlist else None)
     return Engine(info, sess, device)
+
+
+def frame_rows(sess: OVSession) -> int:
+    """Rows of the feature map flattened into the output's time axis: the height of the rank-4
+    input of the last Reshape that makes the rank-3 sequence (1 for a plain left-to-right sequence)."""
+    rows = 1
+    for op in sess.model.get_ordered_ops():
+        if op.get_type_name() != "Reshape" or op.get_output_partial_shape(0).rank.get_length() != 3:
+            continue
+        src = op.input_value(0).get_partial_shape()
+        if src.rank.is_static and src.rank.get_length() == 4 and src[2].is_static:
+            rows = max(1, src[2].get_length())
+    return rows
 
 
 def _check_classes(info: ModelInfo, sess: OVSession, charlist: Path | None = None) -> None:
