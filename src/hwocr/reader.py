@@ -74,12 +74,14 @@ class Reader:
         self.batch_size = max(1, batch_size)
         self.max_pixels = max_pixels
         store = Store.from_env(model_dir, mirror, offline)
-        self.engine: Engine = load_engine(engine, lang, device, store=store, precision=precision,
-                                          charlist=charlist, hint=hint)
-        charset = self.engine.info.charset
         if restrict is None:
             restrict = engine == "ppocr"
-        self.mask = dec.class_mask(charset, language_filter(lang)) if restrict else None
+        keep = language_filter(lang) if restrict else None
+        # the restriction is applied inside the model (its head cut to the language) when possible
+        self.engine: Engine = load_engine(engine, lang, device, store=store, precision=precision,
+                                          charlist=charlist, hint=hint, keep=keep)
+        charset = self.engine.info.charset
+        self.mask = dec.class_mask(charset, keep) if keep is not None and not self.engine.info.pruned else None
         self.allowed = _allowed_mask(allow, charset) if allow is not None else None
         self._lm = None
         self._beam = None

@@ -20,6 +20,8 @@ class ModelInfo:
     #: the output's time axis can be a flattened grid of ``frame_rows`` rows x (T / frame_rows) columns
     #: (the OMZ models flatten a 3 x 62 feature map): frame t lies at column t % (T / frame_rows)
     frame_rows: int = 1
+    #: the classifier head was cut to ``charset`` (a language restriction applied inside the model)
+    pruned: bool = False
 
 
 class Engine:

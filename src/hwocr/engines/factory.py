@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 from ..charsets import read_charlist
 from ..errors import ModelError
 from ..registry import MODELS, OMZ_BY_LANG, PPOCR_REC, PRECISIONS, InputSpec
 from ..store import Store, packaged_path
 from .base import Engine, ModelInfo
-from .runtime import OVSession
+from .prune import prune_head
+from .runtime import OVSession, read_model
 
 ENGINES = ("ppocr", "omz")
 
@@ -18,35 +23,67 @@ CUSTOM_DEFAULT = InputSpec(height=96, channels=1, fixed_width=None, pad="edge", 
 
 
 def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *, store: Store | None = None,
-                precision: str = "FP16", charlist: str | Path | None = None, hint: str = "LATENCY") -> Engine:
+                precision: str = "FP16", charlist: str | Path | None = None, hint: str = "LATENCY",
+                keep: Callable[[str], bool] | None = None) -> Engine:
+    """``keep``: restrict the output to the characters it accepts (blank and space always kept). The
+    classifier head is cut to them when the graph allows (``info.pruned``); otherwise the caller
+    must mask the probabilities itself."""
     if engine == "ppocr":
-        return _ppocr(device, charlist, hint)
+        return _ppocr(device, charlist, hint, keep)
     if engine == "omz":
-        return _omz(lang, device, store or Store.from_env(), precision, charlist, hint)
+        return _omz(lang, device, store or Store.from_env(), precision, charlist, hint, keep)
     p = Path(engine)
     if p.suffix.lower() in (".xml", ".onnx") or p.exists():
-        return _custom(p, device, charlist, hint)
+        return _custom(p, device, charlist, hint, keep)
     raise ModelError(f"unknown engine {engine!r}: use ppocr, omz, or a path to an OpenVINO .xml / ONNX model")
 
 
-def _ppocr(device: str, charlist: str | Path | None, hint: str) -> Engine:
+def _ppocr(device: str, charlist: str | Path | None, hint: str, keep) -> Engine:
     path = packaged_path(PPOCR_REC)
-    sess = OVSession(path, device, hint)
+    model = read_model(path)
     if charlist:
         chars = read_charlist(charlist)
     else:
-        meta = sess.rt_info("framework", "character")
+        meta = _rt_info(model, "framework", "character")
         if not meta:
             raise ModelError(f"{path}: no 'character' list in the model metadata")
         chars = meta.split("\n")
     # PaddleOCR CTC head: blank, the dictionary, then a space class
-    charset = ("", *chars, " ")
-    info = ModelInfo(PPOCR_REC.name, charset, PPOCR_REC.input, time_major=False, source=str(path))
-    _check_classes(info, sess)
+    charset: tuple[str, ...] = ("", *chars, " ")
+    _check_model_classes(model, len(charset), path)
+    charset, pruned = _restrict(model, charset, keep)
+    sess = OVSession(path, device, hint, model=model)
+    info = ModelInfo(PPOCR_REC.name, charset, PPOCR_REC.input, time_major=False, source=str(path), pruned=pruned)
     return Engine(info, sess, device)
 
 
-def _omz(lang: str, device: str, store: Store, precision: str, charlist: str | Path | None, hint: str) -> Engine:
+def _rt_info(model, *key: str) -> str | None:
+    try:
+        return model.get_rt_info(list(key)).astype(str)
+    except Exception:  # noqa: BLE001 - missing key
+        return None
+
+
+def _check_model_classes(model, n: int, src) -> None:
+    last = model.outputs[0].get_partial_shape()
+    dim = last[last.rank.get_length() - 1]
+    if dim.is_static and dim.get_length() != n:
+        raise ModelError(f"{src}: charlist does not fit the model ({n - 1} symbols + blank = "
+                         f"{n} classes, the model outputs {dim.get_length()})")
+
+
+def _restrict(model, charset: tuple[str, ...], keep) -> tuple[tuple[str, ...], bool]:
+    """Cut the model's head to the characters ``keep`` accepts; the new charset and whether it worked."""
+    if keep is None:
+        return charset, False
+    idx = np.flatnonzero([i == 0 or c.isspace() or keep(c) for i, c in enumerate(charset)])
+    if len(idx) == len(charset) or not prune_head(model, idx):
+        return charset, False
+    return tuple(charset[i] for i in idx), True
+
+
+def _omz(lang: str, device: str, store: Store, precision: str, charlist: str | Path | None, hint: str,
+         keep) -> Engine:
     if lang not in OMZ_BY_LANG:
         raise ModelError(f"the omz engine has no model for language {lang!r} (zh or ja)")
     if precision not in PRECISIONS:
@@ -57,69 +94,67 @@ def _omz(lang: str, device: str, store: Store, precision: str, charlist: str | P
     xml_path = store.ensure(xml)
     assert spec.charlist is not None and spec.input is not None
     cl = Path(charlist) if charlist else store.ensure(spec.charlist)
-    sess = OVSession(xml_path, device, hint)
-    info = ModelInfo(spec.name, ("", *read_charlist(cl)), spec.input, time_major=True, source=str(xml_path),
-                     frame_rows=frame_rows(sess))
-    _check_classes(info, sess, cl)
+    model = read_model(xml_path)
+    charset: tuple[str, ...] = ("", *read_charlist(cl))
+    _check_model_classes(model, len(charset), cl)
+    rows = frame_rows(model)
+    charset, pruned = _restrict(model, charset, keep)
+    sess = OVSession(xml_path, device, hint, model=model)
+    info = ModelInfo(spec.name, charset, spec.input, time_major=True, source=str(xml_path), frame_rows=rows,
+                     pruned=pruned)
     return Engine(info, sess, device)
 
 
-def _custom(path: Path, device: str, charlist: str | Path | None, hint: str) -> Engine:
+def _custom(path: Path, device: str, charlist: str | Path | None, hint: str, keep) -> Engine:
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
-    sess = OVSession(path, device, hint)
+    model = read_model(path)
+    if len(model.inputs) != 1 or len(model.outputs) < 1:
+        raise ModelError(f"{path}: expected one input and one output, got "
+                         f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")
     if charlist:
         chars = read_charlist(charlist)
     else:
-        meta = sess.rt_info("framework", "character") or sess.rt_info("model_info", "character")
+        meta = _rt_info(model, "framework", "character") or _rt_info(model, "model_info", "character")
         if not meta:
             raise ModelError(f"{path}: the model carries no charlist; pass one with --charlist")
         chars = meta.split("\n")
-    shape = sess.input_shape
+    shape = model.inputs[0].get_partial_shape()
     if shape.rank.is_dynamic or shape.rank.get_length() != 4:
         raise ModelError(f"{path}: expected a 4-D N x C x H x W input, got {shape}")
     c, h, w = (shape[i] for i in (1, 2, 3))
-    spec = CUSTOM_DEFAULT
-    from dataclasses import replace
-
     spec = replace(
-        spec,
-        channels=c.get_length() if c.is_static else spec.channels,
-        height=h.get_length() if h.is_static else spec.height,
+        CUSTOM_DEFAULT,
+        channels=c.get_length() if c.is_static else CUSTOM_DEFAULT.channels,
+        height=h.get_length() if h.is_static else CUSTOM_DEFAULT.height,
         fixed_width=w.get_length() if w.is_static else None,
     )
-    out = sess.output_shape
+    out = model.outputs[0].get_partial_shape()
+    if out.rank.is_dynamic or out.rank.get_length() != 3:
+        raise ModelError(f"{path}: expected a 3-D CTC output (frames x batch x classes), got {out}")
     # time-major (T x N x C) when the batch axis is the second and static 1, as in the OMZ models
-    time_major = out.rank.get_length() == 3 and out[1].is_static and out[1].get_length() == 1 and not (
-        out[0].is_static and out[0].get_length() == 1)
+    time_major = out[1].is_static and out[1].get_length() == 1 and not (out[0].is_static and out[0].get_length() == 1)
     n = len(chars) + 1
-    charset = ("", *chars)
-    last = out[2]
-    if last.is_static and last.get_length() == n + 1:
+    charset: tuple[str, ...] = ("", *chars)
+    if out[2].is_static and out[2].get_length() == n + 1:
         charset = (*charset, " ")  # PaddleOCR-style trailing space class
-    info = ModelInfo(path.stem, charset, spec, time_major=time_major, source=str(path), frame_rows=frame_rows(sess))
-    _check_classes(info, sess, Path(charlist) if charlist else None)
+    _check_model_classes(model, len(charset), Path(charlist) if charlist else path)
+    rows = frame_rows(model)
+    charset, pruned = _restrict(model, charset, keep)
+    sess = OVSession(path, device, hint, model=model)
+    info = ModelInfo(path.stem, charset, spec, time_major=time_major, source=str(path), frame_rows=rows,
+                     pruned=pruned)
     return Engine(info, sess, device)
 
 
-def frame_rows(sess: OVSession) -> int:
+def frame_rows(model) -> int:
     """Rows of the feature map flattened into the output's time axis: the height of the rank-4
     input of the last Reshape that makes the rank-3 sequence (1 for a plain left-to-right sequence)."""
     rows = 1
-    for op in sess.model.get_ordered_ops():
+    for op in model.get_ordered_ops():
         if op.get_type_name() != "Reshape" or op.get_output_partial_shape(0).rank.get_length() != 3:
             continue
         src = op.input_value(0).get_partial_shape()
         if src.rank.is_static and src.rank.get_length() == 4 and src[2].is_static:
             rows = max(1, src[2].get_length())
     return rows
-
-
-def _check_classes(info: ModelInfo, sess: OVSession, charlist: Path | None = None) -> None:
-    last = sess.output_shape[sess.output_shape.rank.get_length() - 1]
-    if last.is_static and last.get_length() != len(info.charset):
-        src = charlist or sess.path
-        raise ModelError(
-            f"{src}: charlist does not fit the model ({len(info.charset) - 1} symbols + blank = "
-            f"{len(info.charset)} classes, the model outputs {last.get_length()})"
-        )

@@ -18,19 +18,26 @@ def available_devices() -> list[str]:
     return list(ov.Core().available_devices)
 
 
+def read_model(path: str | Path):
+    """Read an OpenVINO IR (.xml) or ONNX model; a one-line ModelError if it cannot be read."""
+    import openvino as ov
+
+    try:
+        return ov.Core().read_model(str(path))
+    except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError with long text
+        raise ModelError(f"{path}: cannot read model ({_first_line(e)})") from None
+
+
 class OVSession:
     """A compiled model with one infer request per calling thread (safe to share across threads)."""
 
     def __init__(self, model_path: str | Path, device: str = "CPU", hint: str = "LATENCY",
-                 precision: str = "f32") -> None:
+                 precision: str = "f32", model=None) -> None:
         import openvino as ov
 
         self.path = Path(model_path)
         core = ov.Core()
-        try:
-            self.model = core.read_model(str(self.path))
-        except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError with long text
-            raise ModelError(f"{self.path}: cannot read model ({_first_line(e)})") from None
+        self.model = model if model is not None else read_model(self.path)
         if len(self.model.inputs) != 1 or len(self.model.outputs) < 1:
             raise ModelError(f"{self.path}: expected one input and one output, got "
                              f"{len(self.model.inputs)} inputs and {len(self.model.outputs)} outputs")
