@@ -101,9 +101,9 @@ def _hwocr(config: str, items, workdir: Path):
     from hwocr.imageio import load_image
 
     if config == "hwocr-omz":
-        reader = Reader(lang="zh", engine=str(bc.random_omz_graph(workdir)), charlist=str(bc.SCUT_CHARLIST))
+        reader = Reader(lang="zh", engine=str(bc.random_omz_graph(workdir)), charlist=str(bc.SCUT_CHARLIST), parallel=True)
     else:
-        reader = Reader(lang="zh", decoder="beam" if config.endswith("beam") else "greedy")
+        reader = Reader(lang="zh", decoder="beam" if config.endswith("beam") else "greedy", parallel=True)
     imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
 
     def run():

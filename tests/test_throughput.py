@@ -79,12 +79,12 @@ def test_order_restored(greedy_reader):
 
 def test_parallel_path_equals_sync_path(greedy_reader):
     lines = mixed_lines() + [stroke_line(text_like=200, h=48, seed=7)]  # one line split into windows
-    par = greedy_reader.read_arrays(lines)
-    greedy_reader._parallel = False
+    greedy_reader._parallel = True
     try:
-        seq = greedy_reader.read_arrays(lines)
+        par = greedy_reader.read_arrays(lines)
     finally:
-        greedy_reader._parallel = True
+        greedy_reader._parallel = False
+    seq = greedy_reader.read_arrays(lines)
     assert par[-1].policy.startswith("split:")
     assert_same_results(par, seq, tol=1e-6)
 
@@ -140,7 +140,7 @@ def test_in_place_restrict_matches_decode_restrict(greedy_reader):
 def test_omz_graph_parallel_equals_sync(omz_graph_dir):
     from hwocr import Reader
 
-    r = Reader(lang="zh", engine=str(omz_graph_dir / OMZ_ZH), charlist=str(CHARLISTS / "scut_ept.txt"))
+    r = Reader(lang="zh", engine=str(omz_graph_dir / OMZ_ZH), charlist=str(CHARLISTS / "scut_ept.txt"), parallel=True)
     lines = [stroke_line(text_like=4, h=60, seed=1), stroke_line(text_like=9, h=40, seed=2)]
     par = r.read_arrays(lines)
     r._parallel = False

@@ -58,7 +58,7 @@ def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offli
     from .reader import Reader
 
     return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision, charlist=charlist,
-                  model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, **kw)
+                  model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, parallel=True, **kw)
 
 
 #: what a directory argument of ``hwocr read`` expands to

@@ -40,7 +40,8 @@ def page(files, lang, engine, detector, device, decoder, direction, vertical, fm
 
     if fmt == "pdf" and not output:
         raise HwocrError("--format pdf writes a file: give it with -o OUT.pdf")
-    reader = Reader(lang=lang, engine=engine, device=device, decoder=decoder, model_dir=model_dir, offline=offline)
+    reader = Reader(lang=lang, engine=engine, device=device, decoder=decoder, model_dir=model_dir, offline=offline,
+                    parallel=True)
     det = get_detector(detector, device, model_dir)
     results, images = [], []
     failed = 0

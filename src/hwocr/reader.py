@@ -51,6 +51,10 @@ class Reader:
         top_k: number of alternatives to report per character (0 = none).
         allow: designated characters (a file with one per line, or an iterable of characters):
             an emitted character outside the set is replaced by the best allowed one among its top 20.
+        parallel: run the batches of a multi-line call on an AsyncInferQueue over a second, THROUGHPUT
+            compile (one stream per core). Same results; about 10% more lines/s on 2 cores, but while
+            that compile exists single-line calls run about half as fast, so it is for bulk jobs
+            (``hwocr read DIR``, pages), not for interactive use (the server keeps it off).
         restrict: limit the output to the characters of ``lang`` (default: on for the multilingual
             ppocr model, off for models whose charlist already is one language).
     """
@@ -59,7 +63,7 @@ class Reader:
                  top_k: int = 0, allow: str | Path | Iterable[str] | None = None, restrict: bool | None = None,
                  precision: str = "FP16", charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY") -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False) -> None:
         if lang not in LANGS:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
         if decoder is None:
@@ -72,6 +76,7 @@ class Reader:
         self.decoder = decoder
         self.top_k = top_k
         self.batch_size = max(1, batch_size)
+        self._parallel = parallel
         self.max_pixels = max_pixels
         store = Store.from_env(model_dir, mirror, offline)
         if restrict is None:
@@ -154,9 +159,6 @@ class Reader:
     #: lines preprocessed ahead of inference (bounds memory for huge inputs; batches of equal widths
     #: are only formed within this many lines)
     _CHUNK_LINES = 64
-    #: run several inferences at once (AsyncInferQueue on a THROUGHPUT compile) when there are
-    #: several batches; False = one at a time on the session's own compile (same results)
-    _parallel = True
 
     def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
         """Decoded lines in input order, each yielded as soon as it and all lines before it are read.
