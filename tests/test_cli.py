@@ -114,3 +114,30 @@ def test_models_list_info_and_devices():
     r = hwocr("devices")
     assert r.returncode == 0 and "CPU" in r.stdout.split()
     assert_one_line_error(hwocr("models", "info", "nonsense"), "unknown model")
+
+
+def test_models_download_from_a_tampered_mirror_leaves_nothing(tmp_path):
+    """A mirror serving a wrong file at the right place: one-line error, exit 1, no partial file."""
+    import functools
+    import http.server
+    import threading
+
+    from hwocr.registry import HJR, MODELS
+
+    served = tmp_path / "mirror"
+    for f in MODELS[HJR].files["FP16"]:
+        p = served / f.relpath
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"\0" * f.size)  # right size, wrong bytes
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    cache = tmp_path / "cache"
+    try:
+        r = hwocr("models", "download", "ja", "--mirror", f"http://127.0.0.1:{srv.server_address[1]}",
+                  "--model-dir", str(cache))
+    finally:
+        srv.shutdown()
+    assert_one_line_error(r, "sha384 mismatch")
+    assert not [p for p in cache.rglob("*") if p.is_file()]

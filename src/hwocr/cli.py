@@ -227,7 +227,7 @@ def _with_store(f):
 @_with_store
 def models_list(model_dir, mirror, offline):
     """Every known model and whether it is available here."""
-    from .registry import MODELS, PACKAGED
+    from .registry import DETECTION_MODELS, MODELS, PACKAGED
     from .store import packaged_path
 
     st = _store(model_dir, mirror, offline)
@@ -238,7 +238,7 @@ def models_list(model_dir, mirror, offline):
         except HwocrError:
             state = "missing"
         click.echo(f"{m.name:50s} {state:10s} {m.description}")
-    for m in MODELS.values():
+    for m in (*MODELS.values(), *DETECTION_MODELS.values()):
         have = [p for p, (x, b) in m.files.items() if st.is_present(x) and st.is_present(b)]
         state = ("cached:" + ",".join(have)) if have else "not cached"
         click.echo(f"{m.name:50s} {state:10s} {m.description}")
@@ -246,16 +246,17 @@ def models_list(model_dir, mirror, offline):
 
 def _resolve(names):
     from .errors import ModelError
-    from .registry import MODELS, OMZ_BY_LANG
+    from .registry import DETECTION_MODELS, MODELS, OMZ_BY_LANG
 
+    known = {**MODELS, **DETECTION_MODELS}
     if not names or names == ("all",):
-        return list(MODELS.values())
+        return list(known.values())
     out = []
     for n in names:
         key = OMZ_BY_LANG.get(n, n)
-        if key not in MODELS:
+        if key not in known:
             raise ModelError(f"unknown model {n!r}; see 'hwocr models list'")
-        out.append(MODELS[key])
+        out.append(known[key])
     return out
 
 
@@ -268,7 +269,8 @@ def models_download(names, precisions, model_dir, mirror, offline):
     """Download and verify models (default: all OMZ models, FP16) into the cache."""
     st = _store(model_dir, mirror, offline)
     for m in _resolve(names):
-        specs = [f for p in precisions for f in m.files[p]] + ([m.charlist] if m.charlist else [])
+        precs = [p for p in precisions if p in m.files] or list(m.files)[:1]  # e.g. a detector only in FP16-INT8
+        specs = [f for p in precs for f in m.files[p]] + ([m.charlist] if m.charlist else [])
         for f in specs:
             click.echo(f"{st.ensure(f)}")
 
