@@ -7,7 +7,6 @@ Needs: apt-get install chromium chromium-driver fonts-noto-cjk; pip install play
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 import subprocess

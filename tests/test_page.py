@@ -4,7 +4,6 @@ rendered digits (every machine has DejaVu Sans), so no network and no eval data 
 
 from __future__ import annotations
 
-import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path

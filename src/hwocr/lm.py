@@ -225,7 +225,6 @@ class CharLM:
         for ctx in miss:
             L = len(ctx)
             st = [H0]
-            h = H0
             # suffix states must hash the suffix left-to-right, so compute each separately
             for k in range(1, L + 1):
                 st.append(hash_str_py(ctx[L - k:]))

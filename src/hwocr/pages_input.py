@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageSequence
+from PIL import ImageSequence
 
 from .errors import ImageError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, load_pil

@@ -221,10 +221,8 @@ class Reader:
             for k, b in enumerate(chain(head, batches)):
                 yield k, self.engine(b)
             return
-        info, device = self.engine.info, self.engine.device
         for k, raw in session.infer_async(chain(head, batches)):
-            # the engine's own post-processing (layout, softmax), applied to the finished output
-            yield k, Engine(info, lambda _b, raw=raw: raw, device)(raw)
+            yield k, self.engine.postprocess(raw)
 
     def _batch_limit(self, batch_size: int | None) -> int:
         shape = self.engine.session.input_shape if hasattr(self.engine.session, "input_shape") else None

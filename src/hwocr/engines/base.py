@@ -37,7 +37,10 @@ class Engine:
         return self.info.name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        out = self.session(batch)
+        return self.postprocess(self.session(batch))
+
+    def postprocess(self, out: np.ndarray) -> np.ndarray:
+        """Raw model output -> N x T x C probabilities."""
         if out.ndim != 3:
             raise ValueError(f"{self.info.name}: expected a 3-D output, got shape {out.shape}")
         if self.info.time_major:
