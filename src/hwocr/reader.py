@@ -247,7 +247,7 @@ class Reader:
 
         def run(p: np.ndarray):
             return beam_decode(p, charset, lm, beam_width=BEAM_WIDTH, prune_top=PRUNE_TOP, lm_weight=alpha,
-                               insertion_bonus=beta, first_weight=FIRST_WEIGHT, allowed=self.mask)
+                               insertion_bonus=beta, first_weight=FIRST_WEIGHT[self.lang], allowed=self.mask)
 
         self._lm = lm
         self._beam = run
