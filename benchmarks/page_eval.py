@@ -29,7 +29,9 @@ from PIL import Image
 
 from hwocr.imageio import load_image
 from hwocr.metrics import score
-from hwocr.page import get_detector, read_image
+from hwocr.detect import load_detector
+from hwocr.page import read_image
+from hwocr.store import Store
 from hwocr.reader import Reader
 
 
@@ -86,7 +88,7 @@ def main() -> None:
     turn = args.turn or page_mod.DEFAULT_TURN
     vmode = args.vertical or page_mod.DEFAULT_VERTICAL
     readers: dict[str, Reader] = {}
-    det = get_detector(args.detector)
+    det = load_detector(args.detector, "CPU", store=Store.from_env())
     stats: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     kinds = args.kinds.split(",")
     metas = sorted(args.folder.glob("*.json"))

@@ -34,7 +34,7 @@ from .errors import HwocrError
 def page(files, lang, engine, detector, device, decoder, direction, vertical, fmt, output, overlay, dpi, model_dir, offline):
     """Read whole pages: detect text lines, order them, read each line."""
     from . import export
-    from .page import get_detector, read_image
+    from .page import read_image
     from .pages_input import load_pages
     from .reader import Reader
 
@@ -42,7 +42,7 @@ def page(files, lang, engine, detector, device, decoder, direction, vertical, fm
         raise HwocrError("--format pdf writes a file: give it with -o OUT.pdf")
     reader = Reader(lang=lang, engine=engine, device=device, decoder=decoder, model_dir=model_dir, offline=offline,
                     parallel=True)
-    det = get_detector(detector, device, model_dir)
+    det = reader.detector(detector)
     results, images = [], []
     failed = 0
     for f in files:

@@ -7,13 +7,12 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from .detect import Detector, TextBox, load_detector
+from .detect import Detector, TextBox
 from .imageio import ImageSource
 from .layout import DIRECTIONS, Crop, LineGeom, build_lines, crop_line, reflow_column, reflow_quads
 from .results import LineResult
@@ -106,26 +105,6 @@ class PageResult:
 
 # ---------------------------------------------------------------------------------------------
 
-_DETECTORS: dict[tuple, Detector] = {}
-_LOCK = threading.Lock()
-
-
-def get_detector(name: str = "ppocr", device: str = "CPU", model_dir: str | None = None) -> Detector:
-    """A shared, lazily loaded detector."""
-    key = (name, device, model_dir)
-    with _LOCK:
-        d = _DETECTORS.get(key)
-        if d is None:
-            store = None
-            if name == "omz":
-                from .store import Store
-
-                store = Store.from_env(model_dir)
-            d = load_detector(name, device, store=store)
-            _DETECTORS[key] = d
-    return d
-
-
 def _poly(q: np.ndarray) -> Polygon:
     return tuple((float(x), float(y)) for x, y in np.asarray(q).reshape(-1, 2))
 
@@ -172,7 +151,7 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
         from .errors import HwocrError
 
         raise HwocrError(f"unknown vertical mode {vertical!r} (expected one of: {', '.join(VERTICAL_MODES)})")
-    det = get_detector(detector, reader.engine.device) if isinstance(detector, str) else detector
+    det = reader.detector(detector) if isinstance(detector, str) else detector
     if boxes is None:
         boxes = det.detect(rgb)
     geoms = build_lines(list(boxes), direction)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, islice
@@ -79,6 +80,9 @@ class Reader:
         self._parallel = parallel
         self.max_pixels = max_pixels
         store = Store.from_env(model_dir, mirror, offline)
+        self._store = store
+        self._detectors: dict[str, object] = {}
+        self._detector_lock = threading.Lock()
         if restrict is None:
             restrict = engine == "ppocr"
         keep = language_filter(lang) if restrict else None
@@ -144,6 +148,17 @@ class Reader:
         n = len(post.windows)
         policy = f"split:{n}" if n > 1 else ""
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy)
+
+    def detector(self, name: str = "ppocr"):
+        """The line detector ``name`` (ppocr, omz or an IR path) for pages, loaded on first use and
+        kept by this reader."""
+        with self._detector_lock:
+            det = self._detectors.get(name)
+            if det is None:
+                from .detect import load_detector
+
+                det = self._detectors[name] = load_detector(name, self.engine.device, store=self._store)
+        return det
 
     def read_page(self, source: ImageSource, *, page: int = 0, detector: str = "ppocr", direction: str = "auto",
                   dpi: float = 200, vertical: str = "both"):
