@@ -100,52 +100,33 @@ def test_allowed_mask_respected():
     assert all(c != 2 for c, _, _ in beam_decode(p, cs, None, beam_width=1, allowed=allowed))
 
 
-def test_lm_resolves_ambiguity_zh():
-    lm = CharLM.for_lang("zh")
-    # "中华人民共和国" with the 4th character 50/50 between 民 and 氏 (visually similar)
-    cs = [""] + list("中华人民共和国氏")
+def _ambiguous(seq: str, at: str, distractor: str, p_right: float) -> tuple[np.ndarray, list[str]]:
+    """Clean one-frame-per-character posteriors for ``seq`` (blanks between), except that character
+    ``at`` is ``p_right`` vs ``1 - p_right`` against ``distractor``."""
+    cs = [""] + list(dict.fromkeys(seq + distractor))
     idx = {c: i for i, c in enumerate(cs)}
-    seq = "中华人民共和国"
-    T = 2 * len(seq) + 1
-    p = np.full((T, len(cs)), 1e-4, np.float32)
-    p[:, 0] = 1.0
-    for i, ch in enumerate(seq):
-        t = 2 * i + 1
-        p[t, 0] = 1e-4
-        if ch == "民":
-            p[t, idx["民"]] = p[t, idx["氏"]] = 0.5
-        else:
-            p[t, idx[ch]] = 1.0
-    p /= p.sum(axis=1, keepdims=True)
-    # the distractor first in index order, so a tie without LM would not favour the answer
-    for first in ("民", "氏"):
-        q = p.copy()
-        q[3 * 2 + 1, idx[first]] += 1e-3
-        q /= q.sum(axis=1, keepdims=True)
-        no_lm = _text(beam_decode(q, cs, None), cs)
-        assert no_lm == seq.replace("民", first)
-        alpha, beta = DEFAULTS["zh"]
-        assert _text(beam_decode(q, cs, lm, lm_weight=alpha, insertion_bonus=beta), cs) == seq
-
-
-def test_lm_resolves_ambiguity_ja():
-    lm = CharLM.for_lang("ja")
-    cs = [""] + list("ありがとうございますペ")
-    idx = {c: i for i, c in enumerate(cs)}
-    seq = "ありがとうございます"
-    T = 2 * len(seq) + 1
-    p = np.full((T, len(cs)), 1e-4, np.float32)
+    p = np.full((2 * len(seq) + 1, len(cs)), 1e-4, np.float32)
     p[:, 0] = 1.0
     for i, ch in enumerate(seq):
         t = 2 * i + 1
         p[t, 0] = 1e-4
         p[t, idx[ch]] = 1.0
-    amb = 2 * seq.index("と") + 1
-    p[amb, idx["と"]] = 0.49
-    p[amb, idx["ペ"]] = 0.51
-    p /= p.sum(axis=1, keepdims=True)
-    assert _text(beam_decode(p, cs, None), cs) == seq.replace("と", "ペ")
-    assert _text(beam_decode(p, cs, lm), cs) == seq
+        if ch == at:
+            p[t, idx[at]], p[t, idx[distractor]] = p_right, 1 - p_right
+    return p / p.sum(axis=1, keepdims=True), cs
+
+
+@pytest.mark.parametrize("lang, seq, at, distractor", [
+    ("zh", "中华人民共和国", "民", "氏"),  # visually similar hanzi
+    ("ja", "ありがとうございます", "と", "ペ"),
+])
+def test_lm_resolves_ambiguity(lang, seq, at, distractor):
+    lm = CharLM.for_lang(lang)
+    alpha, beta = DEFAULTS[lang]
+    # the acoustic evidence slightly favours the wrong character; without an LM it wins
+    p, cs = _ambiguous(seq, at, distractor, 0.49)
+    assert _text(beam_decode(p, cs, None), cs) == seq.replace(at, distractor)
+    assert _text(beam_decode(p, cs, lm, lm_weight=alpha, insertion_bonus=beta), cs) == seq
 
 
 def test_spans_are_ordered_and_in_range():

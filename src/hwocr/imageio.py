@@ -68,6 +68,24 @@ def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
     if isinstance(source, Image.Image):
         _check_size(source.size[0], source.size[1], name, max_pixels)
         return source
+    data = read_source(source, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not an image (unrecognised format)") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{name}: image is too large (decompression bomb guard)") from None
+        except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt headers
+            raise ImageError(f"{name}: corrupt image ({_short(e)})") from None
+    _check_size(img.size[0], img.size[1], name, max_pixels)
+    return img
+
+
+def read_source(source: ImageSource, name: str | None = None) -> bytes:
+    """The bytes of a path or bytes source, or a one-line ImageError (missing, a folder, unreadable, empty)."""
+    name = name or describe(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
@@ -84,18 +102,7 @@ def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
         raise ImageError(f"{name}: unsupported input type {type(source).__name__}")
     if not data:
         raise ImageError(f"{name}: file is empty")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise ImageError(f"{name}: not an image (unrecognised format)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"{name}: image is too large (decompression bomb guard)") from None
-        except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt headers
-            raise ImageError(f"{name}: corrupt image ({_short(e)})") from None
-    _check_size(img.size[0], img.size[1], name, max_pixels)
-    return img
+    return data
 
 
 def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:

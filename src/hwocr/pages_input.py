@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PIL import ImageSequence
 
 from .errors import ImageError
-from .imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, load_pil
+from .imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, load_pil, read_source
 
 DEFAULT_DPI = 200
 
@@ -24,26 +23,16 @@ class PageImage:
     index: int
 
 
-def _read_bytes(source: ImageSource) -> bytes | None:
-    if isinstance(source, (bytes, bytearray)):
-        return bytes(source)
-    if isinstance(source, (str, os.PathLike)):
-        p = Path(source)
-        if not p.exists():
-            raise ImageError(f"{p}: no such file")
-        if p.is_dir():
-            raise ImageError(f"{p}: is a directory, not an image")
-        try:
-            with open(p, "rb") as f:
-                return f.read(8)
-        except OSError as e:
-            raise ImageError(f"{p}: cannot read file ({e.strerror or e})") from None
-    return None
-
-
 def is_pdf(source: ImageSource) -> bool:
-    head = _read_bytes(source)
-    return head is not None and head[:5] == b"%PDF-"
+    """Whether ``source`` starts with a PDF header (a missing or unreadable file is not: loading it
+    reports the error)."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                return f.read(5) == b"%PDF-"
+        except OSError:
+            return False
+    return isinstance(source, (bytes, bytearray)) and bytes(source[:5]) == b"%PDF-"
 
 
 def _wanted(n: int, pages: Sequence[int] | None, name: str) -> list[int]:
@@ -64,7 +53,7 @@ def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
         raise ImageError(f"{name}: reading PDF needs pypdfium2 (pip install pypdfium2)") from None
     if dpi <= 0 or dpi > 1200:
         raise ImageError(f"DPI must be in (0, 1200], got {dpi:g}")
-    data = Path(source).read_bytes() if isinstance(source, (str, os.PathLike)) else bytes(source)  # type: ignore[arg-type]
+    data = read_source(source, name)
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
