@@ -71,3 +71,29 @@ def test_split_offsets_cover_everything_with_overlap(total, win):
     assert offs[-1] + win >= total if total > win else offs == [0]
     for a, b in zip(offs, offs[1:]):
         assert b > a and b - a <= win - int(win * 0.2)
+
+
+def test_quiet_zone_is_background_on_both_sides_and_maps_back():
+    spec = PPOCR_REC.input
+    assert spec.side_margin > 0 and OMZ_INPUT.side_margin == 0  # the reference stays faithful
+    rgb = np.full((40, 200, 3), (230, 220, 210), np.uint8)
+    rgb[:, :3] = 0  # ink touching the left edge must not become the border colour
+    (w,) = make_windows(rgb, spec)
+    m = int(round(spec.side_margin * 40)) * w.scale  # scaled quiet-zone width
+    bg = (np.array([210, 220, 230]) - 127.5) / 127.5  # BGR, normalised
+    assert np.allclose(w.tensor[:, :, : int(m) - 1].mean(axis=(1, 2)), bg, atol=1e-3)
+    assert w.tensor[:, :, int(m) + 1].max() < -0.9  # the ink comes right after the quiet zone
+    assert w.to_line_x(w.origin) == 0 and np.isclose(w.to_line_x(w.line_width - w.origin), 200)
+    assert w.to_line_x(0) == 0 and w.to_line_x(w.line_width) == 200  # clamped to the image
+
+
+def test_lines_are_narrowed_single_characters_are_not():
+    spec = PPOCR_REC.input
+    m = int(round(spec.side_margin * 40))
+    line = np.full((40, 400, 3), 255, np.uint8)
+    (w,) = make_windows(line, spec)
+    assert w.line_width == int(np.ceil(48 * (400 + 2 * m) * spec.line_squeeze / 40))
+    assert np.isclose(w.to_line_x(w.line_width - w.origin), 400)  # spans still map to the original
+    char = np.full((40, 44, 3), 255, np.uint8)
+    (c,) = make_windows(char, spec)
+    assert c.line_width == int(np.ceil(48 * (44 + 2 * m) / 40))

@@ -139,3 +139,40 @@ def test_bad_image_raises_image_error(zh_reader):
     Image.new("L", (2, 2)).save(buf, "PNG")
     with pytest.raises(ImageError, match="too small"):
         zh_reader.read(buf.getvalue())
+
+
+def _accuracy_with_and_without(reader, folder, step: int, **off) -> tuple[float, float]:
+    """1-CER on every ``step``-th item of an eval folder with the model's input spec, and with the
+    spec fields ``off`` changed."""
+    from dataclasses import replace
+
+    from hwocr.metrics import read_labels, score
+
+    items = read_labels(EVAL / folder)[::step]
+    rgbs = [load_image(p).rgb for p, _ in items]
+    refs = [t for _, t in items]
+    with_ = score([r.text for r in reader.read_arrays(rgbs)], refs).accuracy
+    info = reader.engine.info
+    reader.engine.info = replace(info, input=replace(info.input, **off))
+    try:
+        without = score([r.text for r in reader.read_arrays(rgbs)], refs).accuracy
+    finally:
+        reader.engine.info = info
+    return with_, without
+
+
+@needs_shared(EVAL / "ja-chars", EVAL / "zh-chars")
+def test_quiet_zone_reads_tightly_cut_characters_better(ja_reader, zh_reader):
+    """Single characters cut to their ink box are read worse without background at their sides."""
+    for reader, folder in [(ja_reader, "ja-chars"), (zh_reader, "zh-chars")]:
+        with_zone, without = _accuracy_with_and_without(reader, folder, 6, side_margin=0.0)
+        assert with_zone > without + 0.02, (folder, with_zone, without)
+
+
+@needs_shared(EVAL / "zh-lines")
+def test_narrowed_lines_read_better():
+    from hwocr import Reader
+
+    greedy = Reader(lang="zh", decoder="greedy")
+    narrowed, natural = _accuracy_with_and_without(greedy, "zh-lines", 1, line_squeeze=1.0)
+    assert narrowed > natural + 0.01, (narrowed, natural)

@@ -1,6 +1,7 @@
 """Line image -> model input windows.
 
-A line is scaled to the model's input height keeping its aspect ratio. If it then fits the
+A line gets its quiet zone (background left and right, if the model wants one) and is scaled to
+the model's input height keeping its aspect ratio. If it then fits the
 model's width it becomes one window, padded as the model expects; if not, it is cut into
 overlapping windows (never cropped, never crashes) that the reader merges by position.
 """
@@ -29,21 +30,42 @@ class Window:
     own: tuple[float, float]  # the part of the scaled line this window is trusted for
     scale: float  # scaled width / original width
     line_width: int  # scaled line width
+    origin: float = 0.0  # where the original line starts in the scaled line (after the quiet zone)
+
+    def to_line_x(self, x: float) -> float:
+        """A position in the scaled line -> the same position in the original image (clamped to it)."""
+        w = (self.line_width - 2 * self.origin) / self.scale
+        return min(max((x - self.origin) / self.scale, 0.0), w)
 
 
-def scaled_width(w: int, h: int, spec: InputSpec) -> int:
-    r = spec.height * w / h
+def scaled_width(w: int, h: int, spec: InputSpec, squeeze: float = 1.0) -> int:
+    r = spec.height * w * squeeze / h
     return max(1, math.ceil(r) if spec.round_up else int(r))
 
 
-def to_model_image(rgb: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, float]:
-    """Scale an RGB line to the input height: float32 H x W x C (C = spec.channels), and the x scale."""
+def add_side_margin(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
+    """``rgb`` with ``fraction`` x its height of background added on the left and right, and the
+    width added on each side. The background is the median colour of the image's border pixels."""
+    h, w = rgb.shape[:2]
+    m = int(round(fraction * h))
+    if m <= 0:
+        return rgb, 0
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    out = np.empty((h, w + 2 * m, rgb.shape[2]), dtype=rgb.dtype)
+    out[:] = np.median(border, axis=0).astype(rgb.dtype)
+    out[:, m : m + w] = rgb
+    return out, m
+
+
+def to_model_image(rgb: np.ndarray, spec: InputSpec, squeeze: float = 1.0) -> tuple[np.ndarray, float]:
+    """Scale an RGB line to the input height (and its width by ``squeeze`` more): float32 H x W x C
+    (C = spec.channels), and the x scale."""
     h, w = rgb.shape[:2]
     if spec.channels == 1:
         img = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     else:
         img = rgb[:, :, ::-1] if spec.bgr else rgb
-    tw = scaled_width(w, h, spec)
+    tw = scaled_width(w, h, spec, squeeze)
     out = cv2.resize(img, (tw, spec.height), interpolation=_INTERP[spec.interpolation])
     if out.ndim == 2:
         out = out[:, :, None]
@@ -85,7 +107,10 @@ def split_offsets(total: int, win: int, overlap: float = OVERLAP) -> list[int]:
 
 
 def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
-    img, scale = to_model_image(rgb, spec)
+    h, w = rgb.shape[:2]
+    squeeze = spec.line_squeeze if w > spec.squeeze_above * h else 1.0
+    rgb, margin = add_side_margin(rgb, spec.side_margin)
+    img, scale = to_model_image(rgb, spec, squeeze)
     total = img.shape[1]
     win = window_width(spec)
     offs = split_offsets(total, win)
@@ -95,5 +120,6 @@ def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
         valid = part.shape[1]
         lo = 0.0 if i == 0 else (off + offs[i - 1] + win) / 2  # middle of the overlap with the left window
         hi = float(total) if i == len(offs) - 1 else (offs[i + 1] + off + win) / 2
-        out.append(Window(_pad(part, padded_width(valid, spec), spec), off, valid, (lo, hi), scale, total))
+        out.append(Window(_pad(part, padded_width(valid, spec), spec), off, valid, (lo, hi), scale, total,
+                          margin * scale))
     return out

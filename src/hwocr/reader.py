@@ -139,8 +139,8 @@ class Reader:
                 chars.append(CharResult(
                     char=self.charset[ci.cls],
                     confidence=ci.confidence,
-                    x0=x0 / w.scale,
-                    x1=max(x0, x1) / w.scale,
+                    x0=w.to_line_x(x0),
+                    x1=w.to_line_x(max(x0, x1)),
                     alternatives=tuple(Alternative(self.charset[c], pr) for c, pr in ci.alternatives),
                 ))
         text = "".join(c.char for c in chars)

@@ -43,6 +43,14 @@ class InputSpec:
     max_width: int = 4096  # dynamic-width models: wider lines are split into windows
     min_width: int = 1  # dynamic-width models: narrower lines are padded to this
     bgr: bool = False  # 3-channel models trained on OpenCV's BGR order
+    #: background added left and right of a line, as a fraction of its height (a quiet zone: ink that
+    #: touches the crop's edge is read worse, most of all on tightly cut single characters)
+    side_margin: float = 0.0
+    #: lines wider than ``squeeze_above`` x their height are narrowed by this factor. PaddleOCR trains
+    #: its recognisers on a fixed 320 x 48 canvas into which longer lines are squeezed, so its models
+    #: read characters best somewhat narrower than they are tall; single characters are left as they are.
+    line_squeeze: float = 1.0
+    squeeze_above: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ PPOCR_REC = PackagedModel(
     sha256="6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
     input=InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
                     mean=127.5, scale=1 / 127.5, width_multiple=8, round_up=True,
-                    min_width=320, bgr=True),
+                    min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75),
     description="PaddleOCR PP-OCRv6 small recognizer (18708 chars: zh, ja, Latin), shipped in the rapidocr wheel",
     licence="Apache-2.0",
 )
