@@ -167,23 +167,27 @@ def read(images, as_json, allow, top_k, preview, progress, **opts):
 def eval_cmd(folder, as_json, show_errors, **opts):
     """Score a FOLDER with labels.tsv (name TAB text): 1 - CER (NFKC, no white space), exact lines, ms/line."""
     from .imageio import load_image
-    from .metrics import normalize, read_labels, score
+    from .metrics import char_calibration, normalize, read_labels, score
 
     items = read_labels(folder)
     reader = _reader(**opts)
     imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
     reader.read_arrays(imgs[:1])  # warm-up: the first inference compiles kernels
-    preds, times = [], []
+    results, times = [], []
     for img in imgs:
         t = time.perf_counter()
-        preds.append(reader.read_arrays([img])[0].text)
+        results.append(reader.read_arrays([img])[0])
         times.append((time.perf_counter() - t) * 1000)
-    s = score(preds, [t for _, t in items], times)
+    preds = [r.text for r in results]
+    refs = [t for _, t in items]
+    s = score(preds, refs, times)
+    ece = char_calibration(results, refs)
     if as_json:
         click.echo(json.dumps({"folder": str(folder), "engine": reader.engine.name, "decoder": reader.decoder,
-                               **s.to_dict()}, ensure_ascii=False))
+                               **s.to_dict(), "char_calibration_error": round(ece, 4)}, ensure_ascii=False))
     else:
-        click.echo(f"n={s.n}  1-CER={s.accuracy:.4f}  exact={s.exact:.4f}  median={s.median_ms:.1f} ms/line")
+        click.echo(f"n={s.n}  1-CER={s.accuracy:.4f}  exact={s.exact:.4f}  median={s.median_ms:.1f} ms/line  "
+                   f"ECE={ece:.3f}")
     if show_errors:
         for (p, ref), pred in zip(items, preds):
             if normalize(pred) != normalize(ref):

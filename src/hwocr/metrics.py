@@ -53,6 +53,65 @@ def score(preds: list[str], refs: list[str], times_ms: list[float] | None = None
     return Score(n, acc, exact / n if n else 0.0, edits, ref_chars, med)
 
 
+def matched_chars(pred: str, ref: str) -> list[bool]:
+    """For each character of ``pred``: is it aligned to an equal character of ``ref`` in a minimal
+    edit alignment? (Both strings are compared as given; normalise them first.)"""
+    n, m = len(pred), len(ref)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (pred[i - 1] != ref[j - 1]))
+    ok = [False] * n
+    i, j = n, m
+    while i > 0 and j > 0:
+        if d[i][j] == d[i - 1][j - 1] + (pred[i - 1] != ref[j - 1]):
+            ok[i - 1] = pred[i - 1] == ref[j - 1]
+            i, j = i - 1, j - 1
+        elif d[i][j] == d[i - 1][j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return ok
+
+
+def calibration_error(confidences: list[float], correct: list[bool], bins: int = 10) -> float:
+    """Expected calibration error: the gap between confidence and accuracy, averaged over equal-width
+    confidence bins weighted by their share of the characters (0 = perfectly calibrated)."""
+    if not confidences:
+        return 0.0
+    total = len(confidences)
+    err = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [k for k, c in enumerate(confidences) if lo <= c < hi or (b == bins - 1 and c == hi)]
+        if idx:
+            acc = sum(correct[k] for k in idx) / len(idx)
+            conf = sum(confidences[k] for k in idx) / len(idx)
+            err += len(idx) / total * abs(acc - conf)
+    return err
+
+
+def char_calibration(results, refs: list[str], bins: int = 10) -> float:
+    """Expected calibration error of the per-character confidences of LineResults against their
+    reference texts (characters that normalise to nothing are skipped)."""
+    confs: list[float] = []
+    correct: list[bool] = []
+    for res, ref in zip(results, refs, strict=True):
+        parts = [(normalize(c.char), c.confidence) for c in res.chars]
+        parts = [(t, c) for t, c in parts if t]
+        ok = matched_chars("".join(t for t, _ in parts), normalize(ref))
+        k = 0
+        for t, c in parts:
+            confs.append(c)
+            correct.append(all(ok[k : k + len(t)]))
+            k += len(t)
+    return calibration_error(confs, correct, bins)
+
+
 def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
     """``labels.tsv`` in ``folder``: one ``name<TAB>text`` per line."""
     d = Path(folder)
