@@ -13,6 +13,8 @@ are run in interleaved rounds, and ratios are taken between medians of the same 
                  np.pad fail; they are cropped to 2000 px here, as intel's deploy.py does.)
   hwocr-ppocr    ``Reader(decoder="greedy").read_arrays(lines)``: the batched, parallel path
   hwocr-ppocr-beam  the same with the beam decoder + language model (the ppocr default when present)
+  hwocr-ppocr-int8, hwocr-ppocr-int8-beam  the same two with ``precision="INT8"`` (the packaged
+                 INT8 model built by scripts/quantize_rec.py)
   hwocr-omz      ``Reader(engine=<OMZ graph>).read_arrays(lines)`` (split windows for long lines)
 
 The OMZ graph is the authentic IR with random weights (no downloadable weights here): its timing
@@ -32,7 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_common as bc  # noqa: E402
 
-CONFIGS = ("rapidocr-ort", "rapidocr-ov", "notebook-omz", "hwocr-ppocr", "hwocr-ppocr-beam", "hwocr-omz")
+CONFIGS = ("rapidocr-ort", "rapidocr-ov", "notebook-omz", "hwocr-ppocr", "hwocr-ppocr-beam", "hwocr-ppocr-int8",
+           "hwocr-ppocr-int8-beam", "hwocr-omz")
 OMZ_CONFIGS = ("notebook-omz", "hwocr-omz")
 
 
@@ -103,7 +106,8 @@ def _hwocr(config: str, items, workdir: Path):
     if config == "hwocr-omz":
         reader = Reader(lang="zh", engine=str(bc.random_omz_graph(workdir)), charlist=str(bc.SCUT_CHARLIST), parallel=True)
     else:
-        reader = Reader(lang="zh", decoder="beam" if config.endswith("beam") else "greedy", parallel=True)
+        reader = Reader(lang="zh", decoder="beam" if config.endswith("beam") else "greedy", parallel=True,
+                        precision="INT8" if "int8" in config else None)
     imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
 
     def run():
@@ -184,7 +188,7 @@ def _measure(a: argparse.Namespace, workdir: Path) -> None:
         if a_ in summary and b_ in summary:
             ratios[f"{a_} / {b_}"] = round(summary[a_]["lines_per_s"] / summary[b_]["lines_per_s"], 2)
 
-    for ours in ("hwocr-ppocr", "hwocr-ppocr-beam"):
+    for ours in ("hwocr-ppocr", "hwocr-ppocr-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam"):
         ratio(ours, "rapidocr-ort")
         ratio(ours, "rapidocr-ov")
     ratio("hwocr-omz", "notebook-omz")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import EVAL, NB209, NB209_TEXT, OMZ_JA, needs_shared, stroke_line
+from conftest import EVAL, NB209, NB209_TEXT, OMZ_JA, ROOT, needs_shared, stroke_line
 from hwocr.charsets import language_filter
 from hwocr.errors import HwocrError, ImageError, ModelError
 from hwocr.imageio import load_image
@@ -176,3 +176,18 @@ def test_narrowed_lines_read_better():
     greedy = Reader(lang="zh", decoder="greedy")
     narrowed, natural = _accuracy_with_and_without(greedy, "zh-lines", 1, line_squeeze=1.0)
     assert narrowed > natural + 0.01, (narrowed, natural)
+
+
+@needs_shared(NB209)
+def test_int8_precision_reads_like_fp32():
+    """The packaged INT8 model: same head pruning, golden lines, batch == single."""
+    from hwocr import Reader
+
+    r = Reader(lang="zh", precision="INT8")
+    assert r.engine.name.endswith("INT8") and r.engine.info.pruned and len(r.charset) == 7010
+    assert r.read(NB209).text == NB209_TEXT
+    assert r.read(ROOT / "samples" / "zh-line.png").text == "今天天气很好我们去公园散步"
+    paths = sorted((EVAL / "zh-lines").glob("*.jpg"))[:6]
+    assert [x.text for x in r.read_batch(paths, batch_size=4)] == [r.read(p).text for p in paths]
+    with pytest.raises(ModelError, match="no FP16 model"):
+        Reader(lang="zh", precision="FP16")

@@ -135,3 +135,17 @@ def test_environment_overrides(tmp_path, monkeypatch):
     assert st.root == tmp_path / "models" and st.mirror == "http://mirror.invalid/base" and st.offline
     st = Store.from_env(root=tmp_path / "x", offline=False)
     assert st.root == tmp_path / "x" and not st.offline
+
+
+def test_packaged_model_checks_its_weights_file_too():
+    from dataclasses import replace
+
+    from hwocr.registry import PPOCR_REC_INT8
+    from hwocr.store import packaged_path
+
+    assert packaged_path(PPOCR_REC_INT8).name == "PP-OCRv6_rec_small_int8.xml"
+    res, size, sha = PPOCR_REC_INT8.weights
+    with pytest.raises(ModelError, match="SHA-256 differs"):
+        packaged_path(replace(PPOCR_REC_INT8, weights=(res, size, "0" * 64)))
+    with pytest.raises(ModelError, match="missing from the installed"):
+        packaged_path(replace(PPOCR_REC_INT8, weights=("data/nothing.bin", size, sha)))

@@ -56,13 +56,15 @@ class Reader:
             compile (one stream per core). Same results; about 10% more lines/s on 2 cores, but while
             that compile exists single-line calls run about half as fast, so it is for bulk jobs
             (``hwocr read DIR``, pages), not for interactive use (the server keeps it off).
+        precision: ppocr "FP32" (default) or "INT8" (about 1.5x the lines/s, slightly less accurate on
+            isolated characters); omz "FP16" (default, as the reference), "FP32" or "FP16-INT8".
         restrict: limit the output to the characters of ``lang`` (default: on for the multilingual
             ppocr model, off for models whose charlist already is one language).
     """
 
     def __init__(self, lang: str = "zh", engine: str = "ppocr", *, device: str = "CPU", decoder: str | None = None,
                  top_k: int = 0, allow: str | Path | Iterable[str] | None = None, restrict: bool | None = None,
-                 precision: str = "FP16", charlist: str | Path | None = None, model_dir: str | Path | None = None,
+                 precision: str | None = None, charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
                  max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False) -> None:
         if lang not in LANGS:

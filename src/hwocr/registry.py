@@ -14,6 +14,8 @@ OMZ_COMMIT = "7ef5b91f75115a5eec5a67921453d7faaff8f78b"
 OMZ_RAW = f"https://raw.githubusercontent.com/openvinotoolkit/open_model_zoo/{OMZ_COMMIT}/data/dataset_classes"
 
 PRECISIONS = ("FP16", "FP32", "FP16-INT8")
+#: precisions of the embedded ppocr recogniser (FP32 = the ONNX from the rapidocr wheel, the default)
+PPOCR_PRECISIONS = ("FP32", "INT8")
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,13 @@ class PackagedModel:
     input: InputSpec | None
     description: str
     licence: str
+    #: a second file the first needs beside it (an IR's .bin): (resource, size, sha256)
+    weights: tuple[str, int, str] | None = None
 
+
+_PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
+                         mean=127.5, scale=1 / 127.5, width_multiple=8, round_up=True,
+                         min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75)
 
 PPOCR_REC = PackagedModel(
     name="PP-OCRv6_rec_small",
@@ -151,10 +159,23 @@ PPOCR_REC = PackagedModel(
     resource="models/PP-OCRv6_rec_small.onnx",
     size=21234383,
     sha256="6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
-    input=InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
-                    mean=127.5, scale=1 / 127.5, width_multiple=8, round_up=True,
-                    min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75),
+    input=_PPOCR_INPUT,
     description="PaddleOCR PP-OCRv6 small recognizer (18708 chars: zh, ja, Latin), shipped in the rapidocr wheel",
+    licence="Apache-2.0",
+)
+
+#: the same model with its backbone's regular convolutions quantised to INT8 (stem, depthwise convs,
+#: neck and head f32), built by scripts/quantize_rec.py from PPOCR_REC and synthetic lines only
+PPOCR_REC_INT8 = PackagedModel(
+    name="PP-OCRv6_rec_small-INT8",
+    package="hwocr",
+    resource="data/PP-OCRv6_rec_small_int8.xml",
+    size=474644,
+    sha256="2fee728a671742bfa61278fe8b91ef58223fa4e3d5f2c6ede0bf3b0bdff7a40a",
+    weights=("data/PP-OCRv6_rec_small_int8.bin", 13605784,
+             "9e2a1673b5f54f79f423854f79d05898587a44cfac721af291707418fd5f5f2e"),
+    input=_PPOCR_INPUT,
+    description="PP-OCRv6 small recognizer, INT8 backbone (post-training quantisation by scripts/quantize_rec.py)",
     licence="Apache-2.0",
 )
 
@@ -169,7 +190,7 @@ PPOCR_DET = PackagedModel(
     licence="Apache-2.0",
 )
 
-PACKAGED: dict[str, PackagedModel] = {m.name: m for m in (PPOCR_REC, PPOCR_DET)}
+PACKAGED: dict[str, PackagedModel] = {m.name: m for m in (PPOCR_REC, PPOCR_REC_INT8, PPOCR_DET)}
 
 # -- detection (page mode) -----------------------------------------------------------------------
 # Kept out of MODELS (the recogniser table) so that commands iterating MODELS per precision are

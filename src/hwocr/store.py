@@ -175,19 +175,26 @@ def verify_file(path: Path, spec: FileSpec) -> None:
 
 
 def packaged_path(model: PackagedModel, verify: bool = True) -> Path:
-    """Locate a model file shipped inside an installed package and check its SHA-256."""
-    try:
-        ref = resources.files(model.package).joinpath(model.resource)
-    except ModuleNotFoundError:
-        raise ModelError(f"{model.name}: package '{model.package}' is not installed (pip install {model.package})") from None
-    p = Path(str(ref))
-    if not p.is_file():
-        raise ModelError(f"{p}: {model.name} is missing from the installed '{model.package}' package")
-    if verify:
-        size = p.stat().st_size
-        if size != model.size or file_digest(p, "sha256") != model.sha256:
-            raise ModelError(f"{p}: not the expected {model.name} (size or SHA-256 differs); reinstall {model.package}")
-    return p
+    """Locate a model file shipped inside an installed package (and its weights file, if it has one)
+    and check their SHA-256."""
+    files = [(model.resource, model.size, model.sha256)]
+    if model.weights:
+        files.append(model.weights)
+    paths = []
+    for resource, size, sha in files:
+        try:
+            ref = resources.files(model.package).joinpath(resource)
+        except ModuleNotFoundError:
+            raise ModelError(f"{model.name}: package '{model.package}' is not installed "
+                             f"(pip install {model.package})") from None
+        p = Path(str(ref))
+        if not p.is_file():
+            raise ModelError(f"{p}: {model.name} is missing from the installed '{model.package}' package")
+        if verify and (p.stat().st_size != size or file_digest(p, "sha256") != sha):
+            raise ModelError(f"{p}: not the expected {model.name} (size or SHA-256 differs); "
+                             f"reinstall {model.package}")
+        paths.append(p)
+    return paths[0]
 
 
 def _reason(r: object) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..charsets import read_charlist
 from ..errors import ModelError
-from ..registry import MODELS, OMZ_BY_LANG, PPOCR_REC, PRECISIONS, InputSpec
+from ..registry import MODELS, OMZ_BY_LANG, PPOCR_PRECISIONS, PPOCR_REC, PPOCR_REC_INT8, PRECISIONS, InputSpec
 from ..store import Store, packaged_path
 from .base import Engine, ModelInfo
 from .prune import prune_head
@@ -23,23 +23,27 @@ CUSTOM_DEFAULT = InputSpec(height=96, channels=1, fixed_width=None, pad="edge", 
 
 
 def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *, store: Store | None = None,
-                precision: str = "FP16", charlist: str | Path | None = None, hint: str = "LATENCY",
+                precision: str | None = None, charlist: str | Path | None = None, hint: str = "LATENCY",
                 keep: Callable[[str], bool] | None = None) -> Engine:
     """``keep``: restrict the output to the characters it accepts (blank and space always kept). The
     classifier head is cut to them when the graph allows (``info.pruned``); otherwise the caller
-    must mask the probabilities itself."""
+    must mask the probabilities itself. ``precision``: ppocr FP32 (default) or INT8; omz FP16
+    (default), FP32 or FP16-INT8."""
     if engine == "ppocr":
-        return _ppocr(device, charlist, hint, keep)
+        return _ppocr(device, charlist, hint, keep, precision or "FP32")
     if engine == "omz":
-        return _omz(lang, device, store or Store.from_env(), precision, charlist, hint, keep)
+        return _omz(lang, device, store or Store.from_env(), precision or "FP16", charlist, hint, keep)
     p = Path(engine)
     if p.suffix.lower() in (".xml", ".onnx") or p.exists():
         return _custom(p, device, charlist, hint, keep)
     raise ModelError(f"unknown engine {engine!r}: use ppocr, omz, or a path to an OpenVINO .xml / ONNX model")
 
 
-def _ppocr(device: str, charlist: str | Path | None, hint: str, keep) -> Engine:
-    path = packaged_path(PPOCR_REC)
+def _ppocr(device: str, charlist: str | Path | None, hint: str, keep, precision: str = "FP32") -> Engine:
+    if precision not in PPOCR_PRECISIONS:
+        raise ModelError(f"the ppocr engine has no {precision} model (one of {', '.join(PPOCR_PRECISIONS)})")
+    spec = PPOCR_REC_INT8 if precision == "INT8" else PPOCR_REC
+    path = packaged_path(spec)
     model = read_model(path)
     if charlist:
         chars = read_charlist(charlist)
@@ -53,7 +57,7 @@ def _ppocr(device: str, charlist: str | Path | None, hint: str, keep) -> Engine:
     _check_model_classes(model, len(charset), path)
     charset, pruned = _restrict(model, charset, keep)
     sess = OVSession(path, device, hint, model=model)
-    info = ModelInfo(PPOCR_REC.name, charset, PPOCR_REC.input, time_major=False, source=str(path), pruned=pruned)
+    info = ModelInfo(spec.name, charset, spec.input, time_major=False, source=str(path), pruned=pruned)
     return Engine(info, sess, device)
 
 
