@@ -233,8 +233,10 @@ def pressure(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return p
 
 
-def jitter_stroke(pts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Small per-stroke displacement, rotation, scale and a low-frequency sideways wobble."""
+def jitter_stroke(pts: np.ndarray, rng: np.random.Generator, mess: float = 0.0) -> np.ndarray:
+    """Small per-stroke displacement, rotation, scale and a low-frequency sideways wobble; ``mess``
+    > 0 adds a further random displacement, rotation and scale of that many units (hastier writing;
+    0 draws nothing more, so the default output is unchanged)."""
     pts = resample(pts, 0.01)
     c = pts.mean(axis=0)
     ang = math.radians(rng.normal(0, 3.0))
@@ -251,7 +253,14 @@ def jitter_stroke(pts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         amp = rng.uniform(0.002, 0.006)
         w = amp * np.sin(2 * math.pi * rng.uniform(0.6, 1.8) * t + rng.uniform(0, 2 * math.pi))
         pts = pts + nrm * w
-    return smooth(pts, 2)
+    pts = smooth(pts, 2)
+    if mess > 0:
+        c = pts.mean(axis=0)
+        ang = math.radians(rng.normal(0, 4.0 * mess))
+        rot = np.array([[math.cos(ang), -math.sin(ang)], [math.sin(ang), math.cos(ang)]])
+        sc = rng.uniform(1 - 0.1 * mess, 1 + 0.1 * mess)
+        pts = (pts - c) @ rot.T * sc + c + rng.normal(0, 0.03 * mess, size=2)
+    return pts
 
 
 def char_transform(rng: np.random.Generator, size: float, slant: float) -> np.ndarray:
@@ -279,7 +288,7 @@ def paper(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
     return base[None, None, :] + shade[:, :, None]
 
 
-def render_line(text: str, source, seed: int) -> Image.Image:
+def render_line(text: str, source, seed: int, mess: float = 0.0) -> Image.Image:
     rng = np.random.default_rng(seed)
     ss = SUPERSAMPLE
     size = CHAR_PX * ss
@@ -311,7 +320,7 @@ def render_line(text: str, source, seed: int) -> Image.Image:
     for strokes, m, centre in placed:
         char_pen = pen_base * rng.uniform(0.9, 1.1)
         for st in strokes:
-            pts = jitter_stroke(st, rng)
+            pts = jitter_stroke(st, rng, mess)
             pts = (pts - 0.5) @ m.T + centre + np.array([ox, oy])
             pts = resample(pts, max(1.0, 0.15 * char_pen))
             t = np.linspace(0, 1, len(pts))

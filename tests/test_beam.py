@@ -153,3 +153,47 @@ def test_bad_shapes():
         beam_decode(np.zeros(5, np.float32), ["", "a"])
     with pytest.raises(ValueError):
         beam_decode(np.zeros((3, 2), np.float32), ["", "a"], allowed=np.ones(3, bool))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 2**31 - 1), st.sampled_from(["zh", "ja"]),
+       st.floats(-0.5, 0.5), st.floats(0.0, 1.0))
+def test_lazy_lm_lookup_gives_the_same_result(T, seed, lang, first_weight, lm_weight):
+    # LM terms are looked up only for hypotheses that could be kept; the result must not change
+    rng = np.random.default_rng(seed)
+    cs = [""] + list("的一是了我不人在有这中大来上国个到说们为子和你地出道也时年のにてはがたとしい")
+    p = rng.dirichlet(np.full(len(cs), 0.2), size=T).astype(np.float32)
+    lm = CharLM.for_lang(lang)
+    kw = dict(beam_width=4, prune_top=4, lm_weight=lm_weight, insertion_bonus=0.5, first_weight=first_weight)
+    assert beam_decode(p, cs, lm, **kw) == beam_decode(p, cs, lm, lazy_lm=False, **kw)
+
+
+def _one_char(cs, probs):
+    """Three frames: blank, one character frame with class probabilities ``probs``, blank."""
+    p = np.full((3, len(cs)), 1e-6, np.float32)
+    p[0, 0] = p[2, 0] = 1.0
+    for c, v in probs.items():
+        p[1, cs.index(c)] = v
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_first_character_prior_weight_sign():
+    # an isolated character read as two equally likely hanzi: a frequent one and a rare one
+    lm = CharLM.for_lang("zh")
+    cs = ["", "的", "宓"]
+    assert lm.score("", "的") > lm.score("", "宓") + 5
+    p = _one_char(cs, {"的": 0.45, "宓": 0.45, "": 0.1})
+    pick = lambda w: _text(beam_decode(p, cs, lm, first_weight=w), cs)  # noqa: E731
+    assert pick(0.3) == "的"  # a unigram prior favours the frequent one
+    assert pick(-0.2) == "宓"  # a prior correction divides the recogniser's own bias out
+
+
+@pytest.mark.parametrize("w", [-0.5, -0.2, 0.0, 0.1, 0.3])
+def test_first_character_prior_never_rewards_emitting(w):
+    # a faint trace of a character (blank 0.7 on its frame): no first-character weight may turn the
+    # empty reading into a character, however rare (or unknown to the LM) the character is
+    lm = CharLM.for_lang("zh")
+    cs = ["", "宓", "\U0002A6A5"]
+    for ch in cs[1:]:
+        p = _one_char(cs, {"": 0.7, ch: 0.3})
+        assert beam_decode(p, cs, lm, first_weight=w, insertion_bonus=0.0) == []

@@ -76,6 +76,19 @@ def test_score_many_and_pairs_match_score(lm):
     assert np.allclose(pairs, [lm.score(cs[i % len(cs)], c) for i, c in enumerate(chars)])
 
 
+def test_score_pairs_on_a_cold_cache_matches_score(lm):
+    # many pairs, contexts repeated and new, the context caches emptied first
+    rng = np.random.default_rng(7)
+    alphabet = list("的一是了我不人在有这中大来上国个到说们为のにてはがたＡ12、。ペ")
+    ctxs = [lm.next_context("", "".join(rng.choice(alphabet, size=int(rng.integers(0, 6)))))
+            for _ in range(120)]
+    chars = [str(rng.choice(alphabet)) for _ in ctxs]
+    want = [lm.score(x, c) for x, c in zip(ctxs, chars)]
+    lm._state_cache.clear()
+    assert np.allclose(lm.score_pairs(ctxs, chars), want)
+    assert np.allclose(lm.score_pairs(ctxs[:3], chars[:3]), want[:3])  # now from the cache
+
+
 def test_only_last_order_minus_one_chars_matter(lm):
     n = lm.order - 1
     assert lm.score("一二三四五六" + "我们", "的") == lm.score(("x" * 10 + "一二三四五六" + "我们")[-n:], "的")

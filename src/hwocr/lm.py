@@ -54,6 +54,25 @@ def fingerprint64_py(h: int) -> int:
     return h >> 32
 
 
+def _mix64(h: int) -> int:
+    """The splitmix64 finaliser on a Python int (the same bits as :func:`_mix_np`)."""
+    h ^= h >> 30
+    h = (h * _C1) & _M64
+    h ^= h >> 27
+    h = (h * _C2) & _M64
+    return h ^ (h >> 31)
+
+
+def _mix_np(h: np.ndarray) -> np.ndarray:
+    """:func:`fingerprint_np` for arrays of at least one dimension, whose integer arithmetic wraps
+    silently (no ``errstate`` needed: entering one costs more than hashing a few dozen values)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(_C1)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(_C2)
+    return h ^ (h >> np.uint64(31))
+
+
 def hash_str_py(s: str) -> int:
     h = H0
     for c in s:
@@ -204,7 +223,8 @@ class CharLM:
         return _shipped(lang)
 
     # ------------------------------------------------------------------ scoring
-    def _lookup(self, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _find(self, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Table index and found flag of each mixed 64-bit fingerprint."""
         hi = (fps >> np.uint64(32)).astype(np.uint32)
         idx = np.searchsorted(self.keys, hi)
         np.minimum(idx, len(self.keys) - 1, out=idx)
@@ -212,52 +232,48 @@ class CharLM:
         found &= self.chk[idx] == ((fps >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16)
         return idx, found
 
-    def _states(self, ctxs: Iterable[str]) -> None:
-        """Ensure ``self._state_cache`` holds, for each normalised, truncated context, the hash
-        state of each suffix (length 0..order-1, padded with the last valid one) and the summed
-        back-off weight to add when the answer comes from a suffix of that length."""
+    def _entries(self, fps: list[int]) -> tuple[list[bool], list[float], list[float]]:
+        """(found, log p, back-off) of each mixed fingerprint, as Python lists (0 where absent)."""
+        idx, found = self._find(np.array(fps, dtype=np.uint64))
+        return (found.tolist(), self.logp_book[self.logp_codes[idx]].tolist(),
+                np.where(found, self.bow_book[self.bow_codes[idx]], 0.0).tolist())
+
+    def _new_states(self, miss: list[str], bows: list[float]) -> None:
+        """Cache each context's suffix hash states (length 0..L) and, per suffix length k, the
+        summed back-off weight of the longer suffixes (added when the answer comes from length k),
+        given the back-off weights of its suffixes of length 1..L, in order, in ``bows``."""
         cache = self._state_cache
-        miss = [c for c in dict.fromkeys(ctxs) if c not in cache]
-        if not miss:
-            return
-        n = self.order
-        all_states = []
-        for ctx in miss:
-            L = len(ctx)
-            st = [H0]
-            # suffix states must hash the suffix left-to-right, so compute each separately
-            for k in range(1, L + 1):
-                st.append(hash_str_py(ctx[L - k:]))
-            all_states.append(st)
-        flat = [h for st in all_states for h in st[1:]]
-        if flat:
-            idx, found = self._lookup(fingerprint_np(np.array(flat, dtype=np.uint64)))
-            bows = np.where(found, self.bow_book[self.bow_codes[idx]], 0.0).tolist()
-        else:
-            bows = []
-        pos = 0
         if len(cache) > 200_000:
             cache.clear()
-        for ctx, st in zip(miss, all_states):
+        pos = 0
+        for ctx in miss:
             L = len(ctx)
+            st = [H0] + [hash_str_py(ctx[L - k:]) for k in range(1, L + 1)]
             b = [0.0] + bows[pos:pos + L]
             pos += L
-            acc = [0.0] * n
+            acc = [0.0] * (L + 1)
             run = 0.0
-            for k in range(L, -1, -1):  # acc[k] = sum of bows of suffixes longer than k
+            for k in range(L, -1, -1):
                 acc[k] = run
                 run += b[k]
-            for k in range(L + 1, n):
-                acc[k] = 0.0
-            stp = st + [st[-1]] * (n - 1 - L)
-            cache[ctx] = (stp, acc, L)
+            cache[ctx] = (st, acc, L)
+
+    def _states(self, ctxs: Iterable[str]) -> None:
+        """Ensure ``self._state_cache`` holds every context of ``ctxs`` (see :meth:`_new_states`)."""
+        miss = [c for c in dict.fromkeys(ctxs) if c not in self._state_cache]
+        if miss:
+            fps = [_mix64(hash_str_py(c[len(c) - k:])) for c in miss for k in range(1, len(c) + 1)]
+            _, _, bows = self._entries(fps) if fps else ([], [], [])
+            self._new_states(miss, bows)
 
     def score_pairs(self, ctxs: Sequence[str], chars: Sequence[str]) -> list[float]:
-        """``[score(x, c) for x, c in zip(ctxs, chars)]`` in one vectorised lookup. Contexts must
-        already be normalised and truncated (as produced by :meth:`next_context`)."""
+        """``[score(x, c) for x, c in zip(ctxs, chars)]`` with one table search. Contexts must
+        already be normalised and truncated (as produced by :meth:`next_context`).
+
+        The beam decoder asks a few pairs at a time, so hashing runs on Python ints and the new
+        contexts' back-off weights come from the same search: per call, numpy's overhead would
+        otherwise cost more than the work."""
         m = len(ctxs)
-        if m == 0:
-            return []
         out = [0.0] * m
         sel, cps = [], []
         for i, c in enumerate(chars):
@@ -269,27 +285,29 @@ class CharLM:
                 out[i] = self.score(ctxs[i], c)
         if not sel:
             return out
-        self._states([ctxs[i] for i in sel])
         cache = self._state_cache
-        n = self.order
-        ent = [cache[ctxs[i]] for i in sel]
-        S = np.array([e[0] for e in ent], dtype=np.uint64)  # (m, n)
-        A = np.array([e[1] for e in ent])  # (m, n)
-        Ls = np.array([e[2] for e in ent])
-        cp = np.array(cps, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            h = (S ^ cp[:, None]) * np.uint64(_P)
-        idx, found = self._lookup(fingerprint_np(h))
-        found &= np.arange(n)[None, :] <= Ls[:, None]
-        lp = self.logp_book[self.logp_codes[idx]]
-        # longest found suffix length per row (found[:,0] false -> unknown symbol)
-        rev = found[:, ::-1]
-        has = rev.any(axis=1)
-        kbest = n - 1 - rev.argmax(axis=1)
-        r = np.arange(len(sel))
-        val = np.where(has, lp[r, kbest] + A[r, kbest], self.unk_logp + A[:, 0])
-        for i, v in zip(sel, val.tolist()):
+        miss = [c for c in dict.fromkeys(ctxs[i] for i in sel) if c not in cache]
+        fps = [_mix64(hash_str_py(c[len(c) - k:])) for c in miss for k in range(1, len(c) + 1)]
+        n_ctx = len(fps)
+        states = {c: [H0] + [hash_str_py(c[len(c) - k:]) for k in range(1, len(c) + 1)] for c in miss}
+        for i, cp in zip(sel, cps):
+            ctx = ctxs[i]
+            st = states[ctx] if ctx in states else cache[ctx][0]
+            fps.extend(_mix64(((h ^ cp) * _P) & _M64) for h in st)
+        found, lp, bows = self._entries(fps)
+        if miss:
+            self._new_states(miss, bows[:n_ctx])
+        pos = n_ctx
+        unk = self.unk_logp
+        for i in sel:
+            _, acc, L = cache[ctxs[i]]
+            v = unk + acc[0]  # no suffix found: a symbol never seen in training
+            for k in range(L, -1, -1):  # the longest suffix (context) with an entry answers
+                if found[pos + k]:
+                    v = lp[pos + k] + acc[k]
+                    break
             out[i] = v
+            pos += L + 1
         return out
 
     def _score_cps(self, ctx: str, cps: np.ndarray) -> np.ndarray:
@@ -297,9 +315,8 @@ class CharLM:
         self._states([ctx])
         st, acc, L = self._state_cache[ctx]
         states = np.array(st[:L + 1], dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            h = (states[:, None] ^ cps[None, :]) * np.uint64(_P)  # (L+1, m)
-        idx, found = self._lookup(fingerprint_np(h))
+        h = (states[:, None] ^ cps[None, :]) * np.uint64(_P)  # (L+1, m)
+        idx, found = self._find(_mix_np(h))
         lp = self.logp_book[self.logp_codes[idx]]
         out = np.full(cps.shape[0], self.unk_logp + acc[0])
         done = np.zeros(cps.shape[0], dtype=bool)
