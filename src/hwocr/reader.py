@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -127,6 +127,7 @@ class Reader:
     def decode(self, post: LinePosteriors) -> LineResult:
         chars: list[CharResult] = []
         for w, p in zip(post.windows, post.probs):
+            seam = len(chars)  # the first character this window adds
             ems = self._emissions(p)
             if self.allowed is not None:
                 ems = dec.designate(ems, p, self.allowed)
@@ -138,13 +139,16 @@ class Reader:
                 centre = (x0 + x1) / 2
                 if not (w.own[0] <= centre < w.own[1]):
                     continue
-                chars.append(CharResult(
+                cr = CharResult(
                     char=self.charset[ci.cls],
                     confidence=ci.confidence,
                     x0=w.to_line_x(x0),
                     x1=w.to_line_x(max(x0, x1)),
                     alternatives=tuple(Alternative(self.charset[c], pr) for c, pr in ci.alternatives),
-                ))
+                )
+                if len(chars) == seam and chars and cr.x0 < chars[-1].x1:
+                    chars[-1], cr = _share_seam(chars[-1], cr)
+                chars.append(cr)
         text = "".join(c.char for c in chars)
         conf = float(np.mean([c.confidence for c in chars])) if chars else 0.0
         n = len(post.windows)
@@ -268,6 +272,14 @@ class Reader:
 
         self._lm = lm
         self._beam = run
+
+
+def _share_seam(a: CharResult, b: CharResult) -> tuple[CharResult, CharResult]:
+    """Two neighbours read in different windows whose spans overlap: split the overlap halfway
+    between their centres, so that spans stay in reading order."""
+    mid = ((a.x0 + a.x1) / 2 + (b.x0 + b.x1) / 2) / 2
+    cut = max(a.x0, min(max(mid, b.x0), a.x1, b.x1))
+    return replace(a, x1=cut), replace(b, x0=cut, x1=max(b.x1, cut))
 
 
 def check_line_shape(rgb: np.ndarray, name: str) -> None:
