@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -449,6 +451,16 @@ def test_serve_command_options():
     assert r.exit_code == 0 and "--lang-preload" in r.output and "--api-key" in r.output
     r = CliRunner().invoke(cli, ["serve", "--lang-preload", "zh,fr"])
     assert r.exit_code == 2 and "fr" in r.output
+    assert "--precision" in CliRunner().invoke(cli, ["serve", "--help"]).output
+
+
+def test_serve_with_a_model_it_cannot_load_fails_in_one_line():
+    # the models load before the server starts, so a bad precision is a CLI error, not a traceback
+    proc = subprocess.run([sys.executable, "-m", "hwocr", "serve", "--precision", "FP16", "--port", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "hwocr: error: the ppocr engine has no FP16 model (one of FP32, INT8)"
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
 # -- fuzzing from the OpenAPI schema ------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class ServerConfig:
     langs: tuple[str, ...] = ("zh", "ja")  #: loaded at start-up; the others load on first request
     engine: str = "ppocr"
     device: str = "CPU"
+    precision: Optional[str] = None  #: model precision (None: the engine's default; ppocr: FP32 or INT8)
     api_key: Optional[str] = None  #: when set, /v1/* need header X-API-Key with this value
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
@@ -85,12 +86,12 @@ def _one_line(s: str) -> str:
     return s[:300] if s else "error"
 
 
-def default_reader_factory(engine: str = "ppocr", device: str = "CPU") -> ReaderFactory:
+def default_reader_factory(engine: str = "ppocr", device: str = "CPU", precision: str | None = None) -> ReaderFactory:
     def make(lang: str, decoder: str | None, max_pixels: int):
         from ..reader import Reader
 
-        return Reader(lang=lang, engine=engine, device=device, decoder=decoder, top_k=MAX_TOP_K,
-                      max_pixels=max_pixels)
+        return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision,
+                      top_k=MAX_TOP_K, max_pixels=max_pixels)
 
     return make
 
@@ -177,25 +178,36 @@ class Pool:
         self._ex.shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory | None = None) -> FastAPI:
-    """Build the ASGI app. ``reader_factory(lang, decoder, max_pixels)`` replaces Reader construction (tests)."""
+def load_readers(config: ServerConfig, reader_factory: ReaderFactory | None = None) -> Readers:
+    """The reader cache of an app with ``config.langs`` loaded (and warmed up): ``hwocr serve`` calls it
+    before starting, so that a bad engine or precision is a one-line error, not a failed start-up."""
+    readers = Readers(reader_factory or default_reader_factory(config.engine, config.device, config.precision),
+                      config.max_pixels)
+    t = time.perf_counter()
+    for lang in config.langs:
+        _preload(readers, lang, config.warmup)
+    if config.langs:
+        log.info("hwocr: loaded %s in %.1f s", ",".join(config.langs), time.perf_counter() - t)
+    return readers
+
+
+def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory | None = None,
+               readers: Readers | None = None) -> FastAPI:
+    """Build the ASGI app. ``reader_factory(lang, decoder, max_pixels)`` replaces Reader construction
+    (tests); ``readers`` (from :func:`load_readers`) are used as they are, else they load at start-up."""
     cfg = config or ServerConfig()
     for lang in cfg.langs:
         if lang not in LANGS:
             raise HwocrError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
-    factory = reader_factory or default_reader_factory(cfg.engine, cfg.device)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        readers = Readers(factory, cfg.max_pixels)
         pool = Pool(cfg.workers, cfg.max_queue)
-        t = time.perf_counter()
-        for lang in cfg.langs:
-            await asyncio.get_running_loop().run_in_executor(None, _preload, readers, lang, cfg.warmup)
-        if cfg.langs:
-            log.info("hwocr: loaded %s in %.1f s", ",".join(cfg.langs), time.perf_counter() - t)
-        app.state.readers = readers
+        loaded = readers
+        if loaded is None:
+            loaded = await asyncio.get_running_loop().run_in_executor(None, load_readers, cfg, reader_factory)
+        app.state.readers = loaded
         app.state.pool = pool
         try:
             yield

@@ -27,6 +27,8 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
               help="Require this key in the X-API-Key header of /v1/* requests.")
 @click.option("--engine", default="ppocr", show_default=True, help="ppocr, omz or a model path (as for 'read').")
 @click.option("--device", default="CPU", show_default=True, help="OpenVINO device.")
+@click.option("--precision", type=click.Choice(["FP32", "INT8", "FP16", "FP16-INT8"]), default=None,
+              help="Model precision (as for 'read'; ppocr: FP32, the default, or INT8, about 1.5x faster).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Recognition threads (default: CPU cores, at most 4).")
 @click.option("--max-queue", type=click.IntRange(0, 100000), default=64, show_default=True,
@@ -38,19 +40,19 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
               help="Seconds a request may take (queue + recognition) before a 504.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
-def serve(host, port, lang_preload, api_key, engine, device, workers, max_queue, max_upload_mb, max_pixels,
+def serve(host, port, lang_preload, api_key, engine, device, precision, workers, max_queue, max_upload_mb, max_pixels,
           timeout_s, log_level):
     """Serve the HTTP API (/v1/line, /v1/page, /healthz, /metrics, /docs) and the web page at /."""
     try:
         import uvicorn
 
-        from .app import ServerConfig, create_app
+        from .app import ServerConfig, create_app, load_readers
     except ImportError as e:
         raise HwocrError(f"'hwocr serve' needs the server extra: pip install 'hwocr[server]' ({e})") from None
-    cfg = ServerConfig(langs=lang_preload, engine=engine, device=device, api_key=api_key or None,
+    cfg = ServerConfig(langs=lang_preload, engine=engine, device=device, precision=precision, api_key=api_key or None,
                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
                        timeout_s=timeout_s, max_queue=max_queue)
     if workers:
         cfg.workers = workers
-    app = create_app(cfg)
+    app = create_app(cfg, readers=load_readers(cfg))
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
