@@ -87,6 +87,12 @@ def test_score_pairs_on_a_cold_cache_matches_score(lm):
     lm._state_cache.clear()
     assert np.allclose(lm.score_pairs(ctxs, chars), want)
     assert np.allclose(lm.score_pairs(ctxs[:3], chars[:3]), want[:3])  # now from the cache
+    # a full cache is emptied on the way, while the call needs both cached and new contexts
+    lm._state_cache.update({f"junk{i}": ([], [], 0) for i in range(200_001)})
+    fresh = lm.next_context("", "天气很")
+    lm._state_cache.pop(fresh, None)
+    assert np.allclose(lm.score_pairs(ctxs + [fresh], chars + ["好"]), want + [lm.score(fresh, "好")])
+    assert len(lm._state_cache) < 1000
 
 
 def test_only_last_order_minus_one_chars_matter(lm):

@@ -238,17 +238,25 @@ class CharLM:
         return (found.tolist(), self.logp_book[self.logp_codes[idx]].tolist(),
                 np.where(found, self.bow_book[self.bow_codes[idx]], 0.0).tolist())
 
-    def _new_states(self, miss: list[str], bows: list[float]) -> None:
-        """Cache each context's suffix hash states (length 0..L) and, per suffix length k, the
-        summed back-off weight of the longer suffixes (added when the answer comes from length k),
-        given the back-off weights of its suffixes of length 1..L, in order, in ``bows``."""
+    @staticmethod
+    def _suffix_states(ctxs: Iterable[str]) -> dict[str, list[int]]:
+        """Per context, the hash state of each of its suffixes, shortest (empty) first."""
+        return {c: [H0] + [hash_str_py(c[len(c) - k:]) for k in range(1, len(c) + 1)] for c in ctxs}
+
+    def _misses(self, ctxs: Iterable[str]) -> dict[str, list[int]]:
+        """The suffix states of the contexts not cached yet (the cache is emptied first when full)."""
         cache = self._state_cache
         if len(cache) > 200_000:
             cache.clear()
+        return self._suffix_states(c for c in dict.fromkeys(ctxs) if c not in cache)
+
+    def _add_states(self, states: dict[str, list[int]], bows: list[float]) -> None:
+        """Cache each context's suffix states and, per suffix length k, the summed back-off weight
+        of its longer suffixes (added when the answer comes from length k); ``bows`` holds the
+        back-off weights of each context's suffixes of length 1..L, context after context."""
         pos = 0
-        for ctx in miss:
+        for ctx, st in states.items():
             L = len(ctx)
-            st = [H0] + [hash_str_py(ctx[L - k:]) for k in range(1, L + 1)]
             b = [0.0] + bows[pos:pos + L]
             pos += L
             acc = [0.0] * (L + 1)
@@ -256,15 +264,14 @@ class CharLM:
             for k in range(L, -1, -1):
                 acc[k] = run
                 run += b[k]
-            cache[ctx] = (st, acc, L)
+            self._state_cache[ctx] = (st, acc, L)
 
     def _states(self, ctxs: Iterable[str]) -> None:
-        """Ensure ``self._state_cache`` holds every context of ``ctxs`` (see :meth:`_new_states`)."""
-        miss = [c for c in dict.fromkeys(ctxs) if c not in self._state_cache]
+        """Ensure ``self._state_cache`` holds every context of ``ctxs`` (see :meth:`_add_states`)."""
+        miss = self._misses(ctxs)
         if miss:
-            fps = [_mix64(hash_str_py(c[len(c) - k:])) for c in miss for k in range(1, len(c) + 1)]
-            _, _, bows = self._entries(fps) if fps else ([], [], [])
-            self._new_states(miss, bows)
+            fps = [_mix64(h) for st in miss.values() for h in st[1:]]
+            self._add_states(miss, self._entries(fps)[2] if fps else [])
 
     def score_pairs(self, ctxs: Sequence[str], chars: Sequence[str]) -> list[float]:
         """``[score(x, c) for x, c in zip(ctxs, chars)]`` with one table search. Contexts must
@@ -285,18 +292,16 @@ class CharLM:
                 out[i] = self.score(ctxs[i], c)
         if not sel:
             return out
-        cache = self._state_cache
-        miss = [c for c in dict.fromkeys(ctxs[i] for i in sel) if c not in cache]
-        fps = [_mix64(hash_str_py(c[len(c) - k:])) for c in miss for k in range(1, len(c) + 1)]
+        miss = self._misses(ctxs[i] for i in sel)
+        fps = [_mix64(h) for st in miss.values() for h in st[1:]]
         n_ctx = len(fps)
-        states = {c: [H0] + [hash_str_py(c[len(c) - k:]) for k in range(1, len(c) + 1)] for c in miss}
+        cache = self._state_cache
         for i, cp in zip(sel, cps):
-            ctx = ctxs[i]
-            st = states[ctx] if ctx in states else cache[ctx][0]
+            st = miss[ctxs[i]] if ctxs[i] in miss else cache[ctxs[i]][0]
             fps.extend(_mix64(((h ^ cp) * _P) & _M64) for h in st)
         found, lp, bows = self._entries(fps)
         if miss:
-            self._new_states(miss, bows[:n_ctx])
+            self._add_states(miss, bows[:n_ctx])
         pos = n_ctx
         unk = self.unk_logp
         for i in sel:
