@@ -73,6 +73,11 @@ def _mix_np(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
+def _native(a: np.ndarray) -> np.ndarray:
+    """``a`` itself on a little-endian machine, a native-order copy elsewhere."""
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
+
+
 def hash_str_py(s: str) -> int:
     h = H0
     for c in s:
@@ -195,9 +200,9 @@ class CharLM:
             header = json.loads(data[off:off + int(hlen)].decode())
             off += int(hlen)
             n = int(header["n"])
-            keys = np.frombuffer(data, "<u4", n, off).astype(np.uint32)  # aligned, native copy
+            keys = _native(np.frombuffer(data, "<u4", n, off))  # views into ``data``: no copies
             off += 4 * n
-            chk = np.frombuffer(data, "<u2", n, off).astype(np.uint16)
+            chk = _native(np.frombuffer(data, "<u2", n, off))
             off += 2 * n
             lq = np.frombuffer(data, np.uint8, n, off)
             off += n
