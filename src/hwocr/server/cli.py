@@ -5,6 +5,8 @@ This module imports only click at import time, so ``hwocr --help`` works without
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from ..errors import HwocrError
@@ -54,5 +56,9 @@ def serve(host, port, lang_preload, api_key, engine, device, precision, workers,
                        timeout_s=timeout_s, max_queue=max_queue)
     if workers:
         cfg.workers = workers
-    app = create_app(cfg, readers=load_readers(cfg))
+    t = time.perf_counter()
+    readers = load_readers(cfg)
+    if cfg.langs:
+        click.echo(f"hwocr: loaded {','.join(cfg.langs)} in {time.perf_counter() - t:.1f} s", err=True)
+    app = create_app(cfg, readers=readers)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
