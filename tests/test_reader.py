@@ -178,6 +178,24 @@ def test_narrowed_lines_read_better():
     assert narrowed > natural + 0.01, (narrowed, natural)
 
 
+@needs_shared(EVAL / "zh-lines", EVAL / "zh-chars", EVAL / "ja-chars")
+def test_default_beam_reads_every_set_better_than_greedy(zh_reader, ja_reader):
+    """The default decoder (beam + LM) against greedy on the same posteriors, isolated characters
+    included (where only the first-character prior can help)."""
+    from hwocr import Reader
+    from hwocr.metrics import read_labels, score
+
+    for reader, folder, step in [(zh_reader, "zh-lines", 1), (zh_reader, "zh-chars", 1), (ja_reader, "ja-chars", 3)]:
+        assert reader.decoder == "beam"
+        greedy = Reader(lang=reader.lang, decoder="greedy")
+        items = read_labels(EVAL / folder)[::step]
+        posts = reader.posteriors([load_image(p).rgb for p, _ in items])
+        refs = [t for _, t in items]
+        beam_acc = score([reader.decode(x).text for x in posts], refs).accuracy
+        greedy_acc = score([greedy.decode(x).text for x in posts], refs).accuracy
+        assert beam_acc > greedy_acc + 0.01, (folder, beam_acc, greedy_acc)
+
+
 @needs_shared(NB209)
 def test_int8_precision_reads_like_fp32():
     """The packaged INT8 model: same head pruning, golden lines, batch == single."""
