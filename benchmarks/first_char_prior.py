@@ -74,10 +74,11 @@ def synthetic(kind: str, n: int, mess: float, seed: int, deps: Path) -> tuple[li
 def evaluate(name: str, lang: str, rgbs: list[np.ndarray], refs: list[str], weights) -> None:
     from hwocr import Reader
     from hwocr.beam import BEAM_WIDTH, DEFAULTS, FIRST_WEIGHT, PRUNE_TOP, beam_decode, greedy_decode
+    from hwocr.lm import CharLM
     from hwocr.metrics import score
 
     reader = Reader(lang=lang, decoder="beam")
-    cs, lm = reader.charset, reader._lm
+    cs, lm = reader.charset, CharLM.for_lang(lang)
     alpha, bonus = DEFAULTS[lang]
     probs = [p.probs[0] for p in reader.posteriors(rgbs)]  # one window each: isolated characters
 

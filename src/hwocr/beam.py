@@ -142,10 +142,13 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
     lazy = lazy_lm and lm_weight >= 0  # otherwise 0 is no upper bound of the LM term
     log = math.log
 
+    def lm_term(k: int, sc: float) -> float:
+        return lm_weight * sc if parent[k] else _first_prior(sc, first_weight)
+
     def score_lm(nodes: list[int]) -> None:
         scores = _lm_scores(lm, lm_cache, [ctx[parent[k]] for k in nodes], [charset[cls[k]] for k in nodes])
         for k, sc in zip(nodes, scores):
-            weight[k] += lm_weight * sc if parent[k] else _first_prior(sc, first_weight)
+            weight[k] += lm_term(k, sc)
             pending.discard(k)
 
     # beams: node -> (pb, pnb), linear domain, rescaled every frame
@@ -194,7 +197,7 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                     if sc is None:
                         pending.add(k)
                     else:  # known already: no reason to wait
-                        weight[k] += lm_weight * sc if nd else _first_prior(sc, first_weight)
+                        weight[k] += lm_term(k, sc)
             if new and not lazy:
                 score_lm(list(pending))
         for node, (pb, pnb) in beams.items():

@@ -45,17 +45,8 @@ def hash_step_py(h: int, cp: int) -> int:
     return ((h ^ cp) * _P) & _M64
 
 
-def fingerprint64_py(h: int) -> int:
-    h ^= h >> 30
-    h = (h * _C1) & _M64
-    h ^= h >> 27
-    h = (h * _C2) & _M64
-    h ^= h >> 31
-    return h >> 32
-
-
 def _mix64(h: int) -> int:
-    """The splitmix64 finaliser on a Python int (the same bits as :func:`_mix_np`)."""
+    """The splitmix64 finaliser on a Python int (the same bits as :func:`fingerprint_np`)."""
     h ^= h >> 30
     h = (h * _C1) & _M64
     h ^= h >> 27
@@ -64,8 +55,8 @@ def _mix64(h: int) -> int:
 
 
 def _mix_np(h: np.ndarray) -> np.ndarray:
-    """:func:`fingerprint_np` for arrays of at least one dimension, whose integer arithmetic wraps
-    silently (no ``errstate`` needed: entering one costs more than hashing a few dozen values)."""
+    """The splitmix64 finaliser on a uint64 array of at least one dimension (array arithmetic wraps
+    silently, so no ``errstate``: entering one costs more than hashing a few dozen values)."""
     h = h ^ (h >> np.uint64(30))
     h = h * np.uint64(_C1)
     h = h ^ (h >> np.uint64(27))
@@ -92,14 +83,8 @@ def hash_step_np(h: np.ndarray, cp: np.ndarray) -> np.ndarray:
 
 def fingerprint_np(h: np.ndarray) -> np.ndarray:
     """Mixed 64-bit fingerprint; the table stores its top 32 bits (sorted key) + next 16 bits."""
-    h = np.asarray(h, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h = h ^ (h >> np.uint64(30))
-        h = h * np.uint64(_C1)
-        h = h ^ (h >> np.uint64(27))
-        h = h * np.uint64(_C2)
-        h = h ^ (h >> np.uint64(31))
-    return h
+    with np.errstate(over="ignore"):  # a 0-d input would warn on overflow
+        return _mix_np(np.asarray(h, dtype=np.uint64))
 
 
 def _codebook(x: np.ndarray, levels: int = 256) -> tuple[np.ndarray, np.ndarray]:
