@@ -29,8 +29,8 @@ from PIL import Image
 
 from hwocr.imageio import load_image
 from hwocr.metrics import score
-from hwocr.detect import load_detector
-from hwocr.page import read_image
+from hwocr.pages.detect import load_detector
+from hwocr.pages.document import read_image
 from hwocr.store import Store
 from hwocr.reader import Reader
 
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--no-reference", action="store_true", help="skip the line-level reference readings")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
-    from hwocr import page as page_mod
+    from hwocr.pages import document as page_mod
 
     turn = args.turn or page_mod.DEFAULT_TURN
     vmode = args.vertical or page_mod.DEFAULT_VERTICAL

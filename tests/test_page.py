@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from hwocr.detect import TextBox
+from hwocr.pages.detect import TextBox
 from hwocr.errors import HwocrError
-from hwocr.layout import build_lines, column_cells, crop_line, reflow_column, reflow_quads, span_to_quad
+from hwocr.pages.layout import build_lines, column_cells, crop_line, reflow_column, reflow_quads, span_to_quad
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
 
@@ -196,7 +196,7 @@ def test_vertical_page_read_right_to_left(reader, direction):
 
 @pytest.mark.parametrize("vertical", ["rotate", "reflow", "both"])
 def test_vertical_modes(reader, vertical):
-    from hwocr.page import read_image
+    from hwocr.pages.document import read_image
 
     res = read_image(reader, np.asarray(vpage()), vertical=vertical)
     assert texts(res) == ["3141", "592653", "5897"]
@@ -216,7 +216,7 @@ def test_forced_direction_is_obeyed(reader):
 def test_empty_page_is_an_empty_result(reader):
     res = reader.read_page(np.full((400, 300, 3), 250, np.uint8))
     assert res.lines == () and res.text == ""
-    from hwocr import export
+    from hwocr.pages import export
 
     assert json.loads(export.to_json([res]))["pages"][0]["lines"] == []
     ET.fromstring(export.to_hocr([res]))
@@ -226,7 +226,7 @@ def test_pdf_input(reader, tmp_path):
     pytest.importorskip("pypdfium2")
     p = tmp_path / "two.pdf"
     hpage().save(p, "PDF", resolution=100, save_all=True, append_images=[vpage()])
-    from hwocr.page import read_document
+    from hwocr.pages.document import read_document
 
     pages = read_document(reader, p, dpi=100)
     assert len(pages) == 2
@@ -249,7 +249,7 @@ def test_broken_pdf_is_a_one_line_error(reader, tmp_path):
 def test_multipage_tiff(reader, tmp_path):
     p = tmp_path / "pages.tif"
     hpage().save(p, save_all=True, append_images=[vpage().convert("L")])
-    from hwocr.page import read_document
+    from hwocr.pages.document import read_document
 
     pages = read_document(reader, p)
     assert [texts(pg) for pg in pages] == [H_TEXTS, ["3141", "592653", "5897"]]
@@ -269,7 +269,7 @@ def test_exif_orientation(reader, tmp_path):
 
 
 def test_outputs_well_formed(reader, tmp_path):
-    from hwocr import export
+    from hwocr.pages import export
 
     pages = [reader.read_page(hpage()), reader.read_page(vpage())]
     d = json.loads(export.to_json(pages))
@@ -290,7 +290,7 @@ def test_outputs_well_formed(reader, tmp_path):
 
 def test_searchable_pdf(reader, tmp_path):
     pdfium = pytest.importorskip("pypdfium2")
-    from hwocr import export
+    from hwocr.pages import export
 
     rgbs = [np.asarray(hpage()), np.asarray(vpage())]
     pages = [reader.read_page(im) for im in rgbs]
@@ -303,7 +303,7 @@ def test_searchable_pdf(reader, tmp_path):
     assert p0.get_textpage().get_text_range().split("\r\n") == ["31415926", "2718 1414", "57721566"]
     assert "592653" in p1.get_textpage().get_text_range().replace("\r\n", "").replace(" ", "")
     # CJK text survives too (PDFium drops non-embedded Identity CID text when no CJK font is installed)
-    from hwocr.page import PageChar, PageLine, PageResult
+    from hwocr.pages.document import PageChar, PageLine, PageResult
 
     cells = tuple(PageChar(ch, 0.9, ((50 + 40 * i, 50), (90 + 40 * i, 50), (90 + 40 * i, 90), (50 + 40 * i, 90)))
                   for i, ch in enumerate("漢字こんにちは"))

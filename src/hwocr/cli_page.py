@@ -33,9 +33,9 @@ from .errors import HwocrError
 @click.option("--offline", is_flag=True, default=None, help="Never download models.")
 def page(files, lang, engine, detector, device, decoder, direction, vertical, fmt, output, overlay, dpi, model_dir, offline):
     """Read whole pages: detect text lines, order them, read each line."""
-    from . import export
-    from .page import read_image
-    from .pages_input import load_pages
+    from .pages import export
+    from .pages.document import read_image
+    from .pages.inputs import load_pages
     from .reader import Reader
 
     if fmt == "pdf" and not output:

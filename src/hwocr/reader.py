@@ -161,7 +161,7 @@ class Reader:
         with self._detector_lock:
             det = self._detectors.get(name)
             if det is None:
-                from .detect import load_detector
+                from .pages.detect import load_detector
 
                 det = self._detectors[name] = load_detector(name, self.engine.device, store=self._store)
         return det
@@ -171,8 +171,8 @@ class Reader:
         """Read a whole page (image, page ``page`` of a PDF / multi-page TIFF): detect the lines, order
         them (``direction``: auto, horizontal, vertical) and read each; ``vertical`` columns are read turned
         ("rotate"), with their characters laid out upright ("reflow") or "both" (the more confident).
-        Returns a ``hwocr.page.PageResult``."""
-        from .page import read_page
+        Returns a ``hwocr.pages.document.PageResult``."""
+        from .pages.document import read_page
 
         return read_page(self, source, page=page, detector=detector, direction=direction, dpi=dpi, vertical=vertical)
 

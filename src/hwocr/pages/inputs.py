@@ -10,8 +10,8 @@ from typing import Sequence
 import numpy as np
 from PIL import ImageSequence
 
-from .errors import ImageError
-from .imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, load_pil, read_source
+from ..errors import ImageError
+from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, load_pil, read_source
 
 DEFAULT_DPI = 200
 

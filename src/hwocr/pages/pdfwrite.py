@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .errors import HwocrError
+from ..errors import HwocrError
 
 CID_BASE = 1000
 MAX_CHARS = 20000  # Adobe-Japan1-6 has 23058 CIDs

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 DETECTORS = ("ppocr", "omz")
 
@@ -78,9 +78,9 @@ class DBDetector(Detector):
     def __init__(self, device: str = "CPU", *, max_side: int = 1600, min_side: int = 64, thresh: float = 0.3,
                  box_thresh: float = 0.5, unclip_ratio: float = 1.6, min_size: float = 4.0,
                  max_candidates: int = 1000) -> None:
-        from .engines.runtime import OVSession
-        from .registry import PPOCR_DET
-        from .store import packaged_path
+        from ..engines.runtime import OVSession
+        from ..registry import PPOCR_DET
+        from ..store import packaged_path
 
         self.session = OVSession(packaged_path(PPOCR_DET), device)
         self.max_side = max_side
@@ -193,7 +193,7 @@ class OMZHorizontalDetector(Detector):
     name = "horizontal-text-detection-0001"
 
     def __init__(self, xml: str | Path, device: str = "CPU", score_thresh: float = 0.3, tile: int = 800) -> None:
-        from .engines.runtime import OVSession
+        from ..engines.runtime import OVSession
 
         self.session = OVSession(xml, device)
         names = {n for o in self.session.compiled.outputs for n in o.get_names()}
@@ -272,8 +272,8 @@ def load_detector(name: str = "ppocr", device: str = "CPU", *, store=None, **kw)
     if name == "ppocr":
         return DBDetector(device, **kw)
     if name == "omz":
-        from .registry import DETECTION_MODELS, HTD
-        from .store import Store
+        from ..registry import DETECTION_MODELS, HTD
+        from ..store import Store
 
         st = store or Store.from_env()
         xml, bin_ = DETECTION_MODELS[HTD].files["FP16-INT8"]

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .page import PageResult
+from .document import PageResult
 
 FORMATS = ("json", "txt", "hocr", "pdf")
 
@@ -77,7 +77,7 @@ def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
 def overlay(rgb: np.ndarray, page: PageResult, max_side: int = 2400) -> Image.Image:
     """The page with each line's polygon (blue: horizontal, green: vertical), its reading-order number,
     character cells (shaded by confidence, red under 0.5) and the text beside each line."""
-    from .render import font
+    from ..render import font
 
     img = Image.fromarray(rgb).convert("RGB")
     s = min(1.0, max_side / max(img.size))

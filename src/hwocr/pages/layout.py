@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .detect import TextBox, order_quad, rect_angle
-from .errors import HwocrError
+from ..errors import HwocrError
 
 DIRECTIONS = ("auto", "horizontal", "vertical")
 

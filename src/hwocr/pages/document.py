@@ -13,9 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .detect import Detector, TextBox
-from .imageio import ImageSource
+from ..imageio import ImageSource
 from .layout import DIRECTIONS, Crop, LineGeom, build_lines, crop_line, reflow_column, reflow_quads
-from .results import LineResult
+from ..results import LineResult
 
 Polygon = tuple[tuple[float, float], ...]
 
@@ -144,11 +144,11 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
     """Read one page image (RGB array) with ``reader`` (a :class:`hwocr.Reader`). ``vertical``: how
     vertical columns are read (one of :data:`VERTICAL_MODES`)."""
     if direction not in DIRECTIONS:
-        from .errors import HwocrError
+        from ..errors import HwocrError
 
         raise HwocrError(f"unknown direction {direction!r} (expected one of: {', '.join(DIRECTIONS)})")
     if vertical not in VERTICAL_MODES:
-        from .errors import HwocrError
+        from ..errors import HwocrError
 
         raise HwocrError(f"unknown vertical mode {vertical!r} (expected one of: {', '.join(VERTICAL_MODES)})")
     det = reader.detector(detector) if isinstance(detector, str) else detector
@@ -181,7 +181,7 @@ def read_document(reader, source: ImageSource, *, detector: str | Detector = "pp
                   dpi: float = 200, pages: Sequence[int] | None = None, turn: str = DEFAULT_TURN,
                   vertical: str = DEFAULT_VERTICAL) -> list[PageResult]:
     """Every page of ``source`` (image, multi-page TIFF or PDF), or the pages numbered in ``pages``."""
-    from .pages_input import load_pages
+    from .inputs import load_pages
 
     out = []
     for p in load_pages(source, dpi=dpi, max_pixels=reader.max_pixels, pages=pages):
