@@ -39,7 +39,8 @@ def cli() -> None:
 def _engine_options(f):
     f = click.option("--lang", type=click.Choice(["zh", "ja"]), default="zh", show_default=True, help="Language of the text.")(f)
     f = click.option("--engine", default="ppocr", show_default=True,
-                     help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use) or a model path.")(f)
+                     help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use), a model folder "
+                          "with hwocr-model.json, or a model file (.xml / .onnx, optional <file>.hwocr.json card).")(f)
     f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
     f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
                      help="CTC decoding (default: beam with a language model for ppocr, greedy for omz/custom).")(f)
@@ -47,6 +48,9 @@ def _engine_options(f):
                      help="ppocr: FP32 (default) or INT8 (about 1.5x faster, a little less accurate on single "
                           "characters); omz: FP16 (default), FP32 or FP16-INT8.")(f)
     f = click.option("--charlist", type=click.Path(dir_okay=False), help="Charlist for a custom model (one symbol per line).")(f)
+    f = click.option("--input-spec", metavar="KEY=VAL,...",
+                     help="Custom model preprocessing, overriding its model card / metadata, e.g. "
+                          "'height=48,channels=3,mean=127.5,scale=0.00784,bgr=true' (InputSpec fields).")(f)
     f = click.option("--model-dir", type=click.Path(file_okay=False), help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
     f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
     f = click.option("--mirror", help="Base URL of a model mirror (same layout as the cache).")(f)
@@ -55,11 +59,13 @@ def _engine_options(f):
     return f
 
 
-def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offline, mirror, restrict=None, **kw):
+def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offline, mirror, restrict=None,
+            input_spec=None, **kw):
     from .reader import Reader
 
     return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision, charlist=charlist,
-                  model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, parallel=True, **kw)
+                  model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, parallel=True,
+                  input_spec=input_spec, **kw)
 
 
 #: what a directory argument of ``hwocr read`` expands to

@@ -11,13 +11,15 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from itertools import chain, islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import decode as dec
 from .charsets import LANGS, language_filter, read_charlist
 from .engines import Engine, load_engine
+from .engines.factory import engine_defaults
+from .engines.modelcard import parse_input_option
 from .errors import HwocrError, ImageError, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .preprocess import Window, make_windows
@@ -45,7 +47,8 @@ class Reader:
     Args:
         lang: "zh" (simplified Chinese) or "ja" (Japanese).
         engine: "ppocr" (embedded PP-OCRv6-small, default), "omz" (Intel Open Model Zoo model for
-            ``lang``, downloaded and verified on first use) or a path to an OpenVINO IR / ONNX CTC model.
+            ``lang``, downloaded and verified on first use), a path to an OpenVINO IR / ONNX CTC model
+            (with an optional ``<model>.hwocr.json`` sidecar card), or a folder with ``hwocr-model.json``.
         device: OpenVINO device ("CPU", "GPU", "AUTO", ...).
         decoder: "greedy", "beam" (CTC prefix beam search with a character language model), or None:
             beam for ppocr (it measured better on every dev set), greedy (the reference) for other engines.
@@ -59,18 +62,22 @@ class Reader:
         precision: ppocr "FP32" (default) or "INT8" (about 1.5x the lines/s, slightly less accurate on
             isolated characters); omz "FP16" (default, as the reference), "FP32" or "FP16-INT8".
         restrict: limit the output to the characters of ``lang`` (default: on for the multilingual
-            ppocr model, off for models whose charlist already is one language).
+            ppocr model and carded models whose card says ``"lang": "multi"``, off otherwise).
+        input_spec: InputSpec fields (a mapping, or ``"height=48,channels=3"``) overriding a custom
+            model's preprocessing (which comes from its model card, else its metadata, else defaults).
     """
 
     def __init__(self, lang: str = "zh", engine: str = "ppocr", *, device: str = "CPU", decoder: str | None = None,
                  top_k: int = 0, allow: str | Path | Iterable[str] | None = None, restrict: bool | None = None,
                  precision: str | None = None, charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False,
+                 input_spec: Mapping[str, Any] | str | None = None) -> None:
         if lang not in LANGS:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
+        default_decoder, default_restrict = engine_defaults(engine)
         if decoder is None:
-            decoder = "beam" if engine == "ppocr" else "greedy"
+            decoder = default_decoder
         if decoder not in DECODERS:
             raise ModelError(f"unknown decoder {decoder!r} (expected one of: {', '.join(DECODERS)})")
         if top_k < 0:
@@ -86,11 +93,14 @@ class Reader:
         self._detectors: dict[str, object] = {}
         self._detector_lock = threading.Lock()
         if restrict is None:
-            restrict = engine == "ppocr"
+            restrict = default_restrict
+        if isinstance(input_spec, str):
+            input_spec = parse_input_option(input_spec)
         keep = language_filter(lang) if restrict else None
         # the restriction is applied inside the model (its head cut to the language) when possible
         self.engine: Engine = load_engine(engine, lang, device, store=store, precision=precision,
-                                          charlist=charlist, hint=hint, keep=keep)
+                                          charlist=charlist, hint=hint, keep=keep,
+                                          input_spec=input_spec)
         charset = self.engine.info.charset
         self.mask = dec.class_mask(charset, keep) if keep is not None and not self.engine.info.pruned else None
         self.allowed = _allowed_mask(allow, charset) if allow is not None else None

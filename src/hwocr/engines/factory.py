@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from ..errors import ModelError
 from ..registry import MODELS, OMZ_BY_LANG, PPOCR_PRECISIONS, PPOCR_REC, PPOCR_REC_INT8, PRECISIONS, InputSpec
 from ..store import Store, packaged_path
 from .base import Engine, ModelInfo
+from .modelcard import MODEL_SUFFIXES, ModelCard, apply_input, card_file, check_input, load_card
 from .prune import prune_head
 from .runtime import OVSession, read_model
 
@@ -20,12 +22,18 @@ ENGINES = ("ppocr", "omz")
 
 #: input spec assumed for a custom model whose input shape does not say otherwise
 CUSTOM_DEFAULT = InputSpec(height=96, channels=1, fixed_width=None, pad="edge", interpolation="area", max_width=4096)
+#: input spec assumed for a model carrying PaddleOCR's metadata (its ``character`` list): PaddleOCR's
+#: recogniser preprocessing, as for the embedded ppocr engine
+PADDLE_DEFAULT = replace(PPOCR_REC.input or CUSTOM_DEFAULT, height=48, channels=3)
 
 
 def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *, store: Store | None = None,
                 precision: str | None = None, charlist: str | Path | None = None, hint: str = "LATENCY",
-                keep: Callable[[str], bool] | None = None) -> Engine:
-    """``keep``: restrict the output to the characters it accepts (blank and space always kept). The
+                keep: Callable[[str], bool] | None = None, input_spec: Mapping[str, Any] | None = None) -> Engine:
+    """``engine``: ppocr, omz, a model file (.xml / .onnx, with an optional ``<file>.hwocr.json``
+    sidecar card), a model folder with ``hwocr-model.json``, or a card file (see ``modelcard``).
+    ``input_spec``: InputSpec fields overriding a custom model's own (card, metadata, defaults).
+    ``keep``: restrict the output to the characters it accepts (blank and space always kept). The
     classifier head is cut to them when the graph allows (``info.pruned``); otherwise the caller
     must mask the probabilities itself. ``precision``: ppocr FP32 (default) or INT8; omz FP16
     (default), FP32 or FP16-INT8."""
@@ -33,10 +41,36 @@ def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *,
         return _ppocr(device, charlist, hint, keep, precision or "FP32")
     if engine == "omz":
         return _omz(lang, device, store or Store.from_env(), precision or "FP16", charlist, hint, keep)
+    card = find_card(engine)
+    p = card.model_path if card else Path(engine)
+    if card or p.suffix.lower() in MODEL_SUFFIXES or p.is_file():
+        return _custom(p, device, charlist, hint, keep, card, input_spec)
+    raise ModelError(f"unknown engine {engine!r}: use ppocr, omz, a model folder with hwocr-model.json, "
+                     f"or a path to an OpenVINO .xml / ONNX model")
+
+
+def find_card(engine: str) -> ModelCard | None:
+    """The model card an ``--engine`` value names (a folder, a card, a model file with a sidecar), if any."""
+    if engine in ENGINES:
+        return None
     p = Path(engine)
-    if p.suffix.lower() in (".xml", ".onnx") or p.exists():
-        return _custom(p, device, charlist, hint, keep)
-    raise ModelError(f"unknown engine {engine!r}: use ppocr, omz, or a path to an OpenVINO .xml / ONNX model")
+    if p.is_dir() and card_file(p) is None:
+        raise ModelError(f"{p}: not a model folder (no hwocr-model.json in it)")
+    if p.is_dir() or p.name.endswith(".json") or card_file(p) is not None:
+        return load_card(p)
+    return None
+
+
+def engine_defaults(engine: str) -> tuple[str, bool]:
+    """(default decoder, restrict to the language by default) for an ``--engine`` value: beam and
+    restricted for ppocr; for a carded model, its decoder (else greedy) and restricted when its
+    charlist is multilingual; greedy and unrestricted otherwise (the OMZ reference)."""
+    if engine == "ppocr":
+        return "beam", True
+    card = find_card(engine) if engine != "omz" else None
+    if card is None:
+        return "greedy", False
+    return card.decoder or "greedy", card.lang == "multi"
 
 
 def _ppocr(device: str, charlist: str | Path | None, hint: str, keep, precision: str = "FP32") -> Engine:
@@ -109,30 +143,23 @@ def _omz(lang: str, device: str, store: Store, precision: str, charlist: str | P
     return Engine(info, sess, device)
 
 
-def _custom(path: Path, device: str, charlist: str | Path | None, hint: str, keep) -> Engine:
-    if not path.exists():
+def _custom(path: Path, device: str, charlist: str | Path | None, hint: str, keep, card: ModelCard | None = None,
+            overrides: Mapping[str, Any] | None = None) -> Engine:
+    if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     model = read_model(path)
     if len(model.inputs) != 1 or len(model.outputs) < 1:
         raise ModelError(f"{path}: expected one input and one output, got "
                          f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")
-    if charlist:
-        chars = read_charlist(charlist)
+    paddle = _rt_info(model, "framework", "character") or _rt_info(model, "model_info", "character")
+    cl = charlist or (card.charlist_path if card else None)
+    if cl:
+        chars = read_charlist(cl)
+    elif paddle:
+        chars = paddle.split("\n")
     else:
-        meta = _rt_info(model, "framework", "character") or _rt_info(model, "model_info", "character")
-        if not meta:
-            raise ModelError(f"{path}: the model carries no charlist; pass one with --charlist")
-        chars = meta.split("\n")
-    shape = model.inputs[0].get_partial_shape()
-    if shape.rank.is_dynamic or shape.rank.get_length() != 4:
-        raise ModelError(f"{path}: expected a 4-D N x C x H x W input, got {shape}")
-    c, h, w = (shape[i] for i in (1, 2, 3))
-    spec = replace(
-        CUSTOM_DEFAULT,
-        channels=c.get_length() if c.is_static else CUSTOM_DEFAULT.channels,
-        height=h.get_length() if h.is_static else CUSTOM_DEFAULT.height,
-        fixed_width=w.get_length() if w.is_static else None,
-    )
+        raise ModelError(f"{path}: the model carries no charlist; pass one with --charlist or a model card")
+    spec = _custom_input(model, path, PADDLE_DEFAULT if paddle else CUSTOM_DEFAULT, card, overrides)
     out = model.outputs[0].get_partial_shape()
     if out.rank.is_dynamic or out.rank.get_length() != 3:
         raise ModelError(f"{path}: expected a 3-D CTC output (frames x batch x classes), got {out}")
@@ -142,13 +169,49 @@ def _custom(path: Path, device: str, charlist: str | Path | None, hint: str, kee
     charset: tuple[str, ...] = ("", *chars)
     if out[2].is_static and out[2].get_length() == n + 1:
         charset = (*charset, " ")  # PaddleOCR-style trailing space class
-    _check_model_classes(model, len(charset), Path(charlist) if charlist else path)
-    rows = frame_rows(model)
+    _check_model_classes(model, len(charset), Path(cl) if cl else path)
+    # PaddleOCR heads pool the height away (their attention necks reshape 4-D maps to 3-D on the way)
+    rows = 1 if paddle else frame_rows(model)
     charset, pruned = _restrict(model, charset, keep)
     sess = OVSession(path, device, hint, model=model)
-    info = ModelInfo(path.stem, charset, spec, time_major=time_major, source=str(path), frame_rows=rows,
-                     pruned=pruned)
+    info = ModelInfo(card.name if card else path.stem, charset, spec, time_major=time_major, source=str(path),
+                     frame_rows=rows, pruned=pruned)
     return Engine(info, sess, device)
+
+
+#: rt_info keys (OpenVINO IR) / ONNX metadata_props under which a model may carry its InputSpec
+#: fields as a JSON object
+INPUT_META_KEYS = (("framework", "hwocr_input"), ("hwocr", "input"), ("model_info", "hwocr_input"))
+
+
+def _custom_input(model, path: Path, base: InputSpec, card: ModelCard | None,
+                  overrides: Mapping[str, Any] | None) -> InputSpec:
+    """A custom model's InputSpec, each layer overriding the one before: ``base`` defaults, the
+    static input shape, InputSpec fields in the model's metadata, the card, the caller's overrides."""
+    shape = model.inputs[0].get_partial_shape()
+    if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+        raise ModelError(f"{path}: expected a 4-D N x C x H x W input, got {shape}")
+    c, h, w = (shape[i] for i in (1, 2, 3))
+    spec = replace(base, channels=c.get_length() if c.is_static else base.channels,
+                   height=h.get_length() if h.is_static else base.height,
+                   fixed_width=w.get_length() if w.is_static else None)
+    for key in INPUT_META_KEYS:
+        meta = _rt_info(model, *key)
+        if meta:
+            try:
+                fields_ = json.loads(meta)
+            except json.JSONDecodeError:
+                raise ModelError(f"{path}: metadata {'/'.join(key)} is not JSON") from None
+            spec = apply_input(spec, check_input(fields_, f"{path} metadata {'/'.join(key)}"))
+            break
+    if card:
+        spec = card.input_spec(spec)
+    if overrides:
+        spec = apply_input(spec, overrides)
+    if c.is_static and spec.channels != c.get_length() or h.is_static and spec.height != h.get_length():
+        raise ModelError(f"{path}: the model's input is {c} x {h} (channels x height), the input spec says "
+                         f"{spec.channels} x {spec.height}")
+    return spec
 
 
 def frame_rows(model) -> int:
