@@ -59,7 +59,7 @@ def test_missing_and_corrupt_files_continue_then_fail(tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff garbage")
     r = hwocr("read", str(tmp_path / "missing.png"), str(bad), str(SAMPLES / "zh-line.png"))
-    assert r.stdout.strip() == ZH_TEXT  # the good image is still read
+    assert r.stdout.strip() == f"{SAMPLES / 'zh-line.png'}\t{ZH_TEXT}"  # the good image is still read
     assert_one_line_error(r, "missing.png: no such file", "bad.jpg")
 
 

@@ -9,132 +9,127 @@ from pathlib import Path
 
 import click
 
+from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, STDIN, engine_options, expand_inputs,
+                         fail, make_reader, renamed, source, warn)
 from .errors import HwocrError
-
-EXIT_ERROR = 1
-
-
-def _fail(msg: str) -> None:
-    click.echo(f"hwocr: error: {msg}", err=True)
 
 
 class _Group(click.Group):
+    """Errors as one line: ``hwocr: error: ...``; a bad command line exits 2 (EXIT_USAGE), any other
+    failure 1 (EXIT_ERROR)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx else "hwocr"
+            fail(f"{' '.join(e.format_message().split())} (see '{where} --help')")
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as e:
+            fail(" ".join(e.format_message().split()))
+            sys.exit(e.exit_code)
+        except click.Abort:
+            fail("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except HwocrError as e:
-            _fail(str(e))
+            fail(str(e))
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
-            _fail("interrupted")
-            ctx.exit(130)
+            fail("interrupted")
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hwocr")
 def cli() -> None:
-    """Read handwritten Chinese (simplified) and Japanese text lines, offline."""
+    """Read handwritten Chinese (simplified) and Japanese text lines, offline.
+
+    Exit status: 0 all read; 1 an input or model failed; 2 bad command line; 3 all read, with a
+    warning (an input that looks like a page, several lines or a vertical column; an empty reading
+    of an inked image)."""
 
 
-def _engine_options(f):
-    f = click.option("--lang", type=click.Choice(["zh", "ja"]), default="zh", show_default=True, help="Language of the text.")(f)
-    f = click.option("--engine", default="ppocr", show_default=True,
-                     help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use), a model folder "
-                          "with hwocr-model.json, or a model file (.xml / .onnx, optional <file>.hwocr.json card).")(f)
-    f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
-    f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
-                     help="CTC decoding (default: beam with a language model for ppocr, greedy for omz/custom).")(f)
-    f = click.option("--precision", type=click.Choice(["FP32", "INT8", "FP16", "FP16-INT8"]), default=None,
-                     help="ppocr: FP32 (default) or INT8 (about 1.5x faster, a little less accurate on single "
-                          "characters); omz: FP16 (default), FP32 or FP16-INT8.")(f)
-    f = click.option("--charlist", type=click.Path(dir_okay=False), help="Charlist for a custom model (one symbol per line).")(f)
-    f = click.option("--input-spec", metavar="KEY=VAL,...",
-                     help="Custom model preprocessing, overriding its model card / metadata, e.g. "
-                          "'height=48,channels=3,mean=127.5,scale=0.00784,bgr=true' (InputSpec fields).")(f)
-    f = click.option("--model-dir", type=click.Path(file_okay=False), help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
-    f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
-    f = click.option("--mirror", help="Base URL of a model mirror (same layout as the cache).")(f)
-    f = click.option("--restrict/--no-restrict", default=None,
-                     help="Limit output to the characters of --lang (default: on for ppocr, off for omz).")(f)
-    return f
-
-
-def _reader(lang, engine, device, decoder, precision, charlist, model_dir, offline, mirror, restrict=None,
-            input_spec=None, **kw):
-    from .reader import Reader
-
-    return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision, charlist=charlist,
-                  model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, parallel=True,
-                  input_spec=input_spec, **kw)
-
-
-#: what a directory argument of ``hwocr read`` expands to
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 #: show a progress bar (on a terminal) from this many images on
 PROGRESS_MIN = 8
 
 
 def expand_images(args: tuple[str, ...] | list[str]) -> list[str]:
-    """Image paths from command-line arguments: a directory gives its images (IMAGE_EXTS, sorted, not
-    recursive), a glob pattern (``*``, ``?``, ``[``; ``**`` recurses) its sorted matches, anything else
-    is taken as a file. A directory or pattern that gives nothing is an error."""
-    import glob as globmod
+    """``hwocr read``'s inputs: folders give the images the loader decodes (see cli_common.expand_inputs)."""
+    from .imageio import IMAGE_EXTENSIONS
 
-    out: list[str] = []
-    for a in args:
-        p = Path(a)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
-            if not found:
-                raise HwocrError(f"{a}: no images in this folder ({', '.join(IMAGE_EXTS)})")
-            out.extend(found)
-        elif not p.exists() and globmod.has_magic(a):
-            found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
-            if not found:
-                raise HwocrError(f"{a}: no files match this pattern")
-            out.extend(found)
-        else:
-            out.append(a)
-    return out
+    return expand_inputs(args, IMAGE_EXTENSIONS)
+
+
+def _plain(res, top_k: int) -> str:
+    """The plain-text form of one reading: the text, then with --top-k a TAB and each character's
+    alternatives as ``char:confidence,...`` separated by spaces."""
+    if not top_k:
+        return res.text
+    alts = " ".join(",".join(f"{a.char}:{a.confidence:.2f}" for a in c.alternatives) for c in res.chars)
+    return f"{res.text}\t{alts}"
 
 
 @cli.command()
 @click.argument("images", nargs=-1, required=True)
-@_engine_options
+@engine_options
 @click.option("--json", "as_json", is_flag=True,
-              help="JSON lines: one object per image (file, text, confidence, characters), written as read.")
+              help="JSON lines: one object per image (file, text, confidence, characters, warnings), written as read.")
 @click.option("--allow", type=click.Path(dir_okay=False), help="File of allowed characters (one per line).")
-@click.option("--top-k", type=click.IntRange(0, 50), default=0, show_default=True, help="Alternatives per character.")
+@click.option("--top-k", type=click.IntRange(0, 50), default=0, show_default=True,
+              help="Alternatives per character (plain output: after a TAB, 'char:conf,...' per character).")
 @click.option("--preview", type=click.Path(dir_okay=False, writable=True),
-              help="Write a picture of the scaled line with the characters under their spans.")
+              help="Write a picture of the scaled line with the characters under their spans "
+                   "(OUT.png; OUT-1.png, OUT-2.png ... for several images).")
+@click.option("--filenames/--no-filenames", default=None,
+              help="Plain output: prefix each line with the file name and a TAB (default: with several images).")
+@click.option("--line-check/--no-line-check", default=True, show_default=True,
+              help="Warn (exit 3) about an image that looks like a page, several lines or a vertical column.")
 @click.option("--progress/--no-progress", default=None,
               help=f"Progress bar on stderr (default: on a terminal with {PROGRESS_MIN}+ images).")
-def read(images, as_json, allow, top_k, preview, progress, **opts):
-    """Read text lines from IMAGES (files, folders of images, or glob patterns such as 'scans/*.png').
+def read(images, as_json, allow, top_k, preview, filenames, line_check, progress, **opts):
+    """Read text lines from IMAGES (files, folders of images, glob patterns such as 'scans/*.png', or
+    - for standard input).
 
     One output line per image, in input order, each written as soon as it is read; lines are
-    batched and run in parallel, with the same results as reading them one at a time."""
+    batched and run in parallel, with the same results as reading them one at a time. With several
+    images each plain line starts with the file name and a TAB."""
     from .imageio import load_image
+    from .lineshape import line_shape
     from .reader import check_line_shape
 
     paths = expand_images(images)
-    reader = _reader(**opts, allow=allow, top_k=top_k if as_json or top_k else 0)
+    reader = make_reader(**opts, allow=allow, top_k=top_k)
+    with_names = filenames if filenames is not None else len(paths) > 1
     failed = 0
+    warned = 0
     names: list[str] = []  # the images that loaded, in order (results come back in this order)
+    shapes: list = []  # their line-shape verdicts
     kept: list = []  # their pixels, only when a preview is wanted
 
     def lines():
         nonlocal failed
         for path in paths:
             try:
-                rgb = load_image(path, reader.max_pixels).rgb
-                check_line_shape(rgb, path)
+                name, src = source(path)
+                try:
+                    rgb = load_image(src, reader.max_pixels).rgb
+                except HwocrError as e:
+                    raise renamed(e, src, name) from None
+                check_line_shape(rgb, name)
             except HwocrError as e:
-                _fail(str(e))
+                fail(str(e))
                 failed += 1
                 bar.update(1)
                 continue
-            names.append(path)
+            names.append(name)
+            shapes.append(line_shape(rgb))
             if preview:
                 kept.append(rgb)
             yield rgb
@@ -145,30 +140,55 @@ def read(images, as_json, allow, top_k, preview, progress, **opts):
     results = []
     with tqdm(total=len(paths), unit="img", file=sys.stderr, disable=not show, leave=False) as bar:
         for k, res in enumerate(reader._iter_results(lines())):
+            notes = _warnings(shapes[k], res, line_check)
+            for n in notes:
+                warn(f"{names[k]}: {n}")
+            warned += bool(notes)
             if as_json:
-                click.echo(json.dumps({"file": names[k], **res.to_dict()}, ensure_ascii=False))
+                click.echo(json.dumps({"file": names[k], **res.to_dict(), "warnings": notes}, ensure_ascii=False))
             else:
-                click.echo(res.text)
+                click.echo(f"{names[k]}\t{_plain(res, top_k)}" if with_names else _plain(res, top_k))
             if preview:
                 results.append(res)
             bar.update(1)
     if preview and results:
-        from .render import preview as render_preview
-
-        p = Path(preview)
-        for k, (rgb, res) in enumerate(zip(kept, results)):
-            out = p if len(results) == 1 else p.with_name(f"{p.stem}-{k}{p.suffix}")
-            try:
-                render_preview(rgb, res).save(out)
-            except (OSError, ValueError) as e:
-                raise HwocrError(f"{out}: cannot write preview ({e})") from None
+        _write_previews(preview, kept, results)
     if failed:
         sys.exit(EXIT_ERROR)
+    if warned:
+        sys.exit(EXIT_WARNING)
+
+
+def _warnings(shape, res, line_check: bool) -> list[str]:
+    """What to tell the user about one reading (one line each)."""
+    out = []
+    if line_check and not shape.ok:
+        out.append(shape.advice())
+    elif not res.text and shape.has_ink:
+        out.append("read nothing, though the image has ink (not a text line, or a custom model's input spec "
+                   "does not fit it: see --input-spec)")
+    return out
+
+
+def _write_previews(preview: str, images, results) -> None:
+    from .render import missing_glyphs, numbered
+    from .render import preview as render_preview
+
+    for k, (rgb, res) in enumerate(zip(images, results)):
+        out = numbered(preview, k, len(results))
+        lacking = missing_glyphs(res.text)
+        if lacking:
+            warn(f"{out}: {len(lacking)} character(s) not in hwocr's font drawn as code points: "
+                 f"{' '.join(sorted(lacking))}")
+        try:
+            render_preview(rgb, res).save(out)
+        except (OSError, ValueError) as e:
+            raise HwocrError(f"{out}: cannot write preview ({e})") from None
 
 
 @cli.command("eval")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-@_engine_options
+@engine_options
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--errors", "show_errors", is_flag=True, help="Also print each misread line.")
 def eval_cmd(folder, as_json, show_errors, **opts):
@@ -177,7 +197,7 @@ def eval_cmd(folder, as_json, show_errors, **opts):
     from .metrics import char_calibration, normalize, read_labels, score
 
     items = read_labels(folder)
-    reader = _reader(**opts)
+    reader = make_reader(**opts)
     imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
     reader.read_arrays(imgs[:1])  # warm-up: the first inference compiles kernels
     results, times = [], []
@@ -255,19 +275,26 @@ def models_list(model_dir, mirror, offline):
         click.echo(f"{m.name:50s} {state:10s} {m.description}")
 
 
-def _resolve(names):
+def _resolve(names, packaged: bool = False) -> list:
+    """Registry entries for model names (``zh``/``ja`` = the OMZ recognisers, ``ppocr`` = the embedded
+    one); none or ``all``: every downloadable model, and with ``packaged`` the embedded ones first."""
     from .errors import ModelError
-    from .registry import DETECTION_MODELS, MODELS, OMZ_BY_LANG
+    from .registry import DETECTION_MODELS, MODELS, OMZ_BY_LANG, PACKAGED
 
     known = {**MODELS, **DETECTION_MODELS}
     if not names or names == ("all",):
-        return list(known.values())
+        return [*(PACKAGED.values() if packaged else ()), *known.values()]
     out = []
     for n in names:
-        key = OMZ_BY_LANG.get(n, n)
-        if key not in known:
+        key = OMZ_BY_LANG.get(n, "PP-OCRv6_rec_small" if n == "ppocr" else n)
+        if key in known:
+            out.append(known[key])
+        elif key in PACKAGED and packaged:
+            out.append(PACKAGED[key])
+        elif key in PACKAGED:
+            raise ModelError(f"{n} is embedded in an installed package: nothing to download")
+        else:
             raise ModelError(f"unknown model {n!r}; see 'hwocr models list'")
-        out.append(known[key])
     return out
 
 
@@ -290,20 +317,31 @@ def models_download(names, precisions, model_dir, mirror, offline):
 @click.argument("names", nargs=-1)
 @_with_store
 def models_verify(names, model_dir, mirror, offline):
-    """Check size and hash of every cached file of the models."""
-    from .store import verify_file
+    """Check size and hash of the embedded models and of every cached file of the downloadable ones
+    (default: all). Prints ok / BAD / absent per file; exits 1 if a file is bad, or a model named
+    here has no file in the cache."""
+    from .registry import PackagedModel
+    from .store import packaged_path, verify_file
 
     st = _store(model_dir, mirror, offline)
     bad = 0
-    for m in _resolve(names):
-        specs = [f for pair in m.files.values() for f in pair] + ([m.charlist] if m.charlist else [])
-        for f in specs:
-            p = st.path(f)
-            if not p.exists():
-                continue
+    for m in _resolve(names, packaged=True):
+        if isinstance(m, PackagedModel):
             try:
-                verify_file(p, f)
-                click.echo(f"ok       {p}")
+                click.echo(f"ok       {packaged_path(m)}  (embedded {m.name})")
+            except HwocrError as e:
+                click.echo(f"BAD      {e}")
+                bad += 1
+            continue
+        specs = [f for pair in m.files.values() for f in pair] + ([m.charlist] if m.charlist else [])
+        present = [f for f in specs if st.path(f).exists()]
+        if not present:
+            click.echo(f"absent   {m.name}: not in {st.root} (hwocr models download {m.name})")
+            bad += bool(names)
+        for f in present:
+            try:
+                verify_file(st.path(f), f)
+                click.echo(f"ok       {st.path(f)}")
             except HwocrError as e:
                 click.echo(f"BAD      {e}")
                 bad += 1
@@ -315,26 +353,30 @@ def models_verify(names, model_dir, mirror, offline):
 @click.argument("name")
 @_with_store
 def models_info(name, model_dir, mirror, offline):
-    """Show a model's files, URLs, sizes, hashes and input spec."""
-    from .registry import PACKAGED
+    """Show a model's files, URLs, sizes, hashes and input."""
+    from .registry import PackagedModel, describe_input
 
     st = _store(model_dir, mirror, offline)
-    if name in ("ppocr", *PACKAGED):
-        m = PACKAGED.get(name) or PACKAGED["PP-OCRv6_rec_small"]
-        click.echo(f"{m.name}\n  {m.description}\n  licence: {m.licence}\n  file: {m.package}/{m.resource}"
-                   f"\n  size: {m.size}\n  sha256: {m.sha256}\n  input: {m.input}")
+    (m,) = _resolve((name,), packaged=True)
+    lines = [m.name, f"  {m.description}"]
+    if getattr(m, "accuracy", ""):
+        lines.append(f"  accuracy: {m.accuracy}")
+    lines += [f"  licence: {m.licence}", f"  input: {describe_input(m.input, m.input_note)}"]
+    if isinstance(m, PackagedModel):
+        lines += [f"  file: {m.package}/{m.resource}", f"      size {m.size}  sha256 {m.sha256}"]
         if m.weights:
-            click.echo(f"  weights: {m.package}/{m.weights[0]}\n  size: {m.weights[1]}\n  sha256: {m.weights[2]}")
+            lines += [f"  weights: {m.package}/{m.weights[0]}", f"      size {m.weights[1]}  sha256 {m.weights[2]}"]
+        click.echo("\n".join(lines))
         return
-    (m,) = _resolve((name,))
-    click.echo(f"{m.name}\n  {m.description}\n  accuracy: {m.accuracy}\n  licence: {m.licence}\n  input: {m.input}")
     for prec, pair in m.files.items():
         for f in pair:
-            click.echo(f"  [{prec}] {f.url}\n      size {f.size}  {f.algo} {f.digest}\n      -> {st.path(f)}"
-                       f" ({'present' if st.is_present(f) else 'absent'})")
+            lines += [f"  [{prec}] {f.url}", f"      size {f.size}  {f.algo} {f.digest}",
+                      f"      -> {st.path(f)} ({'present' if st.is_present(f) else 'absent'})"]
     if m.charlist:
         f = m.charlist
-        click.echo(f"  [charlist] {f.url}\n      size {f.size}  {f.algo} {f.digest}\n      -> {st.path(f)}")
+        lines += [f"  [charlist] {f.url}", f"      size {f.size}  {f.algo} {f.digest}",
+                  f"      -> {st.path(f)} ({'present' if st.is_present(f) else 'absent'})"]
+    click.echo("\n".join(lines))
 
 
 from .server.cli import serve as _serve; cli.add_command(_serve)  # noqa: E402,E702

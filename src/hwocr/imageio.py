@@ -179,3 +179,9 @@ def _check_size(w: int, h: int, name: str, max_pixels: int) -> None:
 def _short(e: Exception) -> str:
     s = str(e).strip().splitlines()
     return (s[0] if s else type(e).__name__)[:160]
+
+
+#: file extensions (lower case, with the dot) of the formats load_image decodes, for folder expansion
+#: (``hwocr read DIR``); EXTENSIONS adds PDF, which ``hwocr page`` renders
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
+EXTENSIONS: tuple[str, ...] = (*IMAGE_EXTENSIONS, ".pdf")

@@ -66,6 +66,8 @@ class ModelSpec:
     input: InputSpec | None
     accuracy: str = ""
     licence: str = "Apache-2.0"
+    #: what a model without an InputSpec (a detector) takes, in words
+    input_note: str = ""
 
 
 OMZ_INPUT = InputSpec(height=96, channels=1, fixed_width=2000, pad="edge", interpolation="area")
@@ -147,6 +149,7 @@ class PackagedModel:
     licence: str
     #: a second file the first needs beside it (an IR's .bin): (resource, size, sha256)
     weights: tuple[str, int, str] | None = None
+    input_note: str = ""
 
 
 _PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
@@ -186,6 +189,8 @@ PPOCR_DET = PackagedModel(
     size=9929594,
     sha256="090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
     input=None,
+    input_note="BGR page, any size (hwocr scales its long side to at most 1600 px, sides multiples of 32), "
+               "(x / 255 - 0.5) / 0.5; output a text probability map (DB)",
     description="PaddleOCR PP-OCRv6 small text detector (DB), shipped in the rapidocr wheel",
     licence="Apache-2.0",
 )
@@ -214,5 +219,18 @@ DETECTION_MODELS: dict[str, ModelSpec] = {
         },
         charlist=None,
         input=None,
+        input_note="BGR page scaled to 1 x 3 x 704 x 704; output boxes with scores",
     ),
 }
+
+
+def describe_input(spec: InputSpec | None, note: str = "") -> str:
+    """An input spec in words, for ``hwocr models info``."""
+    if spec is None:
+        return note or "-"
+    width = f"padded to {spec.fixed_width}" if spec.fixed_width else f"any width up to {spec.max_width} (longer: windows)"
+    colour = "grey" if spec.channels == 1 else ("BGR" if spec.bgr else "RGB")
+    norm = f", (x - {spec.mean:g}) * {spec.scale:.6g}" if spec.mean or spec.scale != 1 else ""
+    extra = f", side margin {spec.side_margin:g} x height" if spec.side_margin else ""
+    extra += f", lines > {spec.squeeze_above:g}:1 narrowed x{spec.line_squeeze:g}" if spec.line_squeeze != 1 else ""
+    return f"{colour}, height {spec.height} ({spec.interpolation}), {width}, {spec.pad} padding{norm}{extra}"

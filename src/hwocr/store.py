@@ -40,9 +40,10 @@ class Store:
     """Where model files live and how missing ones are fetched.
 
     Resolution: explicit arguments, then the environment (``HWOCR_MODEL_DIR``, ``HWOCR_MIRROR``,
-    ``HWOCR_OFFLINE``), then the platform's user cache directory. A mirror is any base URL that
-    serves files at the same relative paths as the cache (so a filled cache, served over HTTP,
-    is a valid mirror).
+    ``HWOCR_OFFLINE``), then the platform's user cache directory. A mirror is any base URL (http,
+    https, file) or local folder that holds files at the same relative paths as the cache (so a
+    filled cache, copied or served over HTTP, is a valid mirror); its files are verified and
+    installed like downloads.
     """
 
     root: Path
@@ -65,7 +66,7 @@ class Store:
 
     def url(self, spec: FileSpec) -> str:
         if self.mirror:
-            return self.mirror.rstrip("/") + "/" + spec.relpath
+            return mirror_url(self.mirror).rstrip("/") + "/" + spec.relpath
         return spec.url
 
     def is_present(self, spec: FileSpec) -> bool:
@@ -95,10 +96,22 @@ class Store:
         size and hash, then renamed into place. Nothing partial is ever left behind."""
         dest = self.path(spec)
         url = self.url(spec)
+        made = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]  # deepest first
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise DownloadError(f"{dest.parent}: cannot create cache folder ({e.strerror or e})") from None
+        try:
+            return self._fetch(spec, url, dest, reporthook)
+        except BaseException:
+            for d in made:  # a failed download leaves no empty folders behind
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+            raise
+
+    def _fetch(self, spec: FileSpec, url: str, dest: Path, reporthook: Callable[[int], None] | None) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
         tmp_path = Path(tmp)
         try:
@@ -135,6 +148,8 @@ class Store:
         except urllib.error.HTTPError as e:
             raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
         except urllib.error.URLError as e:
+            if url.startswith("file:"):
+                raise DownloadError(f"{url}: not in the mirror folder ({_reason(e.reason)})") from None
             raise DownloadError(f"{url}: cannot connect ({_reason(e.reason)})") from None
         except http.client.HTTPException as e:
             raise DownloadError(f"{url}: download broken off ({type(e).__name__})") from None
@@ -156,6 +171,24 @@ class Store:
         from tqdm import tqdm
 
         return tqdm(total=spec.size, unit="B", unit_scale=True, desc=label, file=sys.stderr, leave=False)
+
+
+MIRROR_SCHEMES = ("http", "https", "file")
+
+
+def mirror_url(mirror: str) -> str:
+    """A mirror as a base URL: http(s):// and file:// as they are, an existing folder as its file://
+    URL; anything else is a one-line DownloadError."""
+    from urllib.parse import urlparse
+
+    scheme = urlparse(mirror).scheme.lower()
+    if scheme in MIRROR_SCHEMES and (scheme == "file" or urlparse(mirror).netloc):
+        return mirror
+    p = Path(mirror).expanduser()
+    if p.is_dir():
+        return p.resolve().as_uri()
+    raise DownloadError(f"mirror {mirror!r}: not an http://, https:// or file:// URL, nor an existing folder "
+                        f"(--mirror / ${ENV_MIRROR})")
 
 
 def file_digest(path: Path, algo: str) -> str:

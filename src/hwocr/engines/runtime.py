@@ -164,10 +164,11 @@ def _checked(item: tuple[int, object]) -> tuple[int, np.ndarray]:
     return k, v  # type: ignore[return-value]
 
 
-def _first_line(e: Exception) -> str:
+def _first_line(e: Exception, limit: int = 200) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     # OpenVINO puts the useful part last, after source locations
-    for ln in reversed(lines):
-        if not ln.startswith(("Check ", "Exception from", "[")) and len(ln) > 3:
-            return ln[:200]
-    return (lines[-1] if lines else type(e).__name__)[:200]
+    useful = [ln for ln in lines if not ln.startswith(("Check ", "Exception from", "[")) and len(ln) > 3]
+    ln = useful[-1] if useful else lines[-1] if lines else type(e).__name__
+    if len(ln) <= limit:
+        return ln
+    return ln[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"  # cut between words, and say so

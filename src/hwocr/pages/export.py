@@ -18,9 +18,19 @@ def to_json(pages: Sequence[PageResult], indent: int | None = None) -> str:
     return json.dumps({"pages": [p.to_dict() for p in pages]}, ensure_ascii=False, indent=indent)
 
 
-def to_text(pages: Sequence[PageResult]) -> str:
-    """Lines in reading order, pages separated by a form feed."""
-    return "\f".join(p.text + ("\n" if p.lines else "") for p in pages)
+def to_text(pages: Sequence[PageResult], headers: bool = False) -> str:
+    """Lines in reading order, pages separated by a form feed; with ``headers``, each page is
+    introduced by a line ``==> FILE <==`` (``==> FILE page N <==`` for pages of a PDF or TIFF) and
+    followed by an empty line instead."""
+    if not headers:
+        return "\f".join(p.text + ("\n" if p.lines else "") for p in pages)
+    return "".join(f"==> {page_label(p)} <==\n" + p.text + ("\n" if p.lines else "") + "\n" for p in pages)
+
+
+def page_label(page: PageResult) -> str:
+    """The page's file, with its page number when it is one of several (``scan.pdf#2`` -> ``scan.pdf page 2``)."""
+    src, sep, num = page.source.rpartition("#")
+    return f"{src} page {num}" if sep and num.isdigit() else page.source
 
 
 def _bbox(poly) -> str:
@@ -31,8 +41,8 @@ def _bbox(poly) -> str:
 
 
 def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
-    """hOCR 1.2: ocr_page > ocr_carea (one per layout block) > ocr_line > ocrx_word (one per character,
-    with x_wconf). Vertical lines carry ``textangle 90`` as tesseract writes them."""
+    """hOCR 1.2: ocr_page > ocr_carea (one per layout block) > ocr_line (``x_confs``: its characters'
+    confidences, one each) > ocrx_word (one per character, with x_wconf). Vertical lines carry ``textangle 90`` as tesseract writes them."""
     html_lang = {"zh": "zh-Hans", "ja": "ja"}.get(lang, lang)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -61,8 +71,9 @@ def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
             for i in idx:
                 ln = page.lines[i]
                 angle = "; textangle 90" if ln.direction == "vertical" else ""
-                out.append(f'<span class="ocr_line" id="line_{pn}_{i + 1}" title="{_bbox(ln.polygon)}{angle}; '
-                           f'x_confs {ln.confidence * 100:.1f}">')
+                confs = "; x_confs " + " ".join(f"{c.confidence * 100:.1f}" for c in ln.chars) if ln.chars else ""
+                out.append(f'<span class="ocr_line" id="line_{pn}_{i + 1}" title="{_bbox(ln.polygon)}{angle}'
+                           f'{confs}">')
                 for c in ln.chars:
                     wn += 1
                     out.append(f'<span class="ocrx_word" id="word_{pn}_{wn}" title="{_bbox(c.polygon)}; '
@@ -77,7 +88,7 @@ def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
 def overlay(rgb: np.ndarray, page: PageResult, max_side: int = 2400) -> Image.Image:
     """The page with each line's polygon (blue: horizontal, green: vertical), its reading-order number,
     character cells (shaded by confidence, red under 0.5) and the text beside each line."""
-    from ..render import font
+    from ..render import draw_char, font
 
     img = Image.fromarray(rgb).convert("RGB")
     s = min(1.0, max_side / max(img.size))
@@ -112,7 +123,7 @@ def overlay(rgb: np.ndarray, page: PageResult, max_side: int = 2400) -> Image.Im
                 pos = (cx, p[:, 1].max() + size * 0.7)
             else:
                 pos = (p[:, 0].min() - size * 0.7, cy)
-            d.text(pos, c.char, fill=(200, 0, 120), font=font(size), anchor="mm")
+            draw_char(d, pos, c.char, size, (200, 0, 120))
     return img
 
 

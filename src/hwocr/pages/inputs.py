@@ -88,16 +88,24 @@ def load_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = 
     n = getattr(img, "n_frames", 1) or 1
     if n <= 1:
         _wanted(1, pages, name)
-        return [PageImage(load_image(img, max_pixels).rgb, name, 0)]
+        return [PageImage(_named(img, max_pixels, name), name, 0)]
     out = []
     want = set(_wanted(n, pages, name))
     try:
         for i, frame in enumerate(ImageSequence.Iterator(img)):
             if i in want:
-                out.append(PageImage(load_image(frame.copy(), max_pixels).rgb, f"{name}#{i + 1}", i))
+                out.append(PageImage(_named(frame.copy(), max_pixels, f"{name}#{i + 1}"), f"{name}#{i + 1}", i))
     except (OSError, ValueError) as e:
         raise ImageError(f"{name}: corrupt multi-page image ({str(e).splitlines()[0][:120] if str(e) else e})") from None
     return out
+
+
+def _named(img, max_pixels: int, name: str) -> np.ndarray:
+    """load_image of an opened PIL image, its errors naming the file it came from."""
+    try:
+        return load_image(img, max_pixels).rgb
+    except ImageError as e:
+        raise ImageError(str(e).replace(describe(img), name, 1)) from None
 
 
 __all__ = ["PageImage", "load_pages", "load_pdf", "is_pdf", "DEFAULT_DPI"]

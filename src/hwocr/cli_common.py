@@ -1,0 +1,122 @@
+"""What the ``hwocr`` commands share: exit codes, messages, the engine options, input expansion."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .charsets import LANGS
+from .errors import HwocrError
+
+#: exit statuses (README "Exit codes")
+EXIT_OK = 0
+EXIT_ERROR = 1  # a user-caused failure: an input that could not be read, a model that cannot load, ...
+EXIT_USAGE = 2  # a bad command line (unknown option, value out of range)
+EXIT_WARNING = 3  # everything was read, but some input looked unlike what the command reads (see warnings)
+EXIT_INTERRUPTED = 130
+
+STDIN = "-"
+
+
+def fail(msg: str) -> None:
+    click.echo(f"hwocr: error: {msg}", err=True)
+
+
+def warn(msg: str) -> None:
+    click.echo(f"hwocr: warning: {msg}", err=True)
+
+
+def lang_option(f):
+    return click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+                        help="Language of the text.")(f)
+
+
+def engine_options(f):
+    """--lang, --engine and everything that chooses or loads the recogniser (read, eval, page)."""
+    f = lang_option(f)
+    f = click.option("--engine", default="ppocr", show_default=True,
+                     help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use), a model folder "
+                          "with hwocr-model.json, or a model file (.xml / .onnx, optional <file>.hwocr.json card).")(f)
+    f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
+    f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
+                     help="CTC decoding (default: beam with a language model for ppocr, a model card's choice, "
+                          "else greedy).")(f)
+    f = click.option("--precision", type=click.Choice(["FP32", "INT8", "FP16", "FP16-INT8"]), default=None,
+                     help="ppocr: FP32 (default) or INT8 (about 1.5x faster, a little less accurate on single "
+                          "characters); omz: FP16 (default), FP32 or FP16-INT8.")(f)
+    f = click.option("--charlist", type=click.Path(dir_okay=False),
+                     help="Charlist for a custom model (one symbol per line).")(f)
+    f = click.option("--input-spec", metavar="KEY=VAL,...",
+                     help="Custom model preprocessing, overriding its model card / metadata, e.g. "
+                          "'height=48,channels=3,mean=127.5,scale=0.00784,bgr=true' (InputSpec fields).")(f)
+    f = click.option("--model-dir", type=click.Path(file_okay=False),
+                     help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
+    f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
+    f = click.option("--mirror", help="Model mirror: a base URL (http://, https://, file://) or a folder, laid out "
+                                      "like the cache.")(f)
+    f = click.option("--restrict/--no-restrict", default=None,
+                     help="Limit output to the characters of --lang (default: on for ppocr, off for omz).")(f)
+    return f
+
+
+def make_reader(lang, engine, device, decoder, precision, charlist, model_dir, offline, mirror, restrict=None,
+                input_spec=None, **kw):
+    from .reader import Reader
+
+    return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision, charlist=charlist,
+                  model_dir=model_dir, offline=offline, mirror=mirror, restrict=restrict, parallel=True,
+                  input_spec=input_spec, **kw)
+
+
+def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]) -> list[str]:
+    """Input paths from command-line arguments: a directory gives its files with ``extensions``
+    (sorted, not recursive), a glob pattern (``*``, ``?``, ``[``; ``**`` recurses) its sorted matches,
+    ``-`` standard input (once), anything else is taken as a file. A directory or pattern that gives
+    nothing is an error."""
+    import glob as globmod
+
+    out: list[str] = []
+    for a in args:
+        p = Path(a)
+        if a == STDIN:
+            if STDIN in out:
+                raise HwocrError("'-' (standard input) can be given only once")
+            out.append(a)
+        elif p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in extensions)
+            if not found:
+                raise HwocrError(f"{a}: no images in this folder ({', '.join(extensions)})")
+            out.extend(found)
+        elif not p.exists() and globmod.has_magic(a):
+            found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
+            if not found:
+                raise HwocrError(f"{a}: no files match this pattern")
+            out.extend(found)
+        else:
+            out.append(a)
+    return out
+
+
+#: bytes read from standard input at most (a line image or a page; the decoder bounds pixels)
+MAX_STDIN_BYTES = 256 << 20
+
+
+def source(path: str) -> tuple[str, str | bytes]:
+    """(name for messages, what to load): a path as it is, ``-`` as the bytes of standard input."""
+    if path != STDIN:
+        return path, path
+    data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    if len(data) > MAX_STDIN_BYTES:
+        raise HwocrError(f"<stdin>: more than {MAX_STDIN_BYTES >> 20} MB")
+    if not data:
+        raise HwocrError("<stdin>: empty input")
+    return "<stdin>", data
+
+
+def renamed(e: HwocrError, data: object, name: str) -> HwocrError:
+    """``e`` with the loader's description of ``data`` (``<123 bytes>``) replaced by ``name``."""
+    from .imageio import describe
+
+    return type(e)(str(e).replace(describe(data), name, 1)) if not isinstance(data, str) else e

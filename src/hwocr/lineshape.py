@@ -1,0 +1,127 @@
+"""A cheap check that an image is one text line (what ``read`` expects) and not a page, several lines
+or a vertical column, which a line recogniser reads as junk.
+
+It looks at the ink's row profile only (a few milliseconds on a downscaled copy): several separated
+bands of ink that each look like a line of characters, a tall shape with several character-sized
+groups stacked vertically, or a page-sized picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: the check runs on a copy at most this many pixels on its long side
+WORK_SIDE = 800
+#: an image whose short side is at least this many pixels is a page or a photo, not a line crop
+PAGE_SIDE = 2000
+#: ink must be this much darker than the background (grey levels) to count
+MIN_CONTRAST = 40
+
+
+@dataclass(frozen=True)
+class LineShape:
+    """What the check found. ``kind``: "line", "blank", "multiline", "vertical" or "page"."""
+
+    kind: str
+    bands: int = 0  # ink bands that look like lines of characters
+    groups: int = 0  # character-sized ink groups stacked vertically (tall images)
+
+    @property
+    def ok(self) -> bool:
+        return self.kind in ("line", "blank")
+
+    @property
+    def has_ink(self) -> bool:
+        return self.kind != "blank"
+
+    def advice(self) -> str:
+        """One line for the user (empty for a line)."""
+        if self.kind == "multiline":
+            return (f"looks like {self.bands} lines of text, not one; read it with 'hwocr page' "
+                    f"(or crop it into lines)")
+        if self.kind == "vertical":
+            return "looks like a vertical column of text; read it with 'hwocr page --direction vertical'"
+        if self.kind == "page":
+            return "is page-sized, not a text line; read it with 'hwocr page'"
+        return ""
+
+
+def ink_mask(rgb: np.ndarray) -> np.ndarray | None:
+    """Ink pixels of a downscaled grey copy (None when there is no ink to speak of)."""
+    import cv2
+
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+    h, w = grey.shape
+    s = min(1.0, WORK_SIDE / max(h, w))
+    if s < 1:
+        grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    bg = float(np.median(border))
+    if bg < 128:  # light ink on a dark ground
+        grey, bg = 255 - grey, 255 - bg
+    dark = float(np.percentile(grey, 0.5))
+    if bg - dark < MIN_CONTRAST:
+        return None
+    otsu, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = grey <= min(otsu, bg - MIN_CONTRAST / 2)
+    return mask if mask.sum() >= 4 else None
+
+
+def _runs(active: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True."""
+    d = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _close(runs: list[tuple[int, int]], gap: float) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in runs:
+        if out and a - out[-1][1] < gap:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """About the pen's width in pixels: four times the mean distance of ink pixels to the background."""
+    import cv2
+
+    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3)
+    return max(1.0, 4.0 * float(dist[dist > 0].mean()))
+
+
+def line_shape(rgb: np.ndarray) -> LineShape:
+    h, w = rgb.shape[:2]
+    mask = ink_mask(rgb)
+    if mask is None:
+        return LineShape("blank")
+    if min(h, w) >= PAGE_SIDE:
+        return LineShape("page")
+    ys, xs = np.nonzero(mask)
+    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    ih, iw = mask.shape
+    sw = stroke_width(mask)
+    rows = _close(_runs(mask.sum(axis=1) >= max(1, 0.01 * iw)), sw / 2)
+    bands = sum(_is_text_band(mask[a:b], sw) for a, b in rows)
+    if bands >= 2:
+        return LineShape("multiline", bands=bands)
+    if ih >= 2 * iw and h >= 2 * w:
+        groups = sum(b - a >= 0.4 * iw for a, b in rows)
+        # (or too tall for any one character: the characters of a column may touch)
+        if groups >= 3 or groups == 2 and h >= 3 * w or ih >= 4 * iw and h >= 4 * w:
+            return LineShape("vertical", groups=groups)
+    return LineShape("line", bands=bands)
+
+
+def _is_text_band(band: np.ndarray, sw: float) -> bool:
+    """A row band that looks like a line of characters (not one stroke, not one character's part):
+    several strokes tall, and either wide or made of three or more separate groups of columns."""
+    bh, bw = band.shape
+    if bh < 2.5 * sw:
+        return False
+    cols = _close(_runs(band.any(axis=0)), sw)
+    span = cols[-1][1] - cols[0][0] if cols else 0
+    return span >= 2.5 * bh or len(cols) >= 3
