@@ -254,3 +254,11 @@ def test_empty_reading_of_an_inked_line_is_flagged(blank_model):
     blank.save(buf, "PNG")
     r = run("read", "--engine", blank_model, "-", input=buf.getvalue())  # a blank image may read empty
     assert r.exit_code == 0 and not r.stderr
+
+
+def test_samples_readme_names_the_default_decoder():
+    from hwocr.engines.factory import engine_defaults
+
+    text = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    assert engine_defaults("ppocr")[0] == "beam"
+    assert "greedy decoder, CPU" not in text and "its default decoder, CTC beam search" in text

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import click
 
-from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, STDIN, engine_options, expand_inputs,
+from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, engine_options, expand_inputs,
                          fail, make_reader, renamed, source, warn)
 from .errors import HwocrError
 
