@@ -64,3 +64,19 @@ def omz_graph_dir(tmp_path_factory):
         subprocess.run([sys.executable, str(GRAPHS / "make_random_bin.py"), str(d / xml.name),
                         str(d / xml.with_suffix(".bin").name)], check=True, capture_output=True)
     return d
+
+
+def blank_ctc_model(xml: Path, input_meta: str | None = None) -> Path:
+    """A tiny IR (grey, height 32, 3 classes) whose every frame is the CTC blank; ``input_meta``:
+    InputSpec fields as JSON in its rt_info (hwocr/input)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([-1, 1, 32, -1], np.float32, name="x")
+    pooled = ops.avg_pool(x, [32, 4], [0, 0], [0, 0], [32, 4], exclude_pad=True)  # N x 1 x 1 x W/4
+    zero = ops.multiply(ops.transpose(ops.squeeze(pooled, [1]), [0, 2, 1]), np.float32(0))  # N x T x 1
+    model = ov.Model([ops.concat([ops.add(zero, np.float32(10)), zero, zero], 2)], [x], "blank")
+    if input_meta:
+        model.set_rt_info(input_meta, ["hwocr", "input"])
+    ov.save_model(model, xml)
+    return xml

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from hwocr.cli import cli
 
-from conftest import ROOT
+from conftest import ROOT, blank_ctc_model
 
 SAMPLES = ROOT / "samples"
 ZH = SAMPLES / "zh-line.png"
@@ -223,16 +223,8 @@ def test_bad_mirror_is_one_line(tmp_path, how, monkeypatch):
 @pytest.fixture(scope="module")
 def blank_model(tmp_path_factory):
     """A tiny IR whose every frame is the CTC blank, with a sidecar card."""
-    import openvino as ov
-    import openvino.opset13 as ops
-
     d = tmp_path_factory.mktemp("blank")
-    x = ops.parameter([-1, 1, 32, -1], np.float32, name="x")
-    pooled = ops.avg_pool(x, [32, 4], [0, 0], [0, 0], [32, 4], exclude_pad=True)  # N x 1 x 1 x W/4
-    seq = ops.transpose(ops.squeeze(pooled, [1]), [0, 2, 1])  # N x T x 1
-    zero = ops.multiply(seq, np.float32(0))
-    logits = ops.concat([ops.add(zero, np.float32(10)), zero, zero], 2)  # blank wins everywhere
-    ov.save_model(ov.Model([logits], [x], "blank"), d / "blank.xml")
+    blank_ctc_model(d / "blank.xml")
     (d / "chars.txt").write_text("a\nb\n")
     (d / "blank.xml.hwocr.json").write_text(json.dumps({
         "format": "hwocr-model/1", "name": "blank", "model": "blank.xml", "charlist": "chars.txt", "lang": "zh",

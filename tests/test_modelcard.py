@@ -12,7 +12,7 @@ from hwocr import Reader
 from hwocr.engines.modelcard import CARD_NAME, ModelCard, load_card, parse_input_option, save_card
 from hwocr.errors import ModelError
 
-from conftest import ROOT
+from conftest import ROOT, blank_ctc_model
 
 ZH = ROOT / "samples" / "zh-line.png"
 ZH_TEXT = "今天天气很好我们去公园散步"
@@ -117,3 +117,14 @@ def test_input_option_parsing():
         "height": 48, "bgr": True, "pad": "zero", "mean": 127.5}
     with pytest.raises(ModelError, match="KEY=VALUE"):
         parse_input_option("height")
+
+
+def test_input_spec_from_model_metadata(tmp_path):
+    """InputSpec fields carried by the model (rt_info hwocr/input) apply without a card; --input-spec
+    still overrides them."""
+    xml = blank_ctc_model(tmp_path / "m.xml", json.dumps({"interpolation": "linear", "mean": 10, "side_margin": 0.5}))
+    (tmp_path / "c.txt").write_text("a\nb\n")
+    spec = Reader(engine=str(xml), charlist=str(tmp_path / "c.txt")).engine.info.input
+    assert (spec.height, spec.channels, spec.interpolation, spec.mean, spec.side_margin) == (32, 1, "linear", 10, 0.5)
+    spec = Reader(engine=str(xml), charlist=str(tmp_path / "c.txt"), input_spec="mean=0").engine.info.input
+    assert spec.mean == 0 and spec.interpolation == "linear"

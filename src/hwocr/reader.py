@@ -51,7 +51,8 @@ class Reader:
             (with an optional ``<model>.hwocr.json`` sidecar card), or a folder with ``hwocr-model.json``.
         device: OpenVINO device ("CPU", "GPU", "AUTO", ...).
         decoder: "greedy", "beam" (CTC prefix beam search with a character language model), or None:
-            beam for ppocr (it measured better on every dev set), greedy (the reference) for other engines.
+            beam for ppocr (it measured better on every dev set), a model card's ``decoder``, else greedy
+            (the reference).
         top_k: number of alternatives to report per character (0 = none).
         allow: designated characters (a file with one per line, or an iterable of characters):
             an emitted character outside the set is replaced by the best allowed one among its top 20.
