@@ -46,6 +46,11 @@ def test_usage_errors_are_one_line_with_exit_2(args, needle):
     one_line_error(run(*args), 2, needle, "--help")
 
 
+def test_a_bare_group_shows_its_help():
+    r = run("models")
+    assert r.exit_code == 2 and "Commands:" in r.output and "hwocr: error" not in r.output
+
+
 def test_lang_choices_are_the_languages():
     from hwocr.charsets import LANGS
 

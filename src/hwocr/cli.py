@@ -13,6 +13,9 @@ from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING,
 from .errors import HwocrError
 
 
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
 class _Group(click.Group):
     """Errors as one line: ``hwocr: error: ...``; a bad command line exits 2 (EXIT_USAGE), any other
     failure 1 (EXIT_ERROR)."""
@@ -22,6 +25,9 @@ class _Group(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as e:  # a bare group (``hwocr``, ``hwocr models``): its help, as click shows it
+            e.show()
+            sys.exit(EXIT_USAGE)
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "hwocr"
             fail(f"{' '.join(e.format_message().split())} (see '{where} --help')")
