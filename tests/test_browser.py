@@ -1,7 +1,8 @@
 """End-to-end test of the web page in headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
 
-Starts the real server (``python -m hwocr serve``) on 127.0.0.1 and a free port, writes characters on the
-canvas with the mouse and a (synthetic) pen, and checks the recognised text. Screenshots go to test-artifacts/.
+Starts the real server (``python -m hwocr serve``) on 127.0.0.1 and a free port, writes line after line on the
+pad with the mouse, a (synthetic) pen and real touch events on a phone-sized page, and checks the text, the
+candidates, undo/redo, resizing, uploads and the error paths. Screenshots go to test-artifacts/ (see README).
 Needs: apt-get install chromium chromium-driver fonts-noto-cjk; pip install playwright (never 'playwright install').
 """
 
@@ -224,6 +225,7 @@ def test_three_lines_accumulate_and_candidates_follow_edits(page):
     assert strokes_on_pad(page) == 0
     draw(page, "三")
     wait_text(page, "十二三")
+    shot(page, "browser-desktop.png")  # line 2 still on the pad, its candidates shown
     page.keyboard.press("Enter")  # Enter keeps the line too
     page.wait_for_selector("#pad-empty:not([hidden])")
     setting(page, "#pause", "1000")  # line 3: kept by itself after a pause
@@ -232,7 +234,6 @@ def test_three_lines_accumulate_and_candidates_follow_edits(page):
     page.wait_for_selector("#pad-empty:not([hidden])", timeout=10_000)
     assert page.input_value("#result-text") == "十二三一"
     assert "1 character ·" in page.text_content("#status")
-    shot(page, "browser-desktop.png")
 
     # typed edits before and inside the first line
     page.focus("#result-text")
@@ -396,6 +397,29 @@ def test_request_timeout_ends_the_spinner(page):
     page.wait_for_function("() => document.getElementById('status').classList.contains('busy')")
     page.clock.run_for(31_000)
     wait_error(page, "did not answer within 30 s")
+
+
+def test_works_under_a_strict_content_security_policy(page):
+    """No inline script, handler or style attribute: the page works with CSP default-src 'self'."""
+    csp = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'"
+
+    def with_csp(route):
+        r = route.fetch()
+        route.fulfill(response=r, headers={**r.headers, "content-security-policy": csp})
+
+    page.route(lambda url: url.endswith("/"), with_csp)
+    page.evaluate("() => { window.name = 'before-reload'; }")
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    page.evaluate("() => { window.violations = [];"
+                  " document.addEventListener('securitypolicyviolation', (e) => window.violations.push(e.violatedDirective)); }")
+    choose_lang(page, "zh")
+    draw(page, "十")
+    wait_text(page, "十")
+    assert page.locator("#chars .char .bar i").first.evaluate("(e) => e.style.width").endswith("%")
+    assert page.evaluate("() => window.violations") == []
+    html = httpx.get(page.url).text
+    assert "<script>" not in html and " style=" not in html and " onclick=" not in html
 
 
 def test_copy_and_download(page):

@@ -50,7 +50,7 @@ function langNote(body) {
 }
 
 // ---- the text ---------------------------------------------------------------------------
-const doc = new TextDoc(textBox, onTextChange); window.hwocrDebug = { doc };
+const doc = new TextDoc(textBox, onTextChange);
 doc.reset(store.getItem("hwocr.text") || "");
 function onTextChange() {
   store.setItem("hwocr.text", textBox.value);
