@@ -306,6 +306,27 @@ def test_undo_redo_after_language_switch(page):
     wait_text(page, "十二三")
 
 
+def ink_pixels(page) -> int:
+    return page.evaluate("""() => {
+        const c = document.getElementById('pad'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 128) n++; return n; }""")
+
+
+def test_stroke_width_and_guide_line(page):
+    choose_lang(page, "zh")
+    # the canvas is transparent where there is no ink, so the CSS guide line shows through
+    assert ink_pixels(page) == 0
+    page.select_option("#pen", "thin")
+    draw(page, "一")
+    wait_text(page, "一")
+    thin = ink_pixels(page)
+    page.select_option("#pen", "thick")
+    page.click("#undo")
+    draw(page, "一")
+    wait_text(page, "一")
+    assert ink_pixels(page) > 2 * thin
+
+
 def test_resize_keeps_all_ink(page):
     choose_lang(page, "zh")
     draw(page, "十二三")  # the ink reaches x = 535 px of a 690 px pad
@@ -426,6 +447,12 @@ def test_copy_and_download(page):
     choose_lang(page, "zh")
     draw(page, "二")
     wait_text(page, "二")
+    # the API key lives in sessionStorage only
+    page.click("#settings summary")
+    page.fill("#api-key", "secret-123")
+    page.press("#api-key", "Tab")
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => [localStorage.length, sessionStorage.getItem('hwocr.apiKey')]") == [0, "secret-123"]
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.click("#copy")
     assert page.evaluate("() => navigator.clipboard.readText()") == "二"
