@@ -89,29 +89,26 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 
 
 def open_page(browser, server, options):
+    """A fresh browser context on the page; the test fails if the page threw a JavaScript error."""
     ctx = browser.new_context(**options)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(server + "/")
     pg.wait_for_selector("body[data-ready]")
-    return ctx, pg, errors
+    yield pg
+    ctx.close()
+    assert not errors, errors
 
 
 @pytest.fixture
 def page(browser, server):
-    ctx, pg, errors = open_page(browser, server, DESKTOP)
-    yield pg
-    ctx.close()
-    assert not errors, errors
+    yield from open_page(browser, server, DESKTOP)
 
 
 @pytest.fixture
 def phone(browser, server):
-    ctx, pg, errors = open_page(browser, server, PHONE)
-    yield pg
-    ctx.close()
-    assert not errors, errors
+    yield from open_page(browser, server, PHONE)
 
 
 def choose_lang(page, lang: str) -> None:
