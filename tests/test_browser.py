@@ -505,25 +505,37 @@ def test_upload_line_image(page, tmp_path):
     shot(page, "browser-upload.png")
 
 
+def page_image(tmp_path, rows=("三二十一", "十二三")) -> Path:
+    import cv2
+
+    h = 70
+    img = np.full((360, 520, 3), 255, np.uint8)
+    for r, text in enumerate(rows):
+        for k, ch in enumerate(text):
+            ox, oy = 60 + k * h * 1.1, 60 + r * 150
+            for x0, y0, x1, y1 in GLYPHS[ch]:
+                cv2.line(img, (int(ox + x0 * h), int(oy + y0 * h)), (int(ox + x1 * h), int(oy + y1 * h)), (0, 0, 0), 6,
+                         cv2.LINE_AA)
+    f = tmp_path / "page.png"
+    cv2.imwrite(str(f), img)
+    return f
+
+
 def test_upload_page(page, tmp_path):
-    """Whole-page mode: the lines come back with their outlines drawn over the image."""
-    sample = ROOT / "samples" / "zh-line.png"
-    if not sample.exists():
-        pytest.skip("samples/zh-line.png not present")
+    """A page-sized image goes to page mode by itself: lines with outlines over the image, and a click on a
+    line gives its candidates, which replace the page's characters."""
     choose_lang(page, "zh")
-    page.check('input[name="mode"][value="page"]', force=True)
-    page.set_input_files("#file", str(sample))
-    page.wait_for_function("() => /line|not available|error/.test(document.getElementById('status').textContent)"
-                           " && !document.getElementById('status').className.includes('busy')", timeout=30_000)
+    assert page.is_checked('input[name="mode"][value="auto"]')
+    page.set_input_files("#file", str(page_image(tmp_path)))
+    wait_idle(page, timeout=30_000)
     health = httpx.get(page.url.rstrip("/") + "/healthz").json()
     if not health["page"]:
         assert "not available" in page.text_content("#status")
-        shot(page, "browser-page-mode.png")
         return
-    page.wait_for_selector("#page-lines li")
-    assert page.input_value("#result-text").strip()
-    assert "Candidates are offered for handwriting" in page.text_content("#legend")
-    # the overlay has something drawn on it (the line outline)
+    wait_text(page, "三二十一\n十二三")
+    assert page.locator("#page-lines li").count() == 2
+    assert "Click a line" in page.text_content("#legend")
+    # the overlay has something drawn on it (the line outlines)
     painted = page.evaluate("""() => {
         const c = document.getElementById('overlay');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -531,7 +543,13 @@ def test_upload_page(page, tmp_path):
         return n;
     }""")
     assert painted > 100
+    page.click("#page-lines li >> nth=1")
+    page.wait_for_function("() => document.querySelectorAll('#chars .char').length === 3")
     shot(page, "browser-page-mode.png")
+    alt = page.locator("#chars .char").nth(1).locator(".alt:not(.current)").first
+    new = alt.get_attribute("data-char")
+    alt.click()
+    assert page.input_value("#result-text") == f"三二十一\n十{new}三"
 
 
 def test_pdf_goes_to_page_mode(page, tmp_path):

@@ -71,9 +71,9 @@ function shade(conf) {
   return `rgba(220, 38, 38, ${Math.min(0.75, Math.max(0, (1 - conf) * 0.9)).toFixed(3)})`;
 }
 
-function showChars(line) {
+function showChars(line, keepPage = false) {
   shown = line;
-  pageLinesEl.hidden = true;
+  pageLinesEl.hidden = pageLinesEl.hidden || !keepPage;
   legendEl.textContent = "Shading: the redder a character, the less sure the model is. Click a candidate to put it in place of that character.";
   renderChars(line);
 }
@@ -249,7 +249,7 @@ document.addEventListener("keydown", (e) => {
   else if (e.key === "Escape") {
     if ($("settings").open) { $("settings").open = false; return; }
     clearPad();
-  } else if (e.key === "Enter" && (mod || (!typing && !/^(BUTTON|SELECT|SUMMARY|A)$/.test(e.target.tagName)))) {
+  } else if (e.key === "Enter" && (mod || (!typing && !/^(BUTTON|SELECT|SUMMARY|A|LI)$/.test(e.target.tagName)))) {
     e.preventDefault();
     if (e.shiftKey) newline(); else commit();
   }
@@ -377,10 +377,11 @@ async function showPage(u, p) {
   if (u !== upload) return;
   clearError();
   const lines = Array.isArray(p.lines) ? p.lines : [];
-  const chars = [];
+  const chars = [], spans = []; // spans[i]: where page line i's characters sit in chars
   lines.forEach((l, i) => {
     if (i) chars.push({ char: "\n", confidence: 1, newline: true });
     const cs = Array.isArray(l.chars) && l.chars.length ? l.chars : Array.from(l.text || "", (ch) => ({ char: ch, confidence: l.confidence ?? 1 }));
+    spans.push([chars.length, chars.length + cs.length]);
     for (const c of cs) chars.push({ char: c.char, confidence: c.confidence ?? 1, alternatives: [] });
   });
   u.kind = "page";
@@ -390,9 +391,17 @@ async function showPage(u, p) {
   charsEl.replaceChildren();
   pageLinesEl.replaceChildren();
   pageLinesEl.hidden = !lines.length;
-  legendEl.textContent = "Shading: the redder a character, the less sure the model is. Candidates are offered for handwriting and single-line images.";
-  for (const l of lines) {
+  legendEl.textContent = "Shading: the redder a character, the less sure the model is. Click a line to get the candidates of its characters.";
+  for (const [i, l] of lines.entries()) {
     const li = document.createElement("li");
+    li.tabIndex = 0;
+    li.title = "Candidates for this line";
+    const pick = () => {
+      pageLinesEl.querySelectorAll("li").forEach((x) => x.classList.toggle("active", x === li));
+      pageLineCandidates(u, p, l, u.chars.slice(...spans[i]));
+    };
+    li.addEventListener("click", pick);
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } });
     for (const c of l.chars || []) {
       const s = document.createElement("span");
       s.className = "pc";
@@ -427,6 +436,36 @@ async function showPage(u, p) {
     g.fillStyle = "rgba(36, 87, 214, 0.95)";
     g.fillText(String(i + 1), pts[0][0] + lw, pts[0][1] - lw);
   });
+}
+
+/** Candidates for one line of a page: the line is cut out of the image and read alone with top-k
+ * alternatives; they apply to the page's characters when that reading has as many characters. */
+async function pageLineCandidates(u, p, l, marks) {
+  if (u !== upload) return;
+  if (l.direction === "vertical" || !(await u.preview) || !Array.isArray(l.polygon))
+    return setStatus("Candidates are offered for horizontal lines of images.");
+  const sx = img.naturalWidth / (p.width || img.naturalWidth), sy = img.naturalHeight / (p.height || img.naturalHeight);
+  const xs = l.polygon.map((q) => q[0] * sx), ys = l.polygon.map((q) => q[1] * sy);
+  const x0 = Math.max(0, Math.floor(Math.min(...xs))), y0 = Math.max(0, Math.floor(Math.min(...ys)));
+  const x1 = Math.min(img.naturalWidth, Math.ceil(Math.max(...xs))), y1 = Math.min(img.naturalHeight, Math.ceil(Math.max(...ys)));
+  if (x1 - x0 < 2 || y1 - y0 < 2) return;
+  const c = document.createElement("canvas");
+  c.width = x1 - x0;
+  c.height = y1 - y0;
+  c.getContext("2d").drawImage(img, x0, y0, c.width, c.height, 0, 0, c.width, c.height);
+  const blob = await new Promise((ok) => c.toBlob(ok, "image/png"));
+  u.lineChannel = u.lineChannel || new Channel(settings);
+  const r = await tracked(u.lineChannel.post("line", blob));
+  if (!r) return;
+  if (!r.ok) return showError(r.error);
+  clearError();
+  const got = r.body.chars;
+  if (got.length !== marks.length) {
+    return setStatus(`Read alone, this line gives “${r.body.text}” (${plural(got.length, "character")}, the page has ${marks.length}): no candidates.`);
+  }
+  marks.forEach((m, k) => { m.info = { ...got[k], confidence: m.info.confidence }; });
+  showChars({ kind: "page-line", marks, chars: marks }, true);
+  setStatus(`Candidates for line “${marks.map((m) => m.text).join("")}”`);
 }
 
 /** The language or the number of candidates changed: read again what is not yet kept, and the upload. */
