@@ -394,6 +394,8 @@ def test_errors_replace_stale_results(page):
     assert "Cannot reach" in wait_error(page)
     assert page.input_value("#result-text") == "十"  # the kept text stays
     assert page.locator("#chars .char").count() == 0  # no stale candidates
+    page.click("#commit")  # nothing was read: keeping the line must not throw the strokes away
+    assert strokes_on_pad(page) == 2 and "stay on the pad" in page.text_content("#status")
     page.unroute(line)
     page.route(line, lambda route: route.fulfill(status=503, json={"error": "server busy"}))
     page.click("#undo")

@@ -12,6 +12,7 @@ const pageLinesEl = $("page-lines"), legendEl = $("legend"), padEl = $("pad");
 const DEBOUNCE_MS = 300;
 const LANG_NAMES = { zh: "中文", ja: "日本語" };
 const store = window.sessionStorage;
+let ready = false; // set once everything below is wired
 
 // ---- settings ---------------------------------------------------------------------------
 const apiKeyInput = $("api-key"), topKSelect = $("top-k"), pauseSelect = $("pause"), sepSelect = $("separator");
@@ -55,6 +56,7 @@ doc.reset(store.getItem("hwocr.text") || "");
 function onTextChange() {
   store.setItem("hwocr.text", textBox.value);
   if (shown) renderChars(shown);
+  if (ready) updateButtons(); // undo may reopen only an unedited line
 }
 textBox.addEventListener("beforeinput", () => commit()); // typing keeps the line being written
 for (const ev of ["click", "keyup"]) {
@@ -191,6 +193,9 @@ function scheduleCommit() {
 function commit() {
   clearTimeout(commitTimer);
   if (!pending) return;
+  if (!recogTimer && !pending.busy && !pending.marks.length && pad.strokes.length) {
+    return setStatus("Nothing was read from these strokes yet, so they stay on the pad.");
+  }
   if (recogTimer) { // strokes not read yet: read them now, the reading still lands in this line
     clearTimeout(recogTimer);
     recogTimer = null;
@@ -493,4 +498,5 @@ $("download").addEventListener("click", () => {
 
 pad.resize();
 updateButtons();
+ready = true;
 document.body.dataset.ready = "1";
