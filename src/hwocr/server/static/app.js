@@ -5,6 +5,7 @@
 import { TextDoc } from "./textdoc.js";
 import { Pad } from "./pad.js";
 import { Channel } from "./api.js";
+import { charChip, cropPolygon, lineGlyphs, paintOutlines, paintSpans, pct, plural } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const textBox = $("result-text"), charsEl = $("chars"), statusEl = $("status"), errorEl = $("error");
@@ -44,8 +45,6 @@ function showError(msg) {
   if (/API key/.test(msg)) $("settings").open = true;
 }
 function clearError() { errorEl.hidden = true; errorEl.textContent = ""; }
-const plural = (n, w) => `${n} ${w}${n === 1 ? "" : "s"}`;
-const pct = (x) => `${(x * 100).toFixed(0)}%`;
 function langNote(body) {
   return settings().lang === "auto" && LANG_NAMES[body.lang] ? ` · ${LANG_NAMES[body.lang]}` : "";
 }
@@ -69,10 +68,6 @@ for (const ev of ["click", "keyup"]) {
 // ---- candidates -------------------------------------------------------------------------
 let shown = null; // the line whose characters and candidates are shown
 
-function shade(conf) {
-  return `rgba(220, 38, 38, ${Math.min(0.75, Math.max(0, (1 - conf) * 0.9)).toFixed(3)})`;
-}
-
 function showChars(line, keepPage = false) {
   shown = line;
   pageLinesEl.hidden = pageLinesEl.hidden || !keepPage;
@@ -81,46 +76,8 @@ function showChars(line, keepPage = false) {
 }
 
 function renderChars(line) {
-  const els = line.chars.filter((m) => !m.info.newline).map((m) => charChip(line, m));
+  const els = line.chars.filter((m) => !m.info.newline).map((m) => charChip(m, (ch) => pickCandidate(line, m, ch)));
   charsEl.replaceChildren(...els);
-}
-
-function charChip(line, m) {
-  const c = m.info;
-  const el = document.createElement("div");
-  el.className = "char" + (m.picked ? " edited" : "") + (m.alive ? "" : " gone");
-  const glyph = document.createElement("div");
-  glyph.className = "glyph";
-  glyph.textContent = m.text;
-  glyph.style.background = shade(c.confidence);
-  glyph.title = m.alive ? `confidence ${(c.confidence * 100).toFixed(1)}%` : "edited in the text: no candidates";
-  const conf = document.createElement("div");
-  conf.className = "conf";
-  conf.textContent = pct(c.confidence);
-  const bar = document.createElement("div");
-  bar.className = "bar";
-  const fill = document.createElement("i");
-  fill.style.width = `${(c.confidence * 100).toFixed(1)}%`;
-  bar.append(fill);
-  el.append(glyph, conf, bar);
-  const alts = document.createElement("div");
-  alts.className = "alts";
-  for (const a of c.alternatives || []) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "alt" + (a.char === m.text ? " current" : "");
-    b.dataset.char = a.char;
-    b.disabled = !m.alive;
-    b.title = `put ${a.char} here (${(a.confidence * 100).toFixed(1)}%)`;
-    const ch = document.createElement("b"), p = document.createElement("span");
-    ch.textContent = a.char;
-    p.textContent = a.confidence >= 0.001 ? `${(a.confidence * 100).toFixed(a.confidence >= 0.1 ? 0 : 1)}%` : "<0.1%";
-    b.append(ch, p);
-    b.addEventListener("click", () => pickCandidate(line, m, a.char));
-    alts.append(b);
-  }
-  if (alts.childElementCount) el.append(alts);
-  return el;
 }
 
 function pickCandidate(line, m, ch) {
@@ -363,19 +320,9 @@ async function prepareOverlay(w, h) {
   return g;
 }
 
-/** Green (sure) to red (unsure), for marks drawn over images. */
-const confColor = (conf) => `hsla(${Math.round(Math.max(0, Math.min(1, conf)) * 120)}, 75%, 42%, 0.9)`;
-
 async function drawSpans(r) {
   const g = await prepareOverlay(r.width, r.height);
-  if (!g) return;
-  const lw = Math.max(1, r.height / 60);
-  r.chars.forEach((c, i) => {
-    g.fillStyle = i % 2 ? "rgba(36, 87, 214, 0.10)" : "rgba(36, 87, 214, 0.18)";
-    g.fillRect(c.x0, 0, c.x1 - c.x0, r.height);
-    g.fillStyle = confColor(c.confidence);
-    g.fillRect(c.x0, r.height - lw * 3, c.x1 - c.x0, lw * 3);
-  });
+  if (g) paintSpans(g, r);
 }
 
 async function showPage(u, p) {
@@ -407,40 +354,13 @@ async function showPage(u, p) {
     };
     li.addEventListener("click", pick);
     li.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } });
-    for (const c of l.chars || []) {
-      const s = document.createElement("span");
-      s.className = "pc";
-      s.textContent = c.char;
-      s.style.background = shade(c.confidence);
-      s.title = `confidence ${(c.confidence * 100).toFixed(1)}%`;
-      li.append(s);
-    }
-    if (!(l.chars || []).length) li.textContent = l.text || "";
-    const lc = document.createElement("span");
-    lc.className = "lc";
-    lc.textContent = pct(l.confidence || 0);
-    li.append(lc);
+    li.append(...lineGlyphs(l));
     pageLinesEl.append(li);
   }
   setStatus(`${plural(lines.length, "line")}${langNote(p)} · ${Math.round(p.roundtrip)} ms`);
   const g = await prepareOverlay(p.width, p.height);
   if (!g) return;
-  const lw = Math.max(2, (p.width || overlay.width) / 500);
-  g.lineWidth = lw;
-  g.font = `${Math.max(12, lw * 8)}px sans-serif`;
-  lines.forEach((l, i) => {
-    const pts = l.polygon;
-    if (!Array.isArray(pts) || pts.length < 3) return;
-    g.strokeStyle = "rgba(36, 87, 214, 0.9)";
-    g.fillStyle = "rgba(36, 87, 214, 0.08)";
-    g.beginPath();
-    pts.forEach(([x, y], k) => (k ? g.lineTo(x, y) : g.moveTo(x, y)));
-    g.closePath();
-    g.fill();
-    g.stroke();
-    g.fillStyle = "rgba(36, 87, 214, 0.95)";
-    g.fillText(String(i + 1), pts[0][0] + lw, pts[0][1] - lw);
-  });
+  paintOutlines(g, lines, p.width || overlay.width);
 }
 
 /** Candidates for one line of a page: the line is cut out of the image and read alone with top-k
@@ -449,16 +369,9 @@ async function pageLineCandidates(u, p, l, marks) {
   if (u !== upload) return;
   if (l.direction === "vertical" || !(await u.preview) || !Array.isArray(l.polygon))
     return setStatus("Candidates are offered for horizontal lines of images.");
-  const sx = img.naturalWidth / (p.width || img.naturalWidth), sy = img.naturalHeight / (p.height || img.naturalHeight);
-  const xs = l.polygon.map((q) => q[0] * sx), ys = l.polygon.map((q) => q[1] * sy);
-  const x0 = Math.max(0, Math.floor(Math.min(...xs))), y0 = Math.max(0, Math.floor(Math.min(...ys)));
-  const x1 = Math.min(img.naturalWidth, Math.ceil(Math.max(...xs))), y1 = Math.min(img.naturalHeight, Math.ceil(Math.max(...ys)));
-  if (x1 - x0 < 2 || y1 - y0 < 2) return;
-  const c = document.createElement("canvas");
-  c.width = x1 - x0;
-  c.height = y1 - y0;
-  c.getContext("2d").drawImage(img, x0, y0, c.width, c.height, 0, 0, c.width, c.height);
-  const blob = await new Promise((ok) => c.toBlob(ok, "image/png"));
+  const blob = await cropPolygon(img, l.polygon, img.naturalWidth / (p.width || img.naturalWidth),
+    img.naturalHeight / (p.height || img.naturalHeight));
+  if (!blob) return;
   u.lineChannel = u.lineChannel || new Channel(settings);
   const r = await tracked(u.lineChannel.post("line", blob));
   if (!r) return;
