@@ -1,281 +1,227 @@
-/* hwocr web page: handwriting canvas, image upload/paste, live recognition. No build step, no dependencies. */
+/* hwocr web page: a handwriting pad that writes line after line into a text you can edit, plus image and
+ * PDF uploads. Plain ES modules, no build step, no inline scripts or styles (CSP default-src 'self'). */
 "use strict";
 
+import { TextDoc } from "./textdoc.js";
+import { Pad } from "./pad.js";
+import { Channel } from "./api.js";
+import { charChip, cropPolygon, lineGlyphs, paintOutlines, paintSpans, pct, plural } from "./view.js";
+
 const $ = (id) => document.getElementById(id);
-const pad = $("pad"), padEmpty = $("pad-empty"), textBox = $("result-text"), charsEl = $("chars");
-const statusEl = $("status"), pageLinesEl = $("page-lines");
-const DEBOUNCE_MS = 350;
+const textBox = $("result-text"), charsEl = $("chars"), statusEl = $("status"), errorEl = $("error");
+const pageLinesEl = $("page-lines"), legendEl = $("legend"), padEl = $("pad");
+const DEBOUNCE_MS = 300;
+const LANG_NAMES = { zh: "中文", ja: "日本語" };
+const store = window.sessionStorage;
+let ready = false; // set once everything below is wired
 
 // ---- settings ---------------------------------------------------------------------------
-const apiKeyInput = $("api-key"), topKSelect = $("top-k");
-apiKeyInput.value = localStorage.getItem("hwocr.apiKey") || "";
-apiKeyInput.addEventListener("change", () => { localStorage.setItem("hwocr.apiKey", apiKeyInput.value); rerun(); });
+const apiKeyInput = $("api-key"), topKSelect = $("top-k"), pauseSelect = $("pause"), sepSelect = $("separator");
+apiKeyInput.value = store.getItem("hwocr.apiKey") || "";
+try { localStorage.removeItem("hwocr.apiKey"); } catch { /* storage disabled */ } // older pages kept it there
+apiKeyInput.addEventListener("change", () => { store.setItem("hwocr.apiKey", apiKeyInput.value); rerun(); });
 topKSelect.addEventListener("change", rerun);
-const lang = () => document.querySelector('input[name="lang"]:checked').value;
-const mode = () => document.querySelector('input[name="mode"]:checked').value;
+$("settings-form").addEventListener("submit", (e) => e.preventDefault());
+const radio = (name) => document.querySelector(`input[name="${name}"]:checked`).value;
+const settings = () => ({ lang: radio("lang"), topK: topKSelect.value, apiKey: apiKeyInput.value });
 document.querySelectorAll('input[name="lang"]').forEach((r) => r.addEventListener("change", rerun));
-document.querySelectorAll('input[name="mode"]').forEach((r) => r.addEventListener("change", () => { if (lastUpload) recognizeUpload(lastUpload); }));
+document.querySelectorAll('input[name="mode"]').forEach((r) => r.addEventListener("change", () => upload && readUpload(upload)));
 
-function setStatus(msg, kind = "") {
+// ---- status and errors ------------------------------------------------------------------
+let busy = 0;
+function setStatus(msg) {
   statusEl.textContent = msg;
-  statusEl.className = "status " + kind;
+  statusEl.classList.toggle("busy", busy > 0);
+}
+async function tracked(promise) {
+  busy++;
+  setStatus("Recognising…");
+  try { return await promise; } finally { busy--; statusEl.classList.toggle("busy", busy > 0); }
+}
+function showError(msg) {
+  errorEl.textContent = msg;
+  errorEl.hidden = false;
+  setStatus("Failed.");
+  if (/API key/.test(msg)) $("settings").open = true;
+}
+function clearError() { errorEl.hidden = true; errorEl.textContent = ""; }
+function langNote(body) {
+  return settings().lang === "auto" && LANG_NAMES[body.lang] ? ` · ${LANG_NAMES[body.lang]}` : "";
 }
 
-// ---- requests ---------------------------------------------------------------------------
-let seq = 0, controller = null;
-
-async function post(endpoint, blob) {
-  if (controller) controller.abort();
-  controller = new AbortController();
-  const my = ++seq;
-  const params = new URLSearchParams({ lang: lang() });
-  if (endpoint === "line") params.set("top_k", topKSelect.value);
-  const headers = { "Content-Type": blob.type || "application/octet-stream" };
-  if (apiKeyInput.value) headers["X-API-Key"] = apiKeyInput.value;
-  setStatus("Recognising…", "busy");
-  const t0 = performance.now();
-  let res, body;
-  try {
-    res = await fetch(`/v1/${endpoint}?${params}`, { method: "POST", body: blob, headers, signal: controller.signal });
-    body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
-  } catch (e) {
-    if (e.name === "AbortError") return null;
-    if (my === seq) setStatus(`Cannot reach the server (${e.message})`, "error");
-    return null;
-  }
-  if (my !== seq) return null; // a newer request was sent meanwhile
-  if (!res.ok) {
-    if (res.status === 401) $("settings").open = true;
-    return { error: body.error || `HTTP ${res.status}`, status: res.status };
-  }
-  body.roundtrip = performance.now() - t0;
-  return body;
+// ---- the text ---------------------------------------------------------------------------
+const doc = new TextDoc(textBox, onTextChange);
+doc.reset(store.getItem("hwocr.text") || "");
+function onTextChange() {
+  store.setItem("hwocr.text", textBox.value);
+  if (shown) renderChars(shown);
+  if (ready) updateButtons(); // undo may reopen only an unedited line
 }
-
-// ---- results ----------------------------------------------------------------------------
-function shade(conf) {
-  const a = Math.min(0.75, Math.max(0, (1 - conf) * 0.9));
-  return `rgba(220, 38, 38, ${a.toFixed(3)})`;
-}
-
-/** Green (sure) to red (unsure), for marks drawn over images. */
-function confColor(conf) {
-  return `hsla(${Math.round(Math.max(0, Math.min(1, conf)) * 120)}, 75%, 42%, 0.9)`;
-}
-
-function showLine(r) {
-  pageLinesEl.hidden = true;
-  textBox.value = r.text;
-  charsEl.replaceChildren();
-  r.chars.forEach((c, i) => {
-    const el = document.createElement("div");
-    el.className = "char";
-    el.dataset.index = i;
-    const glyph = document.createElement("div");
-    glyph.className = "glyph";
-    glyph.textContent = c.char;
-    glyph.style.background = shade(c.confidence);
-    glyph.title = `confidence ${(c.confidence * 100).toFixed(1)}%`;
-    const conf = document.createElement("div");
-    conf.className = "conf";
-    conf.textContent = `${(c.confidence * 100).toFixed(0)}%`;
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    bar.innerHTML = `<i style="width:${(c.confidence * 100).toFixed(1)}%"></i>`;
-    el.append(glyph, conf, bar);
-    const alts = document.createElement("div");
-    alts.className = "alts";
-    for (const a of c.alternatives || []) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "alt" + (a.char === c.char ? " current" : "");
-      b.dataset.char = a.char;
-      b.title = `replace with ${a.char} (${(a.confidence * 100).toFixed(1)}%)`;
-      b.innerHTML = "<b></b><span></span>";
-      b.firstChild.textContent = a.char;
-      b.lastChild.textContent = a.confidence >= 0.001 ? `${(a.confidence * 100).toFixed(a.confidence >= 0.1 ? 0 : 1)}%` : "<0.1%";
-      b.addEventListener("click", () => replaceChar(i, a.char, el));
-      alts.append(b);
-    }
-    if (alts.childElementCount) el.append(alts);
-    charsEl.append(el);
+textBox.addEventListener("beforeinput", () => commit()); // typing keeps the line being written
+for (const ev of ["click", "keyup"]) {
+  textBox.addEventListener(ev, () => {
+    const line = doc.lineAt(textBox.selectionStart);
+    if (line && line !== shown && line.kind !== "page") showChars(line);
   });
-  const conf = r.chars.length ? ` · confidence ${(r.confidence * 100).toFixed(0)}%` : "";
-  setStatus(r.text ? `${r.chars.length} characters${conf} · ${Math.round(r.roundtrip)} ms` : "No text found.");
 }
 
-function replaceChar(i, ch, el) {
-  const arr = Array.from(textBox.value);
-  if (i < arr.length) arr[i] = ch;
-  textBox.value = arr.join("");
-  el.querySelector(".glyph").textContent = ch;
-  el.classList.add("edited");
-  el.querySelectorAll(".alt").forEach((b) => b.classList.toggle("current", b.dataset.char === ch));
-  textBox.dispatchEvent(new Event("input"));
+// ---- candidates -------------------------------------------------------------------------
+let shown = null; // the line whose characters and candidates are shown
+
+function showChars(line, keepPage = false) {
+  shown = line;
+  pageLinesEl.hidden = pageLinesEl.hidden || !keepPage;
+  legendEl.textContent = "Shading: the redder a character, the less sure the model is. Click a candidate to put it in place of that character.";
+  renderChars(line);
 }
 
-function showError(r) {
-  setStatus(r.error, "error");
+function renderChars(line) {
+  const els = line.chars.filter((m) => !m.info.newline).map((m) => charChip(m, (ch) => pickCandidate(line, m, ch)));
+  charsEl.replaceChildren(...els);
 }
 
-// ---- canvas -----------------------------------------------------------------------------
-const ctx = pad.getContext("2d");
-let strokes = [], current = null, timer = null, dpr = 1;
-
-function resizePad() {
-  dpr = window.devicePixelRatio || 1;
-  const rect = pad.getBoundingClientRect();
-  pad.width = Math.round(rect.width * dpr);
-  pad.height = Math.round(rect.height * dpr);
-  redraw();
+function pickCandidate(line, m, ch) {
+  if (line.busy) return setStatus("Still reading this line…");
+  if (line === pending) commit(); // a later re-read must not undo the choice
+  if (!doc.pick(m, ch)) showError("That character was changed in the text, so its candidates no longer apply.");
+  renderChars(line);
 }
 
-function penWidth() { return Math.max(4, Math.min(10, pad.clientHeight / 36)); }
+// ---- the pad ----------------------------------------------------------------------------
+const pad = new Pad(padEl, onPadChange);
+let pending = null, lastCommitted = null, recogTimer = null, commitTimer = null;
 
-function drawStroke(s, c = ctx) {
-  const pts = s.points;
-  c.strokeStyle = "#000";
-  c.fillStyle = "#000";
-  c.lineCap = "round";
-  c.lineJoin = "round";
-  if (pts.length === 1) {
-    c.beginPath();
-    c.arc(pts[0].x, pts[0].y, s.width * (0.5 + pts[0].p * 0.5) / 2, 0, Math.PI * 2);
-    c.fill();
+pad.width = $("pen").value;
+$("pen").addEventListener("change", (e) => { pad.width = e.target.value; });
+
+function onPadChange(why) {
+  clearTimeout(commitTimer);
+  if (why === "pen-down") {
+    clearTimeout(recogTimer);
+    recogTimer = null;
+    if (document.activeElement === textBox && matchMedia("(pointer: coarse)").matches) textBox.blur(); // hide the phone keyboard
+    if (!pending) pending = { kind: "pad", marks: [], chars: [], channel: new Channel(settings) };
+    updateButtons();
     return;
   }
-  for (let k = 1; k < pts.length; k++) {
-    const a = pts[k - 1], b = pts[k];
-    c.lineWidth = s.width * (0.5 + (a.p + b.p) / 4);
-    c.beginPath();
-    if (k >= 2) {
-      const z = pts[k - 2];
-      c.moveTo((z.x + a.x) / 2, (z.y + a.y) / 2);
-      c.quadraticCurveTo(a.x, a.y, (a.x + b.x) / 2, (a.y + b.y) / 2);
-    } else {
-      c.moveTo(a.x, a.y);
-      c.lineTo((a.x + b.x) / 2, (a.y + b.y) / 2);
-    }
-    c.stroke();
+  if (!pending) pending = { kind: "pad", marks: [], chars: [], channel: new Channel(settings) };
+  pending.channel.cancel();
+  clearTimeout(recogTimer);
+  recogTimer = null;
+  if (pad.strokes.length) {
+    const line = pending;
+    line.busy = true;
+    recogTimer = setTimeout(() => { recogTimer = null; readStrokes(line, pad.strokes, pad.frame); }, DEBOUNCE_MS);
+  } else {
+    pending.busy = false;
+    doc.place(pending, [], "");
+    if (shown === pending) charsEl.replaceChildren();
+    setStatus("Ready.");
   }
-  const l = pts[pts.length - 1], m = pts[pts.length - 2];
-  c.beginPath();
-  c.moveTo((m.x + l.x) / 2, (m.y + l.y) / 2);
-  c.lineTo(l.x, l.y);
-  c.stroke();
+  updateButtons();
 }
 
-function redraw() {
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, pad.width, pad.height);
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  strokes.forEach((s) => drawStroke(s));
-  if (current) drawStroke(current);
-  padEmpty.hidden = strokes.length > 0 || !!current;
+async function readStrokes(line, strokes, frame) {
+  line.busy = true;
+  const blob = await pad.image(strokes, frame);
+  const r = await tracked(line.channel.post("line", blob));
+  if (!r) return; // superseded by a newer reading of the same line
+  line.busy = false;
+  if (!r.ok) {
+    if (line === pending) { doc.place(line, [], ""); charsEl.replaceChildren(); }
+    return showError(r.error);
+  }
+  clearError();
+  if (!doc.place(line, r.body.chars, sepSelect.value)) return setStatus("The line was edited meanwhile; its new reading was not put in.");
+  if (line === pending || shown === line || !shown) showChars(line);
+  const n = r.body.chars.length;
+  setStatus(n ? `${plural(n, "character")} · confidence ${pct(r.body.confidence)}${langNote(r.body)} · ${Math.round(r.body.roundtrip)} ms`
+    : "No text found in the strokes.");
+  scheduleCommit();
 }
 
-function point(e) {
-  const r = pad.getBoundingClientRect();
-  // mice report pressure 0.5 while a button is down; pens and some touch screens report real pressure
-  const p = e.pointerType === "pen" && e.pressure > 0 ? e.pressure : 0.5;
-  return { x: e.clientX - r.left, y: e.clientY - r.top, p };
+function scheduleCommit() {
+  clearTimeout(commitTimer);
+  const ms = Number(pauseSelect.value);
+  if (ms > 0 && pending && !pad.drawing && !recogTimer && !pending.busy) commitTimer = setTimeout(commit, ms);
 }
 
-pad.addEventListener("pointerdown", (e) => {
-  if (e.button !== 0 && e.pointerType === "mouse") return;
-  e.preventDefault();
-  try { pad.setPointerCapture(e.pointerId); } catch { /* synthetic or already released pointer */ }
-  clearTimeout(timer);
-  current = { points: [point(e)], width: penWidth(), id: e.pointerId };
-  redraw();
-});
-pad.addEventListener("pointermove", (e) => {
-  if (!current || e.pointerId !== current.id) return;
-  const evs = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
-  for (const ev of evs.length ? evs : [e]) current.points.push(point(ev));
-  redraw();
-});
-function endStroke(e) {
-  if (!current || e.pointerId !== current.id) return;
-  strokes.push(current);
-  current = null;
-  redraw();
-  schedule();
+/** Keep the line being written (its text is already in place) and clear the pad for the next one. */
+function commit() {
+  clearTimeout(commitTimer);
+  if (!pending) return;
+  if (!recogTimer && !pending.busy && !pending.marks.length && pad.strokes.length) {
+    return setStatus("Nothing was read from these strokes yet, so they stay on the pad.");
+  }
+  if (recogTimer) { // strokes not read yet: read them now, the reading still lands in this line
+    clearTimeout(recogTimer);
+    recogTimer = null;
+    readStrokes(pending, pad.strokes, pad.frame);
+  }
+  if (pad.strokes.length) {
+    pending.saved = pad.take();
+    lastCommitted = pending;
+  }
+  pending = null;
+  updateButtons();
 }
-pad.addEventListener("pointerup", endStroke);
-pad.addEventListener("pointercancel", endStroke);
 
-function schedule() {
-  clearTimeout(timer);
-  timer = setTimeout(recognizePad, DEBOUNCE_MS);
+/** Undo on an empty pad gives the last kept line back to the pad, if its text was not edited since. */
+function canReopen() {
+  return pad.empty && !pending && lastCommitted && lastCommitted.saved && !lastCommitted.chars.some((m) => m.picked)
+    && doc.extent(lastCommitted) !== null;
+}
+function undo() {
+  if (pad.drawing) return;
+  if (!pad.canUndo && canReopen()) {
+    pending = lastCommitted;
+    lastCommitted = null;
+    pad.restore(pending.saved);
+  }
+  pad.undo();
+}
+function redo() { if (!pad.drawing) pad.redo(); }
+function clearPad() { if (!pad.drawing) pad.clear(); }
+
+function updateButtons() {
+  $("undo").disabled = !pad.canUndo && !canReopen();
+  $("redo").disabled = !pad.canRedo;
+  $("clear").disabled = pad.empty;
+  $("commit").disabled = !pending || pad.empty;
+  $("pad-empty").hidden = !pad.empty;
+  padEl.dataset.strokes = pad.strokes.length; // for tests and for styling
 }
 
 $("undo").addEventListener("click", undo);
+$("redo").addEventListener("click", redo);
 $("clear").addEventListener("click", clearPad);
-function undo() {
-  strokes.pop();
-  redraw();
-  if (strokes.length) schedule(); else clearResult();
+$("commit").addEventListener("click", commit);
+$("newline").addEventListener("click", newline);
+function newline() {
+  commit();
+  const at = textBox.selectionEnd;
+  doc.replace(at, at, "\n");
 }
-function clearPad() {
-  strokes = [];
-  redraw();
-  clearResult();
-}
-function clearResult() {
-  clearTimeout(timer);
-  seq++;
-  if (controller) controller.abort();
-  textBox.value = "";
-  charsEl.replaceChildren();
-  setStatus("Ready.");
-}
+
+const editing = (t) => t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && /^(text|password|search|number|url|email)$/.test(t.type));
 document.addEventListener("keydown", (e) => {
-  if (e.target === textBox || e.target.tagName === "INPUT") return;
-  if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); undo(); }
-  if (e.key === "Escape") clearPad();
-});
-
-/** The ink's bounding box (CSS px), widened so a flat character such as 一 still gets a square-ish frame. */
-function inkBox() {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, w = 0;
-  for (const s of strokes) {
-    w = Math.max(w, s.width);
-    for (const p of s.points) {
-      x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
-    }
+  const mod = e.ctrlKey || e.metaKey, key = e.key.toLowerCase(), typing = editing(e.target);
+  if (mod && key === "z" && !e.shiftKey && !typing) { e.preventDefault(); undo(); }
+  else if (mod && ((key === "z" && e.shiftKey) || key === "y") && !typing) { e.preventDefault(); redo(); }
+  else if (e.key === "Escape") {
+    if ($("settings").open) { $("settings").open = false; return; }
+    clearPad();
+  } else if (e.key === "Enter" && (mod || (!typing && !/^(BUTTON|SELECT|SUMMARY|A|LI)$/.test(e.target.tagName)))) {
+    e.preventDefault();
+    if (e.shiftKey) newline(); else commit();
   }
-  if (!isFinite(x0)) return null;
-  let h = Math.max(y1 - y0, x1 - x0 > 0 ? Math.min(x1 - x0, pad.clientHeight * 0.5) : 0, 24) + w;
-  const cy = (y0 + y1) / 2;
-  const padY = Math.max(12, h * 0.18), padX = Math.max(12, h * 0.25);
-  const box = {
-    x0: Math.max(0, x0 - w / 2 - padX), x1: Math.min(pad.clientWidth, x1 + w / 2 + padX),
-    y0: Math.max(0, cy - h / 2 - padY), y1: Math.min(pad.clientHeight, cy + h / 2 + padY),
-  };
-  return box;
-}
+}, true);
 
-function recognizePad() {
-  const box = inkBox();
-  if (!box) return;
-  lastUpload = null;
-  const c = document.createElement("canvas");
-  c.width = Math.max(8, Math.round((box.x1 - box.x0) * dpr));
-  c.height = Math.max(8, Math.round((box.y1 - box.y0) * dpr));
-  const g = c.getContext("2d");
-  g.drawImage(pad, box.x0 * dpr, box.y0 * dpr, c.width, c.height, 0, 0, c.width, c.height);
-  c.toBlob(async (blob) => {
-    const r = await post("line", blob);
-    if (!r) return;
-    if (r.error) showError(r); else showLine(r);
-  }, "image/png");
-}
+new ResizeObserver(() => pad.resize()).observe(padEl);
 
 // ---- upload / paste / drop -------------------------------------------------------------
-const drop = $("drop"), previewEl = $("preview"), img = $("preview-img"), overlay = $("overlay");
-let lastUpload = null, objectUrl = null;
+const drop = $("drop"), previewEl = $("preview"), img = $("preview-img"), overlay = $("overlay"), dropMsg = $("drop-msg");
+let upload = null, objectUrl = null;
 
 $("file").addEventListener("change", (e) => { if (e.target.files[0]) useFile(e.target.files[0]); e.target.value = ""; });
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -283,7 +229,7 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => {
   e.preventDefault();
   drop.classList.remove("over");
-  const f = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/") || f.type === "application/pdf");
+  const f = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/") || isDocument(f));
   if (f) useFile(f);
 });
 document.addEventListener("paste", (e) => {
@@ -293,47 +239,64 @@ document.addEventListener("paste", (e) => {
   useFile(item.getAsFile());
 });
 
+const isDocument = (f) => f.type === "application/pdf" || f.type === "image/tiff" || /\.(pdf|tiff?)$/i.test(f.name || "");
+
 function useFile(file) {
-  lastUpload = file;
+  commit();
+  upload = { kind: "upload", file, marks: [], chars: [], channel: new Channel(settings), preview: null };
   if (objectUrl) URL.revokeObjectURL(objectUrl);
+  objectUrl = null;
   clearOverlay();
-  if (file.type.startsWith("image/")) {
+  previewEl.hidden = true;
+  dropMsg.hidden = false;
+  dropMsg.textContent = file.name || "pasted image";
+  if (!isDocument(file)) {
     objectUrl = URL.createObjectURL(file);
-    img.style.width = "";
-    img.onload = fitPreview;
+    upload.preview = new Promise((ok) => {
+      img.onload = () => { previewEl.hidden = false; dropMsg.hidden = true; fitPreview(); ok(true); };
+      img.onerror = () => { dropMsg.textContent = `${file.name || "image"} (this browser cannot show it)`; ok(false); };
+    });
     img.src = objectUrl;
-    previewEl.hidden = false;
-    $("drop-msg").hidden = true;
-  } else {
-    previewEl.hidden = true;
-    $("drop-msg").hidden = false;
-    $("drop-msg").textContent = file.name || "document";
   }
-  recognizeUpload(file);
+  readUpload(upload);
 }
 
-async function recognizeUpload(file) {
-  if (mode() === "page") {
-    const r = await post("page", file);
-    if (!r) return;
-    if (r.status === 501) {
-      const l = await post("line", file);
-      if (!l) return;
-      if (l.error) return showError(l);
-      showLine(l);
-      drawSpans(l);
-      setStatus(statusEl.textContent + " · page reading is not available on this server: read as one line");
-      return;
-    }
-    if (r.error) return showError(r);
-    showPage(r);
-    return;
-  }
-  const r = await post("line", file);
+/** One line or a whole page? PDFs and TIFFs are documents; an image taller than a line is a page. */
+async function uploadMode(u) {
+  const chosen = radio("mode");
+  if (isDocument(u.file)) return "page";
+  if (chosen !== "auto") return chosen;
+  if (!(await u.preview)) return "line";
+  const w = img.naturalWidth, h = img.naturalHeight;
+  return (h >= 200 && h / w > 0.45) || Math.min(w, h) >= 900 ? "page" : "line";
+}
+
+async function readUpload(u) {
+  const m = await uploadMode(u);
+  let r = m === "page" ? await tracked(u.channel.post("page", u.file)) : null;
+  let note = "";
+  if (r && !r.ok && r.status === 501 && !isDocument(u.file)) { r = null; note = " · page reading is not available here: read as one line"; }
+  if (r) return r.ok ? showPage(u, r.body) : uploadFailed(u, r.error);
+  r = r || await tracked(u.channel.post("line", u.file));
   if (!r) return;
-  if (r.error) return showError(r);
-  showLine(r);
-  drawSpans(r);
+  if (!r.ok) return uploadFailed(u, r.error);
+  clearError();
+  pageLinesEl.hidden = true;
+  if (!doc.place(u, r.body.chars, sepSelect.value)) { u.marks = []; doc.place(u, r.body.chars, sepSelect.value); }
+  lastCommitted = null;
+  showChars(u);
+  const n = r.body.chars.length;
+  setStatus((n ? `${plural(n, "character")} · confidence ${pct(r.body.confidence)}${langNote(r.body)} · ${Math.round(r.body.roundtrip)} ms`
+    : "No text found in the image.") + note);
+  drawSpans(r.body);
+}
+
+function uploadFailed(u, msg) {
+  if (u !== upload) return;
+  charsEl.replaceChildren();
+  pageLinesEl.hidden = true;
+  clearOverlay();
+  showError(msg);
 }
 
 /** Small images (a cropped line) are enlarged up to 4x to fill the drop zone; large ones shrink to fit. */
@@ -344,16 +307,10 @@ function fitPreview() {
 }
 window.addEventListener("resize", () => { if (!previewEl.hidden && img.naturalWidth) fitPreview(); });
 
-function whenLoaded() {
-  return img.complete && img.naturalWidth ? Promise.resolve() : new Promise((ok) => img.addEventListener("load", ok, { once: true }));
-}
-
-function clearOverlay() {
-  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
-}
+function clearOverlay() { overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height); }
 
 async function prepareOverlay(w, h) {
-  await whenLoaded();
+  if (!upload || !(await upload.preview)) return null;
   overlay.width = img.naturalWidth;
   overlay.height = img.naturalHeight;
   const g = overlay.getContext("2d");
@@ -364,103 +321,95 @@ async function prepareOverlay(w, h) {
 }
 
 async function drawSpans(r) {
-  if (previewEl.hidden) return;
   const g = await prepareOverlay(r.width, r.height);
-  const lw = Math.max(1, r.height / 60);
-  r.chars.forEach((c, i) => {
-    g.fillStyle = i % 2 ? "rgba(36, 87, 214, 0.10)" : "rgba(36, 87, 214, 0.18)";
-    g.fillRect(c.x0, 0, c.x1 - c.x0, r.height);
-    g.fillStyle = confColor(c.confidence);
-    g.fillRect(c.x0, r.height - lw * 3, c.x1 - c.x0, lw * 3);
+  if (g) paintSpans(g, r);
+}
+
+async function showPage(u, p) {
+  if (u !== upload) return;
+  clearError();
+  const lines = Array.isArray(p.lines) ? p.lines : [];
+  const chars = [], spans = []; // spans[i]: where page line i's characters sit in chars
+  lines.forEach((l, i) => {
+    if (i) chars.push({ char: "\n", confidence: 1, newline: true });
+    const cs = Array.isArray(l.chars) && l.chars.length ? l.chars : Array.from(l.text || "", (ch) => ({ char: ch, confidence: l.confidence ?? 1 }));
+    spans.push([chars.length, chars.length + cs.length]);
+    for (const c of cs) chars.push({ char: c.char, confidence: c.confidence ?? 1, alternatives: [] });
   });
-}
-
-/** Lines of a page result, whatever its nesting: page.lines, or blocks/regions/paragraphs holding lines. */
-function pageLines(p) {
-  if (Array.isArray(p.lines)) return p.lines;
-  for (const k of ["blocks", "regions", "paragraphs"]) {
-    if (Array.isArray(p[k])) return p[k].flatMap((b) => pageLines(b));
-  }
-  return [];
-}
-
-/** A line's outline as a list of [x, y] points, from box/bbox/rect ([x0,y0,x1,y1] or {x0,..}) or polygon/points/quad. */
-function outline(l) {
-  const poly = l.polygon || l.points || l.quad || l.corners;
-  if (Array.isArray(poly) && poly.length >= 3) return poly.map((q) => (Array.isArray(q) ? q : [q.x, q.y]));
-  let b = l.box || l.bbox || l.rect || l;
-  if (Array.isArray(b) && Array.isArray(b[0])) return b;
-  if (Array.isArray(b) && b.length === 4) b = { x0: b[0], y0: b[1], x1: b[2], y1: b[3] };
-  if (b && b.x !== undefined && b.w !== undefined) b = { x0: b.x, y0: b.y, x1: b.x + b.w, y1: b.y + b.h };
-  if (b && b.x !== undefined && b.width !== undefined) b = { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height };
-  if (b && b.x0 !== undefined && b.y0 !== undefined) return [[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]];
-  return null;
-}
-
-async function showPage(p) {
-  const lines = pageLines(p);
+  u.kind = "page";
+  if (!doc.place(u, chars, "\n")) { u.marks = []; doc.place(u, chars, "\n"); }
+  lastCommitted = null;
+  shown = null;
   charsEl.replaceChildren();
-  textBox.value = p.text !== undefined && p.text !== null ? p.text : lines.map((l) => l.text || "").join("\n");
   pageLinesEl.replaceChildren();
   pageLinesEl.hidden = !lines.length;
-  for (const l of lines) {
+  legendEl.textContent = "Shading: the redder a character, the less sure the model is. Click a line to get the candidates of its characters.";
+  for (const [i, l] of lines.entries()) {
     const li = document.createElement("li");
-    if (Array.isArray(l.chars) && l.chars.length) {
-      for (const c of l.chars) {
-        const s = document.createElement("span");
-        s.className = "pc";
-        s.textContent = c.char;
-        if (typeof c.confidence === "number") {
-          s.style.background = shade(c.confidence);
-          s.title = `confidence ${(c.confidence * 100).toFixed(1)}%`;
-        }
-        li.append(s);
-      }
-    } else {
-      li.textContent = l.text || "";
-    }
-    if (typeof l.confidence === "number") {
-      const lc = document.createElement("span");
-      lc.className = "lc";
-      lc.textContent = `${(l.confidence * 100).toFixed(0)}%`;
-      li.append(lc);
-    }
+    li.tabIndex = 0;
+    li.title = "Candidates for this line";
+    const pick = () => {
+      pageLinesEl.querySelectorAll("li").forEach((x) => x.classList.toggle("active", x === li));
+      pageLineCandidates(u, p, l, u.chars.slice(...spans[i]));
+    };
+    li.addEventListener("click", pick);
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } });
+    li.append(...lineGlyphs(l));
     pageLinesEl.append(li);
   }
-  const n = lines.length;
-  setStatus(`${n} line${n === 1 ? "" : "s"} · ${Math.round(p.roundtrip)} ms`);
-  if (previewEl.hidden) return;
+  setStatus(`${plural(lines.length, "line")}${langNote(p)} · ${Math.round(p.roundtrip)} ms`);
   const g = await prepareOverlay(p.width, p.height);
-  const lw = Math.max(2, (p.width || overlay.width) / 500);
-  g.lineWidth = lw;
-  g.font = `${Math.max(12, lw * 8)}px sans-serif`;
-  lines.forEach((l, i) => {
-    const pts = outline(l);
-    if (!pts) return;
-    g.strokeStyle = "rgba(36, 87, 214, 0.9)";
-    g.fillStyle = "rgba(36, 87, 214, 0.08)";
-    g.beginPath();
-    pts.forEach(([x, y], k) => (k ? g.lineTo(x, y) : g.moveTo(x, y)));
-    g.closePath();
-    g.fill();
-    g.stroke();
-    g.fillStyle = "rgba(36, 87, 214, 0.95)";
-    g.fillText(String(i + 1), pts[0][0] + lw, pts[0][1] - lw);
-  });
+  if (!g) return;
+  paintOutlines(g, lines, p.width || overlay.width);
 }
 
+/** Candidates for one line of a page: the line is cut out of the image and read alone with top-k
+ * alternatives; they apply to the page's characters when that reading has as many characters. */
+async function pageLineCandidates(u, p, l, marks) {
+  if (u !== upload) return;
+  if (l.direction === "vertical" || !(await u.preview) || !Array.isArray(l.polygon))
+    return setStatus("Candidates are offered for horizontal lines of images.");
+  const blob = await cropPolygon(img, l.polygon, img.naturalWidth / (p.width || img.naturalWidth),
+    img.naturalHeight / (p.height || img.naturalHeight));
+  if (!blob) return;
+  u.lineChannel = u.lineChannel || new Channel(settings);
+  const r = await tracked(u.lineChannel.post("line", blob));
+  if (!r) return;
+  if (!r.ok) return showError(r.error);
+  clearError();
+  const got = r.body.chars;
+  if (got.length !== marks.length) {
+    return setStatus(`Read alone, this line gives “${r.body.text}” (${plural(got.length, "character")}, the page has ${marks.length}): no candidates.`);
+  }
+  marks.forEach((m, k) => { m.info = { ...got[k], confidence: m.info.confidence }; });
+  showChars({ kind: "page-line", marks, chars: marks }, true);
+  setStatus(`Candidates for line “${marks.map((m) => m.text).join("")}”`);
+}
+
+/** The language or the number of candidates changed: read again what is not yet kept, and the upload. */
 function rerun() {
-  if (lastUpload) recognizeUpload(lastUpload);
-  else if (strokes.length) recognizePad();
+  if (pending && pad.strokes.length) { pending.channel.cancel(); readStrokes(pending, pad.strokes, pad.frame); }
+  if (upload) readUpload(upload);
 }
 
+// ---- copy and download ------------------------------------------------------------------
 $("copy").addEventListener("click", async () => {
-  try { await navigator.clipboard.writeText(textBox.value); setStatus("Copied."); }
-  catch { textBox.select(); document.execCommand("copy"); }
+  try { await navigator.clipboard.writeText(textBox.value); }
+  catch { textBox.select(); document.execCommand("copy"); } // plain-http pages on another host
+  setStatus("Copied the text.");
+});
+$("download").addEventListener("click", () => {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([textBox.value], { type: "text/plain;charset=utf-8" }));
+  a.download = `hwocr-${new Date().toISOString().slice(0, 16).replace(/[-:T]/g, "")}.txt`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  setStatus("Saved the text as a file.");
 });
 
-window.addEventListener("resize", () => {
-  // keep strokes in place: they are stored in CSS pixels
-  resizePad();
-});
-resizePad();
+pad.resize();
+updateButtons();
+ready = true;
+document.body.dataset.ready = "1";
