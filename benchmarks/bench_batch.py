@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""``hwocr batch`` throughput: pages/s with 1 and 2 workers (local Dask cluster, or --address) and
+the local-process runner, against a plain loop of ``Reader.read_page`` over the same pages.
+
+The pages are composed from the bundled samples (``samples/*.png``: no evaluation data), each with
+``--lines`` handwriting-like lines at random crops and scales on an A5-like canvas::
+
+    python benchmarks/bench_batch.py --pages 60 --rounds 2
+    python benchmarks/bench_batch.py --address tcp://HOST:8786      # an existing cluster instead
+
+Each configuration runs ``hwocr batch`` in its own process into a fresh output folder (so start-up,
+model loading on every worker and commits are included) and reports the median over rounds,
+interleaved; the plain loop runs in its own process too, models loaded before the clock starts
+(``--loop-with-load`` adds the load)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+def _line(rng: np.random.Generator, src: Image.Image, scale: float) -> Image.Image:
+    w, h = src.size
+    a = int(rng.integers(0, w // 3))
+    b = int(rng.integers(a + w // 3, w + 1))
+    part = src.crop((a, 0, b, h))
+    return part.resize((max(8, round(part.width * scale)), max(8, round(h * scale))), Image.Resampling.LANCZOS)
+
+
+def compose_page(seed: int, size: tuple[int, int] = (640, 224), lines: int = 2) -> Image.Image:
+    """A page of ``lines`` crops of the sample lines (zh and ja alternating), distinct for each seed."""
+    rng = np.random.default_rng(seed)
+    srcs = [Image.open(SAMPLES / "zh-line.png").convert("RGB"), Image.open(SAMPLES / "ja-line.png").convert("RGB")]
+    page = Image.new("RGB", size, (248, 247, 243))
+    slot = size[1] // lines
+    for j in range(lines):
+        ln = _line(rng, srcs[(seed + j) % 2], float(rng.uniform(0.5, 0.75)))
+        ln = ln.crop((0, 0, min(ln.width, size[0] - 24), ln.height))
+        x = int(rng.integers(8, max(9, size[0] - ln.width - 8)))
+        y = j * slot + int(rng.integers(4, max(5, slot - ln.height - 4)))
+        page.paste(ln, (x, y))
+    return page
+
+
+def compose_archive(folder: Path, good: int = 30, size: tuple[int, int] = (640, 224), lines: int = 2,
+                    bad: bool = True) -> list[Path]:
+    """``good`` single-page files (PNG, every fifth JPEG), a 3-page TIFF, a 2-page PDF and, with
+    ``bad``, 3 truncated PNGs, a text file named .png and a broken PDF: good + 5 (+ 5) pages."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k in range(good):
+        f = folder / (f"p{k:03d}.jpg" if k % 5 == 4 else f"p{k:03d}.png")
+        compose_page(k, size, lines).save(f, quality=92) if f.suffix == ".jpg" else compose_page(k, size, lines).save(f)
+        files.append(f)
+    tif = [compose_page(1000 + k, size, lines) for k in range(3)]
+    tif[0].save(folder / "multi.tif", save_all=True, append_images=tif[1:])
+    pdf = [compose_page(2000 + k, size, lines) for k in range(2)]
+    pdf[0].save(folder / "doc.pdf", save_all=True, append_images=pdf[1:], resolution=200.0)
+    files += [folder / "multi.tif", folder / "doc.pdf"]
+    if bad:
+        for k in range(3):
+            buf = io.BytesIO()
+            compose_page(3000 + k, size, lines).save(buf, format="PNG")
+            data = buf.getvalue()
+            (folder / f"truncated{k}.png").write_bytes(data[: len(data) * (k + 2) // 6])
+        (folder / "notes.png").write_text("this is not an image\n")
+        (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n% not really\n")
+        files += [folder / f"truncated{k}.png" for k in range(3)] + [folder / "notes.png", folder / "broken.pdf"]
+    return files
