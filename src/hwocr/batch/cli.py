@@ -64,7 +64,7 @@ def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_siz
 
     def factory():
         if runner == "auto" and not address and not have_dask():
-            click.echo(f"hwocr: Dask distributed is not installed: reading in {n} local processes "
+            click.echo(f"hwocr: Dask distributed is not installed: reading in {n} local process{'es' if n > 1 else ''} "
                        f"(pip install 'hwocr[cluster]' for a cluster)", err=True)
         r = open_runner(runner, settings, n, address, in_flight)
         click.echo(f"hwocr: reading on {r.description}", err=True)
