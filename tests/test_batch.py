@@ -144,11 +144,26 @@ def test_cluster_gives_page_records_on_loopback_and_rerun_does_nothing(archive, 
     check_against_reference(records(out), reference)
 
     shards = {p.name: p.stat().st_mtime_ns for p in out.glob("pages-*.jsonl")}
-    rc, stdout, err = finish(hwocr("batch", str(archive), "-o", str(out), "--workers", "2", "--json"))
+    rc, stdout, err = finish(hwocr("batch", str(archive), "-o", str(out), "--workers", "2", "--json", "--hocr",
+                                   "--pdf"))
     again = json.loads(stdout)
     assert (again["read"], again["skipped"], again["failed_total"], again["workers"]) == (0, PAGES, 5, 0)
     assert "reading on" not in err  # no cluster was even started
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("pages-*.jsonl")} == shards
+
+    # per-document outputs: what hwocr.pages.export writes for `hwocr page`'s pages of that document
+    from hwocr.batch.export import page_from_record
+    from hwocr.pages import export
+    from hwocr.pages.inputs import load_pages
+
+    docs = sorted(p.name for p in (out / "docs").iterdir())
+    assert len(docs) == 2 * 32 and not any(n.startswith(("truncated", "notes", "broken")) for n in docs)
+    ref = [page_from_record(reference["pages"][f"{archive / 'multi.tif'}#{k}"]) for k in (1, 2, 3)]
+    (hocr,) = (out / "docs").glob("multi-*.hocr")
+    assert hocr.read_text() == export.to_hocr(ref, "zh")
+    ref = [page_from_record(reference["pages"][f"{archive / 'doc.pdf'}#{k}"]) for k in (1, 2)]
+    (pdf,) = (out / "docs").glob("doc-*.pdf")
+    assert pdf.read_bytes() == export.to_pdf(ref, [p.rgb for p in load_pages(archive / "doc.pdf")], 200)
 
 
 def test_worker_killed_mid_run_every_page_exactly_once(archive, reference, tmp_path):

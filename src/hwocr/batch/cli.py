@@ -78,11 +78,8 @@ def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_siz
             bar.refresh()
 
         summary = run_job(inputs, out, settings, factory, manifests=manifests,
-                          commit=Commit(shard_size, commit_seconds), progress=tick)
-    if hocr or pdf:
-        from .export import export_documents
-
-        export_documents(out, settings, hocr=hocr, pdf=pdf)
+                          commit=Commit(shard_size, commit_seconds), progress=tick,
+                          exports=[f for f, on in (("hocr", hocr), ("pdf", pdf)) if on])
     for f in summary.failures:
         click.echo(f"hwocr: failed: {f['error']}", err=True)
     if as_json:

@@ -26,10 +26,11 @@ class Commit:
 
 
 def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory: Callable[[], object], *,
-            manifests: Iterable[str] = (), commit: Commit = Commit(),
+            manifests: Iterable[str] = (), commit: Commit = Commit(), exports: Iterable[str] = (),
             progress: Callable[[int, int], None] | None = None) -> Summary:
     """Read every page of ``inputs`` not already in ``out``. ``runner_factory`` opens the runner (only
-    when there is work); ``progress(done, total_known)`` is called as pages complete."""
+    when there is work); ``progress(done, total_known)`` is called as pages complete; ``exports``
+    ("hocr", "pdf") are then written for each document whose pages all read."""
     t0 = time.perf_counter()
     with Store(out) as store:
         skey = settings.key()
@@ -61,6 +62,10 @@ def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory:
         summary.pages, summary.skipped = stats["pages"], stats["skipped"]
         summary.seconds = time.perf_counter() - t0
         summary.failed_total = sum(1 for k in seen if store.done.get(k) is False)
+        if exports:
+            from .export import export_documents
+
+            export_documents(store, seen, settings, exports)
     return summary
 
 
