@@ -80,3 +80,83 @@ def compose_archive(folder: Path, good: int = 30, size: tuple[int, int] = (640, 
         (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n% not really\n")
         files += [folder / f"truncated{k}.png" for k in range(3)] + [folder / "notes.png", folder / "broken.pdf"]
     return files
+
+
+LOOP = """
+import json, sys, time
+from pathlib import Path
+from hwocr import Reader
+from hwocr.batch.inputs import count_pages
+files = sorted(Path(sys.argv[1]).iterdir())
+t0 = time.perf_counter()
+reader = Reader(lang="zh"); reader.detector("ppocr")
+t1 = time.perf_counter()
+n = 0
+for f in files:
+    for i in range(count_pages(str(f))):
+        reader.read_page(str(f), page=i); n += 1
+t2 = time.perf_counter()
+print(json.dumps({"pages": n, "steady_s": t2 - t1, "load_s": t1 - t0}))
+"""
+
+
+def run_loop(folder: Path) -> dict:
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", LOOP, str(folder)], capture_output=True, text=True, check=True)
+    d = json.loads(p.stdout)
+    return {"pages": d["pages"], "wall_s": time.perf_counter() - t, "steady_s": d["steady_s"]}
+
+
+def run_batch(folder: Path, runner: str, workers: int, address: str | None) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "hwocr", "batch", str(folder), "-o", out, "--json", "--runner", runner,
+               "--workers", str(workers), "--no-progress"] + (["--address", address] if address else [])
+        t = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+    if p.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+    s = json.loads(p.stdout)
+    return {"pages": s["read"], "wall_s": wall, "steady_s": s["seconds"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=30, help="single-page files to compose (plus a 3-page TIFF and a 2-page PDF)")
+    ap.add_argument("--lines", type=int, default=6, help="lines per page")
+    ap.add_argument("--size", type=int, nargs=2, default=(1024, 720), metavar=("W", "H"))
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--address", help="an existing Dask cluster: its workers replace the local 1/2-worker runs")
+    ap.add_argument("--no-local", action="store_true", help="skip the local-process runner")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "pages"
+        compose_archive(folder, a.pages, tuple(a.size), a.lines, bad=False)
+        configs: list[tuple[str, object]] = [("plain loop of Reader.read_page", lambda: run_loop(folder))]
+        if a.address:
+            configs.append((f"dask --address {a.address}", lambda: run_batch(folder, "dask", 1, a.address)))
+        else:
+            for w in (1, 2):
+                configs.append((f"dask local cluster, {w} worker{'s' * (w > 1)}",
+                                lambda w=w: run_batch(folder, "dask", w, None)))
+        if not a.no_local:
+            for w in (1, 2):
+                configs.append((f"local processes, {w}", lambda w=w: run_batch(folder, "local", w, None)))
+        got: dict[str, list[dict]] = {name: [] for name, _ in configs}
+        for _ in range(a.rounds):  # interleaved rounds
+            for name, fn in configs:
+                got[name].append(fn())
+    med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "steady_s")} | {"pages": rs[0]["pages"]}
+           for name, rs in got.items()}
+    loop = med["plain loop of Reader.read_page"]
+    print(f"{loop['pages']} pages ({a.size[0]}x{a.size[1]}, {a.lines} lines), median of {a.rounds} interleaved rounds")
+    print("| configuration | pages/s (steady) | pages/s (whole command) | steady time vs plain loop |")
+    print("|---|---|---|---|")
+    for name, m in med.items():
+        print(f"| {name} | {m['pages'] / m['steady_s']:.2f} | {m['pages'] / m['wall_s']:.2f} | "
+              f"{m['steady_s'] / loop['steady_s']:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

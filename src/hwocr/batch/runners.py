@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Protocol
 from ..errors import HwocrError
 from .inputs import WorkItem
 from .settings import Settings
-from .work import failure, init_process, read_in_process
+from .work import failure, init_process, process_ready, read_in_process
 
 #: a page is given up (recorded as failed) after its worker died this many times while reading it
 MAX_TRIES = 3
@@ -68,6 +68,12 @@ class LocalRunner:
         self.window = max(1, in_flight or 2 * self.workers)
         self.description = f"{self.workers} local process{'es' if self.workers > 1 else ''}"
         self._pool = self._new_pool()
+        try:  # start every process and load its models now: a model that cannot load stops the job here
+            for fut in [self._pool.submit(process_ready) for _ in range(self.workers)]:
+                fut.result()
+        except BaseException:
+            self.close()
+            raise
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=init_process,

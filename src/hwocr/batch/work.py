@@ -70,6 +70,13 @@ def init_process(settings: Settings) -> None:
         _PROCESS_READER = e
 
 
+def process_ready() -> int:
+    """This process's id, once its models are loaded (raises HwocrError when they could not be)."""
+    if not isinstance(_PROCESS_READER, PageReader):
+        raise _PROCESS_READER or HwocrError("the worker process has no models")
+    return os.getpid()
+
+
 def read_in_process(item: WorkItem) -> dict[str, Any]:
     """Raises HwocrError only when this process could not load its models."""
     if not isinstance(_PROCESS_READER, PageReader):
