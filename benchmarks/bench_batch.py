@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -100,24 +101,30 @@ print(json.dumps({"pages": n, "steady_s": t2 - t1, "load_s": t1 - t0}))
 """
 
 
+def _cpu() -> float:
+    """CPU seconds of this process's finished children (and theirs): robust to a shared machine."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_loop(folder: Path) -> dict:
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     p = subprocess.run([sys.executable, "-c", LOOP, str(folder)], capture_output=True, text=True, check=True)
     d = json.loads(p.stdout)
-    return {"pages": d["pages"], "wall_s": time.perf_counter() - t, "steady_s": d["steady_s"]}
+    return {"pages": d["pages"], "wall_s": time.perf_counter() - t, "steady_s": d["steady_s"], "cpu_s": _cpu() - c}
 
 
 def run_batch(folder: Path, runner: str, workers: int, address: str | None) -> dict:
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "hwocr", "batch", str(folder), "-o", out, "--json", "--runner", runner,
                "--workers", str(workers), "--no-progress"] + (["--address", address] if address else [])
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         p = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, _cpu() - c
     if p.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
     s = json.loads(p.stdout)
-    return {"pages": s["read"], "wall_s": wall, "steady_s": s["seconds"]}
+    return {"pages": s["read"], "wall_s": wall, "steady_s": s["seconds"], "cpu_s": cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,15 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(a.rounds):  # interleaved rounds
             for name, fn in configs:
                 got[name].append(fn())
-    med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "steady_s")} | {"pages": rs[0]["pages"]}
+    med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "steady_s", "cpu_s")} | {"pages": rs[0]["pages"]}
            for name, rs in got.items()}
     loop = med["plain loop of Reader.read_page"]
     print(f"{loop['pages']} pages ({a.size[0]}x{a.size[1]}, {a.lines} lines), median of {a.rounds} interleaved rounds")
-    print("| configuration | pages/s (steady) | pages/s (whole command) | steady time vs plain loop |")
-    print("|---|---|---|---|")
+    print("| configuration | pages/s (steady) | pages/s (whole command) | steady time vs plain loop "
+          "| CPU s/page (whole command) | CPU vs plain loop |")
+    print("|---|---|---|---|---|---|")
     for name, m in med.items():
         print(f"| {name} | {m['pages'] / m['steady_s']:.2f} | {m['pages'] / m['wall_s']:.2f} | "
-              f"{m['steady_s'] / loop['steady_s']:.2f}x |")
+              f"{m['steady_s'] / loop['steady_s']:.2f}x | {m['cpu_s'] / m['pages']:.3f} | "
+              f"{m['cpu_s'] / loop['cpu_s']:.2f}x |")
     return 0
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ class PageReader:
         except Exception as e:  # noqa: BLE001 - a hostile file must not stop the job: record it and go on
             return failure(item, f"{item.path}: internal error ({type(e).__name__}: {e})", time.perf_counter() - t0)
         return {"key": item.key, "file": item.path, "pages": item.pages, **res.to_dict(), "error": None,
-                "seconds": round(time.perf_counter() - t0, 4), "worker": os.getpid()}
+                "seconds": round(time.perf_counter() - t0, 4), "worker": f"{socket.gethostname()}:{os.getpid()}"}
 
 
 # -- local processes (concurrent.futures): the process's own reader, set by its initializer --------
