@@ -166,19 +166,30 @@ def test_cluster_gives_page_records_on_loopback_and_rerun_does_nothing(archive, 
     assert pdf.read_bytes() == export.to_pdf(ref, [p.rgb for p in load_pages(archive / "doc.pdf")], 200)
 
 
-def test_worker_killed_mid_run_every_page_exactly_once(archive, reference, tmp_path):
+def test_worker_of_an_existing_cluster_killed_mid_run_every_page_exactly_once(archive, reference, tmp_path):
+    """--address joins a running cluster (here a loopback one the test starts); one of its workers is
+    killed mid-run; the job still ends with every page exactly once, and leaves no models behind."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
     out = tmp_path / "out"
-    proc = hwocr("batch", str(archive), "-o", str(out), "--runner", "dask", "--workers", "2", "--json",
-                 "--shard-size", "2", "--commit-seconds", "0")
-    try:
-        wait_for(lambda: len(list(out.glob("pages-*.jsonl"))) >= 2, proc)
-        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                   if any("spawn_main" in a for a in p.cmdline())]
-        assert len(workers) >= 2
-        workers[0].kill()
-        killed_at = len(records(out))
-    finally:
-        rc, stdout, err = finish(proc)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        proc = hwocr("batch", str(archive), "-o", str(out), "--address", cluster.scheduler_address, "--json",
+                     "--shard-size", "2", "--commit-seconds", "0")
+        try:
+            wait_for(lambda: len(list(out.glob("pages-*.jsonl"))) >= 2, proc)
+            workers = [p for p in psutil.Process().children(recursive=True)
+                       if any("spawn_main" in a for a in p.cmdline())]
+            assert len(workers) == 2
+            workers[0].kill()
+            killed_at = len(records(out))
+        finally:
+            rc, stdout, err = finish(proc)
+        assert f"Dask cluster at {cluster.scheduler_address}, 2 workers" in err
+        left = client.run(lambda dask_worker: [n for n in dask_worker.plugins if n.startswith("hwocr")])
+        assert left and not any(left.values())  # the job's models were unloaded from the cluster
     assert killed_at < PAGES
     assert json.loads(stdout)["read"] == PAGES
     check_against_reference(records(out), reference)
