@@ -142,6 +142,7 @@ def test_cluster_gives_page_records_on_loopback_and_rerun_does_nothing(archive, 
     assert (summary["pages"], summary["read"], summary["failed"], summary["skipped"]) == (PAGES, PAGES, 5, 0)
     assert summary["lines"] == sum(len(p["lines"]) for p in reference["pages"].values())
     check_against_reference(records(out), reference)
+    assert 1 <= len({r["worker"] for r in records(out) if r["error"] is None}) <= 2  # 2 long-lived workers
 
     shards = {p.name: p.stat().st_mtime_ns for p in out.glob("pages-*.jsonl")}
     rc, stdout, err = finish(hwocr("batch", str(archive), "-o", str(out), "--workers", "2", "--json", "--hocr",
