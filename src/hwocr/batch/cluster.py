@@ -108,14 +108,18 @@ class DaskRunner:
 
     @staticmethod
     def _record(fut, item: WorkItem) -> dict[str, Any]:
+        """The page's record; a page on which workers kept dying is recorded as failed, but a failure of
+        the cluster itself stops the job (so that the rerun reads those pages, instead of skipping them)."""
         if fut.status == "finished":
             return fut.result()
-        exc = fut.exception()
-        if isinstance(exc, HwocrError):  # the worker could not load its models
-            raise exc
+        exc = fut.exception() if fut.status == "error" else None
         if isinstance(exc, KilledWorker):
             return failure(item, f"{item.path}: the workers reading page {item.page + 1} kept dying")
-        return failure(item, f"{item.path}: {type(exc).__name__}: {exc}")
+        if isinstance(exc, HwocrError):  # the worker could not load its models
+            raise exc
+        why = f"{type(exc).__name__}: {exc}" if exc is not None else f"task {fut.status}"
+        raise HwocrError(f"the Dask cluster failed while reading {item.path} page {item.page + 1} "
+                         f"({why.splitlines()[0][:200]}); rerun to resume")
 
     def close(self) -> None:
         client = getattr(self, "client", None)
