@@ -1,0 +1,120 @@
+"""Command-line inputs -> files -> work items (one per page).
+
+A folder gives its page files (images and PDFs, recursively, sorted), a glob pattern its sorted matches,
+``@FILE`` (or ``--manifest FILE``) the paths listed in FILE (one per line; lines starting with ``#`` are comments;
+relative paths are relative to the manifest's folder); anything else is taken as a file. Each file is
+hashed (SHA-256 of its bytes) and its pages counted here; each page becomes one :class:`WorkItem`
+whose key names the file, its content, the page and the settings, so a rerun recognises work already
+written and a changed file is read again."""
+
+from __future__ import annotations
+
+import glob as globmod
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import HwocrError
+
+#: what a folder expands to
+PAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pdf")
+#: a document with more pages than this is refused (bounds the work one input can cause)
+MAX_PAGES = 10_000
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One page to read: ``path`` as given, its 0-based ``page`` of ``pages``, and its ``key``."""
+
+    path: str
+    page: int
+    pages: int
+    key: str
+
+
+def expand_paths(args: Iterable[str], manifests: Iterable[str] = ()) -> Iterator[str]:
+    """File paths from ``args`` (files, folders, globs, ``@manifest``) and manifest files, in order."""
+    for m in manifests:
+        yield from _manifest(m)
+    for a in args:
+        if a.startswith("@") and len(a) > 1:
+            yield from _manifest(a[1:])
+            continue
+        p = Path(a)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PAGE_EXTS)
+            if not found:
+                raise HwocrError(f"{a}: no page files in this folder ({', '.join(PAGE_EXTS)})")
+            yield from found
+        elif not p.exists() and globmod.has_magic(a):
+            found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
+            if not found:
+                raise HwocrError(f"{a}: no files match this pattern")
+            yield from found
+        else:
+            yield a
+
+
+def _manifest(path: str) -> Iterator[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise HwocrError(f"{path}: cannot read manifest ({getattr(e, 'strerror', None) or e})") from None
+    base = Path(path).parent
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield line if os.path.isabs(line) else str(base / line)
+
+
+def file_hash(path: str) -> str | None:
+    """SHA-256 of the file's bytes (None when it cannot be read: the worker reports why)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def count_pages(path: str) -> int:
+    """Pages of a PDF or frames of a multi-page image; 1 when the file cannot be opened (reading that
+    one page then fails with the same message ``hwocr page`` gives)."""
+    from ..pages.inputs import is_pdf
+
+    try:
+        if is_pdf(path):
+            import pypdfium2 as pdfium
+
+            doc = pdfium.PdfDocument(path)
+            try:
+                return max(1, len(doc))
+            finally:
+                doc.close()
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return max(1, int(getattr(im, "n_frames", 1) or 1))
+    except Exception:  # noqa: BLE001 - any failure here is reported by the worker that reads the page
+        return 1
+
+
+def item_key(path: str, digest: str | None, page: int, settings_key: str) -> str:
+    ident = f"{os.path.abspath(path)}\0{digest or 'unreadable'}\0{page}\0{settings_key}"
+    return hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def work_items(paths: Iterable[str], settings_key: str) -> Iterator[WorkItem]:
+    """One item per page of each file, lazily (a file is hashed and counted when it is reached)."""
+    for path in paths:
+        digest = file_hash(path)
+        n = count_pages(path) if digest is not None else 1
+        if n > MAX_PAGES:  # one item, which the worker refuses (see hwocr.batch.work.read_item)
+            yield WorkItem(path, 0, n, item_key(path, digest, 0, settings_key))
+            continue
+        for i in range(n):
+            yield WorkItem(path, i, n, item_key(path, digest, i, settings_key))

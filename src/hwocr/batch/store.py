@@ -1,0 +1,124 @@
+"""The output folder: records in JSON-lines shards, each written atomically, and the done-index.
+
+Layout of OUT::
+
+    pages-000001.jsonl ...   one JSON record per line; a shard is written to a temporary file,
+                             fsync'ed, then renamed into place (a reader never sees half a shard)
+    index/pages-000001.keys  the keys (and ok/failed) of that shard; derived data, rebuilt from the
+                             shard when missing (e.g. the job was killed between the two renames)
+    .lock                    held (flock) by the one job writing here
+
+Exactly-once: the driver is the only writer, and :meth:`Store.commit` drops any record whose key is
+already written or already in the same commit (a page a worker read twice, e.g. because it died after
+reading but before its result was acknowledged and the engine ran the page again)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..errors import HwocrError
+
+SHARD_RE = re.compile(r"^pages-(\d{6,})\.jsonl$")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that it appears whole or not at all: temp file, fsync, rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class Store:
+    """The records already written to ``out`` and the way to add more (see the module doc)."""
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        self.out = Path(out)
+        try:
+            (self.out / "index").mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.out / ".lock", "a+")
+        except OSError as e:
+            raise HwocrError(f"{out}: cannot use as output folder ({e.strerror or e})") from None
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise HwocrError(f"{out}: another hwocr batch is writing to this folder") from None
+        for stale in [*self.out.glob(".*.tmp"), *(self.out / "index").glob(".*.tmp")]:
+            stale.unlink(missing_ok=True)  # a commit that a killed job never finished
+        self.done: dict[str, bool] = {}  # key -> read without error
+        self._next = 1
+        for shard in self.shards():
+            self._next = max(self._next, int(SHARD_RE.match(shard.name).group(1)) + 1)
+            self.done.update(self._shard_keys(shard))
+
+    def shards(self) -> list[Path]:
+        return sorted(p for p in self.out.iterdir() if SHARD_RE.match(p.name))
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record written so far, shard by shard."""
+        for shard in self.shards():
+            with open(shard, encoding="utf-8") as f:
+                for line in f:
+                    yield json.loads(line)
+
+    def _shard_keys(self, shard: Path) -> dict[str, bool]:
+        idx = self.out / "index" / (shard.stem + ".keys")
+        if not idx.exists():
+            keys = []
+            with open(shard, encoding="utf-8") as f:
+                for line in f:
+                    rec = json.loads(line)
+                    keys.append(f"{rec['key']}\t{'failed' if rec.get('error') else 'ok'}\n")
+            write_atomic(idx, "".join(keys).encode())
+        out = {}
+        for line in idx.read_text().splitlines():
+            key, state = line.split("\t")
+            out[key] = state == "ok"
+        return out
+
+    def commit(self, records: Iterable[dict[str, Any]]) -> int:
+        """Write the records not written yet as one new shard (atomically), then its index entry;
+        returns how many were written."""
+        fresh: dict[str, dict[str, Any]] = {}
+        for r in records:
+            if r["key"] not in self.done and r["key"] not in fresh:
+                fresh[r["key"]] = r
+        if not fresh:
+            return 0
+        name = f"pages-{self._next:06d}"
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in fresh.values())
+        write_atomic(self.out / f"{name}.jsonl", body.encode("utf-8"))
+        self._next += 1
+        keys = "".join(f"{k}\t{'failed' if r.get('error') else 'ok'}\n" for k, r in fresh.items())
+        write_atomic(self.out / "index" / f"{name}.keys", keys.encode())
+        for k, r in fresh.items():
+            self.done[k] = not r.get("error")
+        return len(fresh)
+
+    def close(self) -> None:
+        if not self._lock.closed:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

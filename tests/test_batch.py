@@ -1,0 +1,289 @@
+"""`hwocr batch`: the same records as `hwocr page`, on a local 2-worker Dask cluster bound to loopback
+and in local processes; exactly once when a worker or the whole job is killed; a rerun does no work.
+
+The 40 pages are composed from samples/ (benchmarks/bench_batch.py), so no evaluation data is needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hwocr.batch.inputs import WorkItem, expand_paths, work_items
+from hwocr.batch.store import Store
+from hwocr.errors import HwocrError
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_batch import compose_archive  # noqa: E402
+
+distributed = pytest.importorskip("distributed")
+psutil = pytest.importorskip("psutil")
+
+PAGES = 40  # 30 single pages + 3 (TIFF) + 2 (PDF) + 5 bad files
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+#: fields of a batch record that `hwocr page --format json` does not have
+EXTRA = ("key", "file", "pages", "error", "seconds", "worker")
+
+
+def hwocr(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hwocr", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV, cwd=ROOT, **kw)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        raise
+    return proc.returncode, out, err
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    try:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        kids = []
+    for p in [*kids, proc]:
+        try:
+            p.kill()
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            pass
+    proc.wait()
+    psutil.wait_procs(kids, timeout=10)
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(ln) for f in sorted(out.glob("pages-*.jsonl")) for ln in f.read_text().splitlines()]
+
+
+def wait_for(cond, proc: subprocess.Popen, timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if proc.poll() is not None:
+            raise AssertionError(f"the job ended before the test could act: {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > end:
+            kill_tree(proc)
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("archive")
+    compose_archive(folder, size=(480, 160), lines=1)  # small pages: the test is about the pipeline
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(archive) -> dict:
+    """What `hwocr page --format json` gives for every file (pages by source) and, for each bad file,
+    the error it prints."""
+    files = sorted(str(p) for p in archive.iterdir())
+    rc, out, err = finish(hwocr("page", *files, "--format", "json"))
+    assert rc == 1  # the bad files
+    pages = {p["source"]: p for p in json.loads(out)["pages"]}
+    errors = [ln.removeprefix("hwocr: error: ") for ln in err.splitlines() if ln.startswith("hwocr: error: ")]
+    assert len(pages) == PAGES - 5 and len(errors) == 5, err
+    return {"pages": pages, "errors": errors}
+
+
+def check_against_reference(recs: list[dict], reference: dict) -> None:
+    keys = [r["key"] for r in recs]
+    assert len(keys) == len(set(keys)) == PAGES  # every page exactly once
+    good = [r for r in recs if r["error"] is None]
+    bad = [r for r in recs if r["error"] is not None]
+    assert len(good) == PAGES - 5
+    for r in good:
+        assert {k: v for k, v in r.items() if k not in EXTRA} == reference["pages"][r["source"]]
+    assert sorted(Path(r["file"]).name for r in bad) == ["broken.pdf", "notes.png", "truncated0.png",
+                                                         "truncated1.png", "truncated2.png"]
+    for r in bad:  # the same one-line reason `hwocr page` prints (named by its file when it was not)
+        assert "\n" not in r["error"] and r["error"].startswith(r["file"])
+        assert any(r["error"].endswith(e) for e in reference["errors"]), r["error"]
+
+
+def listening(proc: subprocess.Popen) -> set[tuple[str, int]]:
+    addrs = set()
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return addrs
+    for p in tree:
+        try:
+            addrs |= {(c.laddr.ip, c.laddr.port) for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return addrs
+
+
+def test_cluster_gives_page_records_on_loopback_and_rerun_does_nothing(archive, reference, tmp_path):
+    out = tmp_path / "out"
+    proc = hwocr("batch", str(archive), "-o", str(out), "--runner", "dask", "--workers", "2", "--json")
+    seen: set[tuple[str, int]] = set()
+    try:
+        while proc.poll() is None:  # sample the job's listening sockets while it runs
+            seen |= listening(proc)
+            time.sleep(0.1)
+    finally:
+        rc, stdout, err = finish(proc)
+    assert rc == 1, err  # some pages failed
+    assert "local Dask cluster on 127.0.0.1, 2 workers" in err
+    assert len({port for _, port in seen}) >= 4, seen  # scheduler + 2 workers (+ nannies, HTTP) were seen
+    assert {ip for ip, _ in seen} <= {"127.0.0.1", "::1"}, seen  # nothing on a non-loopback interface
+    summary = json.loads(stdout)
+    assert (summary["pages"], summary["read"], summary["failed"], summary["skipped"]) == (PAGES, PAGES, 5, 0)
+    assert summary["lines"] == sum(len(p["lines"]) for p in reference["pages"].values())
+    check_against_reference(records(out), reference)
+    assert 1 <= len({r["worker"] for r in records(out) if r["error"] is None}) <= 2  # 2 long-lived workers
+
+    shards = {p.name: p.stat().st_mtime_ns for p in out.glob("pages-*.jsonl")}
+    rc, stdout, err = finish(hwocr("batch", str(archive), "-o", str(out), "--workers", "2", "--json", "--hocr",
+                                   "--pdf"))
+    again = json.loads(stdout)
+    assert (again["read"], again["skipped"], again["failed_total"], again["workers"]) == (0, PAGES, 5, 0)
+    assert "reading on" not in err  # no cluster was even started
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("pages-*.jsonl")} == shards
+
+    # per-document outputs: what hwocr.pages.export writes for `hwocr page`'s pages of that document
+    from hwocr.batch.export import page_from_record
+    from hwocr.pages import export
+    from hwocr.pages.inputs import load_pages
+
+    docs = sorted(p.name for p in (out / "docs").iterdir())
+    assert len(docs) == 2 * 32 and not any(n.startswith(("truncated", "notes", "broken")) for n in docs)
+    ref = [page_from_record(reference["pages"][f"{archive / 'multi.tif'}#{k}"]) for k in (1, 2, 3)]
+    (hocr,) = (out / "docs").glob("multi-*.hocr")
+    assert hocr.read_text() == export.to_hocr(ref, "zh")
+    ref = [page_from_record(reference["pages"][f"{archive / 'doc.pdf'}#{k}"]) for k in (1, 2)]
+    (pdf,) = (out / "docs").glob("doc-*.pdf")
+    assert pdf.read_bytes() == export.to_pdf(ref, [p.rgb for p in load_pages(archive / "doc.pdf")], 200)
+
+
+def test_worker_of_an_existing_cluster_killed_mid_run_every_page_exactly_once(archive, reference, tmp_path):
+    """--address joins a running cluster (here a loopback one the test starts); one of its workers is
+    killed mid-run; the job still ends with every page exactly once, and leaves no models behind."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        proc = hwocr("batch", str(archive), "-o", str(out), "--address", cluster.scheduler_address, "--json",
+                     "--shard-size", "2", "--commit-seconds", "0")
+        try:
+            wait_for(lambda: len(list(out.glob("pages-*.jsonl"))) >= 2, proc)
+            workers = [p for p in psutil.Process().children(recursive=True)
+                       if any("spawn_main" in a for a in p.cmdline())]
+            assert len(workers) == 2
+            workers[0].kill()
+            killed_at = len(records(out))
+        finally:
+            rc, stdout, err = finish(proc)
+        assert f"Dask cluster at {cluster.scheduler_address}, 2 workers" in err
+        left = client.run(lambda dask_worker: [n for n in dask_worker.plugins if n.startswith("hwocr")])
+        assert left and not any(left.values())  # the job's models were unloaded from the cluster
+    assert killed_at < PAGES
+    assert json.loads(stdout)["read"] == PAGES
+    check_against_reference(records(out), reference)
+
+
+def test_job_killed_then_resumed_in_local_processes(archive, reference, tmp_path):
+    """Without Dask the same pipeline runs in local processes and says so; killing the whole job loses
+    only what was not committed, and the rerun reads exactly the rest."""
+    small = tmp_path / "small"
+    small.mkdir()
+    for name in ("p000.png", "p001.png", "p002.png", "p003.png", "multi.tif", "truncated0.png"):
+        (small / name).write_bytes((archive / name).read_bytes())
+    out = tmp_path / "out"
+    code = "import sys; sys.modules['distributed'] = None; from hwocr.cli import main; main(sys.argv[1:])"
+    args = [sys.executable, "-c", code, "batch", str(small), "-o", str(out), "--workers", "1", "--json",
+            "--shard-size", "1", "--commit-seconds", "0"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            start_new_session=True)
+    try:
+        wait_for(lambda: len(list(out.glob("pages-*.jsonl"))) >= 1, proc)
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.communicate(timeout=30)
+    gone, alive = psutil.wait_procs(tree, timeout=10)
+    assert not alive  # the job's worker processes went with it
+    before = records(out)
+    assert 1 <= len(before) < 8
+    rc, stdout, err = finish(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                              env=ENV))
+    assert "Dask distributed is not installed: reading in 1 local process" in err
+    summary = json.loads(stdout)
+    assert (summary["pages"], summary["skipped"], summary["read"]) == (8, len(before), 8 - len(before))
+    recs = records(out)
+    assert len({r["key"] for r in recs}) == len(recs) == 8
+    assert not list(out.glob(".*.tmp"))
+    for r in recs:
+        if r["error"] is None:
+            ref = reference["pages"][r["source"].replace(str(small), str(archive))]
+            mine = {k: v for k, v in r.items() if k not in EXTRA}
+            assert {**mine, "source": ref["source"]} == ref
+        else:
+            assert r["file"].endswith("truncated0.png")
+
+
+# -- the parts, without models ---------------------------------------------------------------------
+
+def _rec(key: str, error: str | None = None) -> dict:
+    return {"key": key, "file": "f.png", "page": 0, "error": error}
+
+
+def test_store_commits_each_key_once_and_recovers(tmp_path):
+    with Store(tmp_path) as st:
+        assert st.commit([_rec("a"), _rec("b", "bad"), _rec("a")]) == 2
+        # a page read again (a worker died after reading it, before it was acknowledged) is dropped
+        assert st.commit([_rec("b"), _rec("c")]) == 1
+        with pytest.raises(HwocrError, match="another hwocr batch"):
+            Store(tmp_path)
+    (tmp_path / ".pages-000003.jsonl.tmp").write_text('{"key": "half')  # a commit a killed job never finished
+    (tmp_path / "index" / "pages-000002.keys").unlink()  # killed between the shard's rename and its index
+    with Store(tmp_path) as st:
+        assert st.done == {"a": True, "b": False, "c": True}
+        assert [r["key"] for r in st.records()] == ["a", "b", "c"]
+        assert st.commit([_rec("d")]) == 1
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert sorted(p.name for p in tmp_path.glob("pages-*")) == ["pages-000001.jsonl", "pages-000002.jsonl",
+                                                                 "pages-000003.jsonl"]
+
+
+def test_inputs_folders_globs_manifests(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "sub").mkdir()
+    for name in ("a/x.png", "a/sub/y.pdf", "a/readme.txt", "z.jpg"):
+        (tmp_path / name).write_bytes(b"1")
+    (tmp_path / "list.txt").write_text("# pages\nz.jpg\n\n  a/x.png  \n")
+    got = list(expand_paths([str(tmp_path / "a"), str(tmp_path / "*.jpg"), "@" + str(tmp_path / "list.txt")]))
+    assert got == [str(tmp_path / "a" / "sub" / "y.pdf"), str(tmp_path / "a" / "x.png"), str(tmp_path / "z.jpg"),
+                   str(tmp_path / "z.jpg"), str(tmp_path / "a" / "x.png")]
+    with pytest.raises(HwocrError, match="no files match"):
+        list(expand_paths([str(tmp_path / "*.tif")]))
+    with pytest.raises(HwocrError, match="cannot read manifest"):
+        list(expand_paths([], [str(tmp_path / "missing.txt")]))
+
+
+def test_work_item_keys_follow_content_page_and_settings(archive, tmp_path):
+    f = tmp_path / "m.tif"
+    f.write_bytes((archive / "multi.tif").read_bytes())
+    items = list(work_items([str(f)], "s1"))
+    assert [(i.page, i.pages) for i in items] == [(0, 3), (1, 3), (2, 3)] and len({i.key for i in items}) == 3
+    assert [i.key for i in work_items([str(f)], "s1")] == [i.key for i in items]  # stable
+    assert not {i.key for i in work_items([str(f)], "s2")} & {i.key for i in items}  # other settings
+    f.write_bytes((archive / "p000.png").read_bytes())
+    (one,) = work_items([str(f)], "s1")
+    assert one.key not in {i.key for i in items}  # the file changed: read it again
+    (bad,) = work_items([str(tmp_path / "missing.png")], "s1")
+    assert isinstance(bad, WorkItem) and bad.pages == 1  # the worker records why it cannot be read
