@@ -120,7 +120,7 @@ SOURCES = {
            "manuals": 4_000_000, "poetry": 2_000_000},
     "ja": {"libkkc": 12_000_000, "wordfreq": 6_000_000, "manuals": 7_000_000},
 }
-MIN_WEIGHT = 0.05  # a component with a smaller EM weight is dropped (it only adds entries)
+MIN_WEIGHT = 0.02  # a component with a smaller EM weight is dropped (it only adds entries)
 
 ORDER = 4
 # Count cut-offs per order (index = order): keep an n-gram of order k only if its (continuation)
