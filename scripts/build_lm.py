@@ -149,6 +149,7 @@ def fetch(cache: Path, langs: list[str]) -> None:
         debs = sorted(deb_dir.glob(f"{p}_*.deb"))
         out = cache / "x" / debs[0].stem
         if not out.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
             sh(["dpkg-deb", "-x", str(debs[0]), str(out)])
     if "zh" in langs:
         npm_dir = cache / "npm"
