@@ -1,5 +1,5 @@
-"""Page sources: an image (any Pillow format, EXIF orientation honoured), every frame of a
-multi-page TIFF (or other multi-frame format), or every page of a PDF rendered with pypdfium2."""
+"""Page sources: an image (an accepted format of :mod:`hwocr.imageio`, EXIF orientation honoured),
+every frame of a multi-page TIFF or GIF, or every page of a PDF rendered with pypdfium2."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from PIL import ImageSequence
 
 from ..errors import ImageError
-from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, load_pil, read_source
+from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, detect_format, load_image, load_pil, read_source
 
 DEFAULT_DPI = 200
 
@@ -26,13 +26,17 @@ class PageImage:
 def is_pdf(source: ImageSource) -> bool:
     """Whether ``source`` starts with a PDF header (a missing or unreadable file is not: loading it
     reports the error)."""
+    head = b""
     if isinstance(source, (str, os.PathLike)):
         try:
             with open(source, "rb") as f:
-                return f.read(5) == b"%PDF-"
+                head = f.read(16)
         except OSError:
             return False
-    return isinstance(source, (bytes, bytearray)) and bytes(source[:5]) == b"%PDF-"
+    elif isinstance(source, (bytes, bytearray)):
+        head = bytes(source[:16])
+    fmt = detect_format(head)
+    return fmt is not None and fmt.name == "PDF"
 
 
 def _wanted(n: int, pages: Sequence[int] | None, name: str) -> list[int]:
