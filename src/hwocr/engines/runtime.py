@@ -10,17 +10,18 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import ModelError
+from ..ovruntime import openvino  # OpenVINO with its telemetry off
 
 
 def available_devices() -> list[str]:
-    import openvino as ov
+    ov = openvino()
 
     return list(ov.Core().available_devices)
 
 
 def read_model(path: str | Path):
     """Read an OpenVINO IR (.xml) or ONNX model; a one-line ModelError if it cannot be read."""
-    import openvino as ov
+    ov = openvino()
 
     try:
         return ov.Core().read_model(str(path))
@@ -33,7 +34,7 @@ class OVSession:
 
     def __init__(self, model_path: str | Path, device: str = "CPU", hint: str = "LATENCY",
                  precision: str = "f32", model=None) -> None:
-        import openvino as ov
+        ov = openvino()
 
         self.path = Path(model_path)
         core = ov.Core()
@@ -117,7 +118,7 @@ class OVSession:
         """Run ``batches`` (any iterable, pulled lazily) on an AsyncInferQueue of the THROUGHPUT
         compile; yields ``(index, output)`` as they complete, not in order. At most ``jobs`` (default:
         the compile's optimal number of requests) run at once; outputs are copies, safe to keep."""
-        import openvino as ov
+        ov = openvino()
 
         tp = self.throughput()
         n = max(1, jobs or tp.parallelism)
