@@ -109,7 +109,6 @@ def read(images, as_json, allow, top_k, preview, progress, **opts):
     One output line per image, in input order, each written as soon as it is read; lines are
     batched and run in parallel, with the same results as reading them one at a time."""
     from .imageio import load_image
-    from .reader import check_line_shape
 
     paths = expand_images(images)
     reader = _reader(**opts, allow=allow, top_k=top_k if as_json or top_k else 0)
@@ -122,7 +121,7 @@ def read(images, as_json, allow, top_k, preview, progress, **opts):
         for path in paths:
             try:
                 rgb = load_image(path, reader.max_pixels).rgb
-                check_line_shape(rgb, path)
+                reader.check_line(rgb, path)
             except HwocrError as e:
                 _fail(str(e))
                 failed += 1

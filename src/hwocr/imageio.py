@@ -24,7 +24,7 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
 DEFAULT_MAX_PIXELS = 64_000_000
 MIN_SIDE = 4
 
-from .errors import ImageError  # noqa: E402
+from .errors import ImageError, InputTooLarge  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
         except UnidentifiedImageError:
             raise ImageError(f"{name}: corrupt {fmt.name} image (cannot be decoded)") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"{name}: image is too large (decompression bomb guard)") from None
+            raise InputTooLarge(f"{name}: image is too large (decompression bomb guard)") from None
         except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt headers
             raise ImageError(f"{name}: corrupt image ({_short(e)})") from None
     _check_size(img.size[0], img.size[1], name, max_pixels)
@@ -243,7 +243,7 @@ def _check_size(w: int, h: int, name: str, max_pixels: int) -> None:
     if w < MIN_SIDE or h < MIN_SIDE:
         raise ImageError(f"{name}: image is too small to hold text ({w}x{h} px)")
     if w * h > max_pixels:
-        raise ImageError(
+        raise InputTooLarge(
             f"{name}: image is too large ({w}x{h} px = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP)"
         )
 

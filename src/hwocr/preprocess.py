@@ -123,3 +123,11 @@ def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
         out.append(Window(_pad(part, padded_width(valid, spec), spec), off, valid, (lo, hi), scale, total,
                           margin * scale))
     return out
+
+
+def count_windows(w: int, h: int, spec: InputSpec) -> int:
+    """How many windows :func:`make_windows` cuts a ``w`` x ``h`` line into, from its size alone (no
+    pixels scaled): what reading the line costs, for refusing inputs that cost too much."""
+    squeeze = spec.line_squeeze if w > spec.squeeze_above * h else 1.0
+    m = max(0, int(round(spec.side_margin * h)))
+    return len(split_offsets(scaled_width(w + 2 * m, h, spec, squeeze), window_width(spec)))

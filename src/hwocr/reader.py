@@ -18,9 +18,9 @@ import numpy as np
 from . import decode as dec
 from .charsets import LANGS, language_filter, read_charlist
 from .engines import Engine, load_engine
-from .errors import HwocrError, ImageError, ModelError
+from .errors import HwocrError, ImageError, InputTooLarge, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
-from .preprocess import Window, make_windows
+from .preprocess import Window, count_windows, make_windows
 from .results import Alternative, CharResult, LineResult
 from .store import Store
 
@@ -29,6 +29,9 @@ DECODERS = ("greedy", "beam")
 #: a text line longer than this many times its height is refused (no handwritten line is; a
 #: 100000 x 20 px strip would take minutes): crop it, or read it as a page
 MAX_ASPECT = 500
+#: a line read in more recognition windows than this is refused: the work grows with the windows
+#: (ppocr: 4 x 4096 columns at height 48, about 390 characters; the longest line of the eval sets needs 1)
+MAX_WINDOWS = 4
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class Reader:
                  top_k: int = 0, allow: str | Path | Iterable[str] | None = None, restrict: bool | None = None,
                  precision: str | None = None, charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False,
+                 max_windows: int = MAX_WINDOWS) -> None:
         if lang not in LANGS:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
         if decoder is None:
@@ -81,6 +85,7 @@ class Reader:
         self.batch_size = max(1, batch_size)
         self._parallel = parallel
         self.max_pixels = max_pixels
+        self.max_windows = max_windows
         store = Store.from_env(model_dir, mirror, offline)
         self._store = store
         self._detectors: dict[str, object] = {}
@@ -111,8 +116,19 @@ class Reader:
         """Read many lines; results are in input order and identical to reading one at a time."""
         loaded = [load_image(im, self.max_pixels) for im in images]
         for li in loaded:
-            check_line_shape(li.rgb, li.name)
+            self.check_line(li.rgb, li.name)
         return self.read_arrays([li.rgb for li in loaded], batch_size)
+
+    def check_line(self, rgb: np.ndarray, name: str, max_windows: int | None = None) -> None:
+        """Refuse a line image that is too elongated, or that would take more than ``max_windows``
+        (default: the reader's) recognition windows, with a one-line ImageError."""
+        check_line_shape(rgb, name)
+        limit = self.max_windows if max_windows is None else max_windows
+        h, w = rgb.shape[:2]
+        n = count_windows(w, h, self.engine.info.input)
+        if n > limit:
+            raise InputTooLarge(f"{name}: a {w}x{h} px line would be read in {n} windows of the model "
+                                f"(limit {limit}); crop it into shorter lines, or read it as a page")
 
     def read_arrays(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LineResult]:
         """Read already loaded 8-bit RGB line images (H x W x 3)."""

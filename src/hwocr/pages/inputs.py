@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from PIL import ImageSequence
 
-from ..errors import ImageError
+from ..errors import ImageError, InputTooLarge
 from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, detect_format, load_image, load_pil, read_source
 
 DEFAULT_DPI = 200
@@ -69,7 +69,7 @@ def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
             w_pt, h_pt = pg.get_size()
             scale = dpi / 72.0
             if w_pt * h_pt * scale * scale > max_pixels:
-                raise ImageError(f"{name}: page {i + 1} at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
+                raise InputTooLarge(f"{name}: page {i + 1} at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
                                  f"use a lower --dpi")
             bmp = pg.render(scale=scale)
             img = bmp.to_pil()
