@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import cancel
 from . import decode as dec
 from .charsets import LANGS, language_filter, read_charlist
 from .engines import Engine, load_engine
@@ -203,6 +204,7 @@ class Reader:
         ready: dict[int, LineResult] = {}
         nxt = 0
         for i, post in self._iter_posteriors(rgbs, batch_size):
+            cancel.check()
             ready[i] = self.decode(post)
             while nxt in ready:
                 yield ready.pop(nxt)
@@ -239,6 +241,7 @@ class Reader:
                     for k in range(0, len(items), bs):
                         part = items[k : k + bs]
                         members.append(part)
+                        cancel.check()  # a cancelled request (server timeout) stops between batches
                         yield np.stack([wins[i][j].tensor for i, j in part])
 
         for k, out in self._run_batches(batches()):

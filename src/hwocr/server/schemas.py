@@ -53,9 +53,10 @@ class PageOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str = Field(..., examples=["ok"])
+    status: str = Field(..., examples=["ok"], description='"ok", or "degraded" while a worker is stuck past the time limit')
     version: str
     langs: list[str] = Field(..., description="languages with a loaded model")
     page: bool = Field(..., description="whether /v1/page is available in this build")
     workers: int
     busy: int = Field(..., description="requests now waiting for or running recognition")
+    stuck: int = Field(0, description="workers on a job past the request time limit (all stuck: HTTP 503)")
