@@ -71,14 +71,15 @@ def test_cli_refuses_the_long_line_and_eps_in_one_line(tmp_path):
     marker = tmp_path / "gs-ran"
     (bin_dir / "gs").write_text(f"#!/bin/sh\ntouch {marker}\nsleep 30\n")
     (bin_dir / "gs").chmod(0o755)
-    for name, needle in (("strip.png", "windows of the model"), ("loop.eps", "PostScript/EPS is not accepted")):
-        for cmd in ("read", "page"):
-            r = hwocr(cmd, str(tmp_path / name), env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
-            lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-            if cmd == "page" and name == "strip.png":
-                continue  # a page may be any shape: its lines are what is bounded
-            assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("hwocr: error:"), (cmd, r.stderr)
-            assert needle in lines[0] and "ghostscript" not in r.stderr.lower(), lines[0]
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    r = hwocr("read", str(tmp_path / "strip.png"), str(tmp_path / "loop.eps"), env=env)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 1 and len(lines) == 2 and all(ln.startswith("hwocr: error:") for ln in lines), r.stderr
+    assert "strip.png: a 2000x4 px line would be read in 6 windows of the model" in lines[0]
+    assert "loop.eps: PostScript/EPS is not accepted" in lines[1]
+    r = hwocr("page", str(tmp_path / "loop.eps"), env=env)  # (a page may be any shape: its lines are bounded)
+    assert r.returncode == 1 and r.stderr.strip().startswith("hwocr: error:") and "EPS is not accepted" in r.stderr
+    assert "ghostscript" not in r.stderr.lower() and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not marker.exists(), "Ghostscript was run"
 
 
