@@ -802,6 +802,20 @@ def test_slow_idle_and_excess_connections_are_cut():
                 break
         assert closed or _closed_within(slow, 0.5), "a trickling connection was kept open"
         assert time.monotonic() - t < 2.5
+        # a body trickled to a route that never reads it: cut once the response is out
+        body = conn()
+        body.sendall(b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+        t = time.monotonic()
+        assert body.recv(4096).startswith(b"HTTP/1.1 405")
+        closed = False
+        while time.monotonic() - t < 3 and not closed:
+            try:
+                body.send(b"a")
+            except OSError:
+                closed = True
+            time.sleep(0.1)
+        assert closed or _closed_within(body, 0.5), "a trickling body kept its connection"
+        body.close()
         # malformed request: JSON, not uvicorn's plain text
         bad = conn()
         bad.sendall(b"NOT HTTP AT ALL\r\n\r\n")

@@ -55,13 +55,16 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Pro
 
         def _header_deadline(self) -> None:
             self._header_timer = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                # no complete request headers in time: an idle or trickling connection
-                self.transport.close()
+            in_flight = self.cycle is not None and not self.cycle.response_complete
+            if self.transport.is_closing() or (in_flight and self.conn.their_state is not h11.IDLE):
+                return  # a request being handled: the app's upload and request time limits apply
+            # no complete request headers in time (an idle or trickling connection), or a body still
+            # trickling in after its response was sent
+            self.transport.close()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:  # headers complete (or the connection is done)
+            if self.cycle is not None and not self.cycle.response_complete:  # a request's headers are in
                 self._cancel_header_timer()
 
         def on_response_complete(self) -> None:
