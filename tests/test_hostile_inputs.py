@@ -84,10 +84,11 @@ def test_cli_refuses_the_long_line_and_eps_in_one_line(tmp_path):
 
 
 def test_the_detector_input_is_bounded_whatever_the_page_size():
-    from hwocr.pages.detect import DBDetector
+    from hwocr.pages.detect import DETECTOR_SIDES, DBDetector
 
-    det = object.__new__(DBDetector)
+    det = object.__new__(DBDetector)  # the geometry only: no model
     det.max_side = 1600
+    det.sides = DETECTOR_SIDES
     for w, h in ((6000, 6000), (20000, 300), (300, 20000), (100, 80)):
         x, _, _ = det._input(np.full((h, w, 3), 255, np.uint8))
         assert max(x.shape[2:]) <= 1600 + 32 and min(x.shape[2:]) >= 32, (w, h, x.shape)

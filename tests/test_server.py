@@ -459,7 +459,7 @@ def test_serve_with_a_model_it_cannot_load_fails_in_one_line():
     proc = subprocess.run([sys.executable, "-m", "hwocr", "serve", "--precision", "FP16", "--port", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "hwocr: error: the ppocr engine has no FP16 model (one of FP32, INT8)"
+    assert proc.stderr.strip() == "hwocr: error: the ppocr engine has no FP16 model (one of auto, f32, bf16, INT8)"
     assert "Traceback" not in proc.stdout + proc.stderr
 
 

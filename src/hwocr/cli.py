@@ -43,9 +43,9 @@ def _engine_options(f):
     f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
     f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
                      help="CTC decoding (default: beam with a language model for ppocr, greedy for omz/custom).")(f)
-    f = click.option("--precision", type=click.Choice(["FP32", "INT8", "FP16", "FP16-INT8"]), default=None,
-                     help="ppocr: FP32 (default) or INT8 (about 1.5x faster, a little less accurate on single "
-                          "characters); omz: FP16 (default), FP32 or FP16-INT8.")(f)
+    f = click.option("--precision", type=click.Choice(["auto", "f32", "bf16", "FP32", "INT8", "FP16", "FP16-INT8"], case_sensitive=False), default=None,
+                     help="ppocr: auto (default: bf16 on CPUs with AMX-BF16, f32 elsewhere; 'hwocr devices' "
+                          "says which), f32 (= FP32), bf16 or INT8; omz: FP16 (default), FP32 or FP16-INT8.")(f)
     f = click.option("--charlist", type=click.Path(dir_okay=False), help="Charlist for a custom model (one symbol per line).")(f)
     f = click.option("--model-dir", type=click.Path(file_okay=False), help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
     f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
@@ -196,11 +196,13 @@ def eval_cmd(folder, as_json, show_errors, **opts):
 
 @cli.command()
 def devices():
-    """List the OpenVINO devices available here."""
-    from .engines.runtime import available_devices
+    """List the OpenVINO devices available here, and the precision ``--precision auto`` runs on each."""
+    from .engines.precision import describe
+    from .engines.runtime import ov_core
 
-    for d in available_devices():
-        click.echo(d)
+    core = ov_core()
+    for d in core.available_devices:
+        click.echo(describe(d, core))
 
 
 @cli.group()

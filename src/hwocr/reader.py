@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -110,6 +111,19 @@ class Reader:
     def charset(self) -> tuple[str, ...]:
         return self.engine.info.charset
 
+    def with_decoder(self, decoder: str) -> "Reader":
+        """A reader like this one but decoding with ``decoder``; it shares this reader's compiled model
+        and detectors (one model in memory per language, whatever the decoders in use)."""
+        if decoder not in DECODERS:
+            raise ModelError(f"unknown decoder {decoder!r} (expected one of: {', '.join(DECODERS)})")
+        if decoder == self.decoder:
+            return self
+        twin = copy.copy(self)
+        twin.decoder = decoder
+        if decoder == "beam" and twin._beam is None:
+            twin._init_beam()
+        return twin
+
     def read(self, image: ImageSource) -> LineResult:
         return self.read_batch([image])[0]
 
@@ -170,7 +184,8 @@ class Reader:
         conf = float(np.mean([c.confidence for c in chars])) if chars else 0.0
         n = len(post.windows)
         policy = f"split:{n}" if n > 1 else ""
-        return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy)
+        return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy,
+                          precision=self.engine.precision)
 
     def detector(self, name: str = "ppocr"):
         """The line detector ``name`` (ppocr, omz or an IR path) for pages, loaded on first use and
@@ -180,7 +195,9 @@ class Reader:
             if det is None:
                 from .pages.detect import load_detector
 
-                det = self._detectors[name] = load_detector(name, self.engine.device, store=self._store)
+                # the embedded detector runs in the recogniser's precision (bf16 where auto chose it)
+                kw = {"precision": "bf16" if "bf16" in self.engine.precision else "f32"} if name == "ppocr" else {}
+                det = self._detectors[name] = load_detector(name, self.engine.device, store=self._store, **kw)
         return det
 
     def read_page(self, source: ImageSource, *, page: int = 0, detector: str = "ppocr", direction: str = "auto",
@@ -216,10 +233,13 @@ class Reader:
 
         Batches only ever hold windows of the same padded shape: padding a line wider than its own
         padded width changes PP-OCRv6's output (its attention mixes every column), so lines are never
-        padded to a batch maximum and each line's tensor is exactly the one a single read builds.
-        Within a chunk of lines, batches are formed per shape and run widest first."""
+        padded to a batch maximum and each line's tensor is exactly the one a single read builds (its
+        width bucket's). Within a chunk of lines, batches are formed per shape and run widest first;
+        with width buckets their sizes are powers of two within a column budget (:func:`batch_sizes`),
+        so that only a few shapes are ever compiled."""
         spec = self.engine.info.input
         bs = self._batch_limit(batch_size)
+        dynamic = bool(spec.width_buckets)  # bounded shapes: batch sizes are powers of two too
         wins: dict[int, list[Window]] = {}
         got: dict[int, dict[int, np.ndarray]] = {}
         members: list[list[tuple[int, int]]] = []  # batch index -> its (line, window) pairs
@@ -238,11 +258,12 @@ class Reader:
                 del chunk
                 for shape in sorted(groups, key=lambda sh: -sh[-1]):
                     items = groups[shape]
-                    for k in range(0, len(items), bs):
-                        part = items[k : k + bs]
-                        members.append(part)
+                    k = 0
+                    for n in batch_sizes(len(items), bs, shape[-1], dynamic):
+                        members.append(items[k : k + n])
                         cancel.check()  # a cancelled request (server timeout) stops between batches
-                        yield np.stack([wins[i][j].tensor for i, j in part])
+                        yield np.stack([wins[i][j].tensor for i, j in items[k : k + n]])
+                        k += n
 
         for k, out in self._run_batches(batches()):
             for (i, j), p in zip(members[k], out):
@@ -291,6 +312,23 @@ class Reader:
 
         self._lm = lm
         self._beam = run
+
+
+#: with width buckets, a batch holds at most this many input columns (bounds the largest intermediate
+#: buffers the runtime keeps: 8 lines of 512 columns, or one of 4096)
+BATCH_COLUMNS = 4096
+
+
+def batch_sizes(n: int, limit: int, width: int, bounded: bool) -> list[int]:
+    """Sizes of the batches ``n`` windows of ``width`` columns are run in: at most ``limit`` each; when
+    ``bounded``, also at most BATCH_COLUMNS columns in all and each size a power of two (a few batch
+    shapes per width bucket instead of one per size)."""
+    if not bounded:
+        return [min(limit, n - k) for k in range(0, n, limit)]
+    cap = max(1, min(limit, BATCH_COLUMNS // max(1, width)))
+    cap = 1 << (cap.bit_length() - 1)
+    full, rest = divmod(n, cap)
+    return [cap] * full + [1 << b for b in range(cap.bit_length() - 1, -1, -1) if rest >> b & 1]
 
 
 def _share_seam(a: CharResult, b: CharResult) -> tuple[CharResult, CharResult]:

@@ -13,10 +13,14 @@ from ..errors import ModelError
 from ..ovruntime import openvino  # OpenVINO with its telemetry off
 
 
-def available_devices() -> list[str]:
+def ov_core():
     ov = openvino()
 
-    return list(ov.Core().available_devices)
+    return ov.Core()
+
+
+def available_devices() -> list[str]:
+    return list(ov_core().available_devices)
 
 
 def read_model(path: str | Path):
@@ -33,7 +37,7 @@ class OVSession:
     """A compiled model with one infer request per calling thread (safe to share across threads)."""
 
     def __init__(self, model_path: str | Path, device: str = "CPU", hint: str = "LATENCY",
-                 precision: str = "f32", model=None) -> None:
+                 precision: str | None = "f32", model=None) -> None:
         ov = openvino()
 
         self.path = Path(model_path)
@@ -47,8 +51,8 @@ class OVSession:
         self.output_shape = self.model.outputs[0].get_partial_shape()
         config: dict[str, str] = {"PERFORMANCE_HINT": hint}
         if device.startswith("CPU") and precision:
-            # CPUs with bf16 units otherwise run in bf16 by default, which changes the text we read;
-            # f32 gives the same results on every x86 machine
+            # CPUs with bf16 units otherwise run in bf16 by default: the caller decides
+            # (engines/precision.py); f32 gives the same results on every x86 machine
             config["INFERENCE_PRECISION_HINT"] = precision
         try:
             self.compiled = core.compile_model(self.model, device, config)

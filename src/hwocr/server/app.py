@@ -113,11 +113,19 @@ def _one_line(s: str) -> str:
 
 
 def default_reader_factory(engine: str = "ppocr", device: str = "CPU", precision: str | None = None) -> ReaderFactory:
+    """Readers of one language share one compiled model whatever their decoder (``Reader.with_decoder``)."""
+    bases: dict[tuple[str, int], Any] = {}
+    lock = threading.Lock()
+
     def make(lang: str, decoder: str | None, max_pixels: int):
         from ..reader import Reader
 
-        return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision,
-                      top_k=MAX_TOP_K, max_pixels=max_pixels)
+        with lock:
+            base = bases.get((lang, max_pixels))
+            if base is None:
+                base = bases[(lang, max_pixels)] = Reader(lang=lang, engine=engine, device=device, precision=precision,
+                                                          top_k=MAX_TOP_K, max_pixels=max_pixels)
+        return base if decoder is None else base.with_decoder(decoder)
 
     return make
 

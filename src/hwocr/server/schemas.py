@@ -35,6 +35,7 @@ class LineOut(BaseModel):
     engine: str = ""
     policy: str = Field("", description='"" or "split:N" (the line was read in N overlapping windows)')
     notes: list[str] = Field(default_factory=list)
+    precision: str = Field("", description="precision the recogniser ran in: f32, bf16, INT8+bf16, ...")
     lang: str
     width: int = Field(..., description="input image width in pixels")
     height: int = Field(..., description="input image height in pixels")
