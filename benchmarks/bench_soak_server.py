@@ -13,8 +13,10 @@ Posting one image over and over (``bench_server.py``) hides what grows with dist
 3. mixes in the hostile inputs of issue 12 (``--hostile`` of them): the 59-byte looping EPS, the 86-byte
    2000x4 PNG, a 6000x6000 blank PNG (4 KB), a PNG header claiming 50 gigapixels, a truncated PNG, text;
    each must get its 4xx, never a 5xx;
-4. starts ``hwocr serve`` on 127.0.0.1, warms it up (every kind of request, both decoders), then sends
-   everything from ``--concurrency`` clients in a random order, sampling the server's RSS.
+4. starts ``hwocr serve`` on 127.0.0.1, warms it up with other distinct requests of every kind (both
+   languages and decoders; ``--warmup-lines``, ``--warmup-pages``: enough to meet the bounded set of
+   compiled shapes), then sends everything from ``--concurrency`` clients in a random order, sampling
+   the server's RSS.
 
     python benchmarks/bench_soak_server.py [--requests 10000] [--pages 150] [--hostile 150] [--concurrency 4]
                                            [--eval ../shared/eval] [--duration 900] [--json]
@@ -218,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", type=int, default=150, help="page requests (all distinct sizes)")
     ap.add_argument("--hostile", type=int, default=150, help="hostile requests (cycling through the issue's inputs)")
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--warmup-lines", type=int, default=600,
+                    help="distinct lines sent before the RSS baseline (enough to meet every width bucket and batch)")
+    ap.add_argument("--warmup-pages", type=int, default=60, help="pages sent before the baseline (detector sizes)")
     ap.add_argument("--pool", type=int, default=300, help="lines rendered by make_samples.py")
     ap.add_argument("--deps", type=Path, default=ROOT / "build" / "sample-deps", help="make_samples.py stroke data")
     ap.add_argument("--eval", type=Path, default=None, help="also use DIR/zh-lines and DIR/zh-chars (measuring only)")
@@ -233,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.eval:
         pool += eval_pool(a.eval, 200)
     items = build_items(pool, a.requests, a.pages, a.hostile, rng)
-    warm = build_items(pool, 40, 6, len(hostile_inputs()), random.Random(a.seed + 1))
+    warm = build_items(pool, a.warmup_lines, a.warmup_pages, len(hostile_inputs()), random.Random(a.seed + 1))
     prep_s = time.monotonic() - t
     port = free_port()
     url = f"http://127.0.0.1:{port}"
