@@ -132,3 +132,20 @@ def test_the_result_says_which_precision_ran(zh_reader):
     assert r.engine.precision == "bf16"
     assert str(r.engine.session.compiled.get_property("INFERENCE_PRECISION_HINT")) == "<Type: 'bfloat16'>"
     assert r.read_arrays([_line(300)])[0].precision == "bf16"
+
+
+def test_pages_of_any_size_meet_a_few_detector_input_shapes():
+    from hwocr.pages.detect import DETECTOR_SIDES, DBDetector
+
+    det = DBDetector()
+    shapes = set()
+    for h, w in ((100, 70), (2339, 1654), (1654, 2339), (1000, 1000), (3000, 400), (777, 1333)):
+        page = np.full((h, w, 3), 250, np.uint8)
+        page[h // 3 : h // 3 + max(8, h // 30), w // 10 : w // 2] = 20
+        x, sx, sy = det._input(page)
+        shapes.add(x.shape)
+        assert x.shape[2] in DETECTOR_SIDES and x.shape[3] in DETECTOR_SIDES
+        prob, _, _ = det.probability_map(page)
+        assert prob.shape == (round(h * sy), round(w * sx))  # the padding is cut off the map
+    # pages of nearby sizes share one shape
+    assert det._input(np.full((2200, 1580, 3), 250, np.uint8))[0].shape == det._input(np.full((2339, 1654, 3), 250, np.uint8))[0].shape
