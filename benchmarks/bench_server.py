@@ -62,6 +62,22 @@ class RssSampler(threading.Thread):
             self.stop.wait(self.every)
 
 
+def wait_healthy(proc: subprocess.Popen, url: str, limit_s: float) -> None:
+    """Wait until the server ``proc`` answers /healthz with 200 (SystemExit if it exits or takes too long)."""
+    t = time.monotonic()
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() - t > limit_s:
+            raise SystemExit(f"server did not start within {limit_s:g} s")
+        time.sleep(0.1)
+
+
 def default_image() -> bytes:
     sample = ROOT / "samples" / "zh-line.png"
     if sample.exists():
@@ -143,18 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler = RssSampler(proc.pid)
     sampler.start()
     try:
-        while True:
-            if proc.poll() is not None:
-                print(proc.stderr.read(), file=sys.stderr)
-                raise SystemExit(f"server exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() - t_start > 120:
-                raise SystemExit("server did not start within 120 s")
-            time.sleep(0.1)
+        wait_healthy(proc, url, 120)
         startup_s = time.monotonic() - t_start
         params = {"lang": a.lang, "top_k": a.top_k}
         warm = [httpx.post(f"{url}/v1/line", params=params, content=image, headers={"Content-Type": "image/png"},

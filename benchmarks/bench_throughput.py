@@ -6,13 +6,17 @@ are run in interleaved rounds, and ratios are taken between medians of the same 
   rapidocr-ort   rapidocr 3.10's own recognition call on the same PP-OCRv6 small model
                  (``RapidOCR()._load_rec_model(); text_rec(TextRecInput(img=[BGR arrays]))``) on
                  onnxruntime, rapidocr's default engine (benchmark-only dependency: pip install onnxruntime)
-  rapidocr-ov    the same call with ``EngineType.OPENVINO``
+  rapidocr-ov    the same call with ``EngineType.OPENVINO`` (rapidocr sets no precision, so OpenVINO's
+                 default runs: bf16 on CPUs with AMX); rapidocr-ov-tput with its
+                 ``EngineConfig.openvino.performance_hint: THROUGHPUT`` (one stream per core)
   notebook-omz   openvino_notebooks 209's loop on the OMZ Chinese graph: compile_model with the
                  default config, then per line: resize to height 96, edge-pad to 2000, uint8 input,
                  infer, greedy decode. (Lines wider than 2000 px after resizing make the notebook's
                  np.pad fail; they are cropped to 2000 px here, as intel's deploy.py does.)
   hwocr-ppocr    ``Reader(decoder="greedy").read_arrays(lines)``: the batched, parallel path
-  hwocr-ppocr-beam  the same with the beam decoder + language model (the ppocr default when present)
+  hwocr-ppocr-beam  the same with the beam decoder + language model: hwocr's defaults (beam,
+                 ``--precision auto``: bf16 on CPUs with AMX-BF16, f32 elsewhere)
+  hwocr-ppocr-f32, hwocr-ppocr-f32-beam  the same two pinned to f32
   hwocr-ppocr-int8, hwocr-ppocr-int8-beam  the same two with ``precision="INT8"`` (the packaged
                  INT8 model built by scripts/quantize_rec.py)
   hwocr-omz      ``Reader(engine=<OMZ graph>).read_arrays(lines)`` (split windows for long lines)
@@ -34,9 +38,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_common as bc  # noqa: E402
 
-CONFIGS = ("rapidocr-ort", "rapidocr-ov", "notebook-omz", "hwocr-ppocr", "hwocr-ppocr-beam", "hwocr-ppocr-int8",
-           "hwocr-ppocr-int8-beam", "hwocr-omz")
+CONFIGS = ("rapidocr-ort", "rapidocr-ov", "rapidocr-ov-tput", "notebook-omz", "hwocr-ppocr", "hwocr-ppocr-beam",
+           "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam", "hwocr-omz")
 OMZ_CONFIGS = ("notebook-omz", "hwocr-omz")
+#: what runs without --configs (the OMZ pair is slow and has random weights: ask for it)
+DEFAULT_CONFIGS = tuple(c for c in CONFIGS if c not in OMZ_CONFIGS)
+PEERS = ("rapidocr-ort", "rapidocr-ov", "rapidocr-ov-tput")
 
 
 def _rapidocr(kind: str, items):
@@ -45,14 +52,24 @@ def _rapidocr(kind: str, items):
     from rapidocr.ch_ppocr_rec.typings import TextRecInput
 
     et = EngineType.ONNXRUNTIME if kind == "ort" else EngineType.OPENVINO
-    eng = RapidOCR(params={"Rec.engine_type": et, "Det.engine_type": et, "Cls.engine_type": et})
+    params = {"Rec.engine_type": et, "Det.engine_type": et, "Cls.engine_type": et}
+    if kind == "ov-tput":
+        params["EngineConfig.openvino.performance_hint"] = "THROUGHPUT"
+    eng = RapidOCR(params=params)
     eng._load_rec_model()
     imgs = [cv2.imread(str(p)) for p, _ in items]
 
     def run():
         return list(eng.text_rec(TextRecInput(img=imgs)).txts)
 
-    return run, {"rec_batch_num": eng.text_rec.rec_batch_num}
+    extra = {"rec_batch_num": eng.text_rec.rec_batch_num}
+    try:  # what OpenVINO compiled rapidocr's recogniser with
+        cm = eng.text_rec.session.session.compiled_model
+        extra["precision"] = str(cm.get_property("INFERENCE_PRECISION_HINT"))
+        extra["hint"] = str(cm.get_property("PERFORMANCE_HINT"))
+    except Exception:  # noqa: BLE001 - onnxruntime, or another rapidocr layout
+        pass
+    return run, extra
 
 
 def _notebook(items, workdir: Path):
@@ -107,13 +124,13 @@ def _hwocr(config: str, items, workdir: Path):
         reader = Reader(lang="zh", engine=str(bc.random_omz_graph(workdir)), charlist=str(bc.SCUT_CHARLIST), parallel=True)
     else:
         reader = Reader(lang="zh", decoder="beam" if config.endswith("beam") else "greedy", parallel=True,
-                        precision="INT8" if "int8" in config else None)
+                        precision="INT8" if "int8" in config else "f32" if "f32" in config else "auto")
     imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
 
     def run():
         return [r.text for r in reader.read_arrays(imgs)]
 
-    return run, {"decoder": reader.decoder}
+    return run, {"decoder": reader.decoder, "precision": reader.engine.precision}
 
 
 def child(config: str, folder: Path, passes: int, workdir: Path) -> dict:
@@ -123,7 +140,7 @@ def child(config: str, folder: Path, passes: int, workdir: Path) -> dict:
     cropped = None
     t0 = time.perf_counter()
     if config.startswith("rapidocr"):
-        run, extra = _rapidocr(config.split("-")[1], items)
+        run, extra = _rapidocr(config.split("-", 1)[1], items)
     elif config == "notebook-omz":
         run, extra, cropped = _notebook(items, workdir)
     else:
@@ -148,7 +165,7 @@ def child(config: str, folder: Path, passes: int, workdir: Path) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lines", type=Path, default=bc.LINES, help="folder with labels.tsv (default: %(default)s)")
-    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    ap.add_argument("--configs", nargs="+", default=list(DEFAULT_CONFIGS), choices=CONFIGS)
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (one child per config per round)")
     ap.add_argument("--passes", type=int, default=3, help="timed passes over the set per child")
     ap.add_argument("--omz-passes", type=int, default=1, help="timed passes for the (slow) OMZ configurations")
@@ -188,9 +205,12 @@ def _measure(a: argparse.Namespace, workdir: Path) -> None:
         if a_ in summary and b_ in summary:
             ratios[f"{a_} / {b_}"] = round(summary[a_]["lines_per_s"] / summary[b_]["lines_per_s"], 2)
 
-    for ours in ("hwocr-ppocr", "hwocr-ppocr-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam"):
-        ratio(ours, "rapidocr-ort")
-        ratio(ours, "rapidocr-ov")
+    peers = [p for p in PEERS if p in summary]
+    best = max(peers, key=lambda p: summary[p]["lines_per_s"]) if peers else None
+    for ours in ("hwocr-ppocr", "hwocr-ppocr-beam", "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-int8",
+                 "hwocr-ppocr-int8-beam"):
+        for p in peers:
+            ratio(ours, p)
     ratio("hwocr-omz", "notebook-omz")
     agreement = {}
     items = bc.labels(a.lines)

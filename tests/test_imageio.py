@@ -134,3 +134,80 @@ def test_float_and_gray_arrays():
 def test_wrong_array_shape():
     with pytest.raises(ImageError, match="expected"):
         load_image(np.zeros((10, 10, 2), np.uint8))
+
+
+# -- the format allowlist --------------------------------------------------------------------------
+#: the issue's 59-byte EPS: Pillow's EPS plugin hands it to Ghostscript, where it loops forever
+EPS_LOOP = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 64\n{ } loop\n"
+
+
+def _fake_gs(tmp_path, monkeypatch):
+    """A ``gs`` first on PATH that only leaves a marker; returns the marker's path."""
+    from PIL import EpsImagePlugin
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "gs-ran"
+    gs = bin_dir / "gs"
+    gs.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    gs.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", None, raising=False)
+    return marker
+
+
+def test_eps_is_refused_before_pillow_sees_it(tmp_path, monkeypatch):
+    assert len(EPS_LOOP) == 59
+    marker = _fake_gs(tmp_path, monkeypatch)
+    p = tmp_path / "loop.eps"
+    p.write_bytes(EPS_LOOP)
+    for src in (p, EPS_LOOP):
+        with pytest.raises(ImageError) as e:
+            load_image(src)
+        msg = str(e.value)
+        assert "PostScript/EPS is not accepted" in msg and "\n" not in msg
+        assert "ghostscript" not in msg.lower()
+    assert not marker.exists(), "Ghostscript was run"
+
+
+def test_an_opened_eps_image_is_refused_too(tmp_path, monkeypatch):
+    marker = _fake_gs(tmp_path, monkeypatch)
+    im = Image.open(io.BytesIO(EPS_LOOP))  # a caller's own PIL image: loading it would run gs
+    with pytest.raises(ImageError, match="EPS is not accepted"):
+        load_image(im)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "TGA", "PCX", "ICO", "SGI"])
+def test_formats_outside_the_allowlist_are_refused(fmt):
+    data = _png_bytes(Image.new("RGB", (32, 32), (255, 255, 255)), fmt)
+    with pytest.raises(ImageError, match="not .*accepted.*hwocr reads PNG, JPEG"):
+        load_image(data)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"])
+def test_every_allowed_format_loads_and_is_detected(fmt):
+    from hwocr.imageio import EXTENSIONS, FORMATS, detect_format
+
+    data = _png_bytes(Image.new("RGB", (40, 20), (250, 250, 250)), fmt)
+    f = detect_format(data)
+    assert f is not None and f.pil == fmt and f in FORMATS and set(f.extensions) <= set(EXTENSIONS)
+    assert load_image(data).rgb.shape == (20, 40, 3)
+
+
+def test_a_format_is_decoded_only_by_the_plugin_its_magic_names(monkeypatch):
+    seen = {}
+    real = Image.open
+
+    def spy(fp, mode="r", formats=None):
+        seen["formats"] = formats
+        return real(fp, mode, formats)
+
+    monkeypatch.setattr(Image, "open", spy)
+    load_image(_png_bytes(Image.new("L", (16, 16), 255)))
+    assert seen["formats"] == ["PNG"]
+
+
+def test_pdf_given_as_a_line_says_to_read_it_as_a_page():
+    with pytest.raises(ImageError, match="is a PDF; read it as a page"):
+        load_image(b"%PDF-1.4\n%...\n")

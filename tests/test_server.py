@@ -459,7 +459,7 @@ def test_serve_with_a_model_it_cannot_load_fails_in_one_line():
     proc = subprocess.run([sys.executable, "-m", "hwocr", "serve", "--precision", "FP16", "--port", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "hwocr: error: the ppocr engine has no FP16 model (one of FP32, INT8)"
+    assert proc.stderr.strip() == "hwocr: error: the ppocr engine has no FP16 model (one of auto, f32, bf16, INT8)"
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
@@ -472,11 +472,13 @@ class LiveServer:
 
         import uvicorn
 
+        from hwocr.server.run import uvicorn_config
+
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn_config(app, app.state.config, "127.0.0.1", self.port, "warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self):
@@ -533,3 +535,357 @@ def test_fuzz_openapi_no_server_errors():
         assert not failures, failures[:5]
         assert n >= 20
         assert requests.get(f"{live.url}/healthz", timeout=10).status_code == 200
+
+
+# == issue 12: safe to expose =====================================================================================
+class FakeReader:
+    """No model: each read runs ``steps`` steps of ``step_s`` seconds, checking for cancellation between
+    them (as the real Reader does between batches) unless ``cooperative`` is False; counts the steps run."""
+
+    decoder = "greedy"
+
+    def __init__(self, steps: int = 1, step_s: float = 0.0, cooperative: bool = True, gate=None) -> None:
+        self.steps, self.step_s, self.cooperative, self.gate = steps, step_s, cooperative, gate
+        self.done = 0
+
+    def read_arrays(self, rgbs, batch_size=None):
+        from hwocr import cancel
+        from hwocr.results import LineResult
+
+        if self.gate is not None:
+            self.gate.wait(30)
+        for _ in range(self.steps):
+            if self.cooperative:
+                cancel.check()
+            time.sleep(self.step_s)
+            self.done += 1
+        return [LineResult(text="x", confidence=1.0, engine="fake") for _ in rgbs]
+
+
+def fake_client(reader: FakeReader | None = None, **cfg) -> TestClient:
+    r = reader or FakeReader()
+    return make_client(factory=lambda *a: r, **cfg)
+
+
+# -- formats and bounded work ----------------------------------------------------------------------------------
+def test_eps_upload_is_refused_without_running_ghostscript(client, tmp_path, monkeypatch):
+    from test_imageio import EPS_LOOP, _fake_gs
+
+    marker = _fake_gs(tmp_path, monkeypatch)
+    for path in ("/v1/line", "/v1/page"):
+        msg = assert_error(client.post(path, content=EPS_LOOP, headers={"Content-Type": "application/postscript"}
+                                       if False else {"Content-Type": "application/octet-stream"}), 400, "EPS")
+        assert "not accepted" in msg and "ghostscript" not in msg.lower() and "<" not in msg
+    assert not marker.exists()
+    assert post_line(client).status_code == 200  # and the worker is free
+
+
+def test_a_tiny_png_of_a_very_long_line_is_refused_at_once(client):
+    buf = io.BytesIO()
+    Image.new("L", (2000, 4), 255).save(buf, "PNG", optimize=True)
+    t = time.perf_counter()
+    msg = assert_error(post_line(client, buf.getvalue()), 413, "windows of the model (limit 2)")
+    assert time.perf_counter() - t < 1.0 and msg.startswith("upload: ")
+    buf = io.BytesIO()
+    Image.new("L", (1000, 1000), 255).save(buf, "PNG", optimize=True)
+    with make_client(max_line_pixels=500_000) as c:
+        assert_error(post_line(c, buf.getvalue()), 413, "too large")
+
+
+def test_page_output_and_errors_carry_no_internal_names(client):
+    r = client.post("/v1/page", content=page_image(), headers={"Content-Type": "image/png"})
+    assert r.status_code == 200, r.text
+    assert "<array" not in r.text and "uint8" not in r.text and r.json().get("source", "upload") == "upload"
+    tiny = png(Image.new("L", (2, 2), 255))
+    for path in ("/v1/line", "/v1/page"):
+        msg = assert_error(client.post(path, content=tiny, headers={"Content-Type": "image/png"}), 400, "too small")
+        assert "<" not in msg and msg.startswith("upload")
+
+
+def test_timed_out_work_stops():
+    reader = FakeReader(steps=40, step_s=0.025)
+    with fake_client(reader, timeout_s=0.2, workers=1) as c:
+        assert_error(post_line(c), 504, "limit")
+        time.sleep(0.4)
+        done = reader.done
+        time.sleep(0.3)
+        assert reader.done == done and done < 20, done  # stopped, well before its 40 steps
+
+
+def test_a_cancelled_read_stops_before_the_model_runs(zh_reader):
+    from hwocr.cancel import Cancelled, Token, running_under
+
+    token = Token()
+    token.cancel("timed out")
+    with running_under(token), pytest.raises(Cancelled, match="timed out"):
+        zh_reader.read_arrays([draw_line()])
+    assert zh_reader.read_arrays([draw_line()])[0].text  # no token: reads
+
+
+def test_healthz_is_degraded_while_workers_are_stuck(monkeypatch):
+    import hwocr.server.app as appmod
+
+    monkeypatch.setattr(appmod, "STUCK_GRACE_S", 0.2)
+    gate = threading.Event()
+    with fake_client(FakeReader(cooperative=False, gate=gate), timeout_s=0.2, workers=1, max_queue=4) as c:
+        assert c.get("/healthz").json()["status"] == "ok"
+        assert_error(post_line(c), 504)
+        time.sleep(0.35)
+        r = c.get("/healthz")
+        assert r.status_code == 503 and r.json()["status"] == "degraded" and r.json()["stuck"] == 1, r.text
+        gate.set()
+        time.sleep(0.2)
+        assert c.get("/healthz").json() | {"busy": 0} == c.get("/healthz").json() | {"busy": 0}
+        r = c.get("/healthz")
+        assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["stuck"] == 0
+
+
+# -- metrics, key, docs, hosts, headers ---------------------------------------------------------------------------
+def test_metrics_labels_stay_bounded_whatever_the_methods_and_paths():
+    import random
+    import string
+
+    with fake_client() as c:
+        rng = random.Random(0)
+        for _ in range(60):
+            method = "".join(rng.choices(string.ascii_uppercase, k=8))
+            c.request(method, f"/x{rng.random()}")
+            c.request(method, "/v1/line")
+        t = c.get("/metrics").text
+    series = [ln for ln in t.splitlines() if ln.startswith("hwocr_requests_total{")]
+    assert 'method="other"' in t and len(series) <= 6, series
+    assert all(m in ("GET", "POST", "other") for m in
+               (ln.split('method="')[1].split('"')[0] for ln in series))
+
+
+def test_api_key_guards_metrics_and_docs_unless_a_flag_says_otherwise():
+    with fake_client(api_key="s3cret") as c:
+        for path in ("/metrics", "/docs", "/openapi.json"):
+            assert_error(c.get(path), 401, "API key")
+            assert c.get(path, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200
+    with fake_client(api_key="s3cret", public_metrics=True, public_docs=True) as c:
+        for path in ("/metrics", "/docs", "/openapi.json"):
+            assert c.get(path).status_code == 200
+        assert_error(post_line(c), 401)
+
+
+def test_non_ascii_api_key():
+    key = "鍵-ключ-clé"
+    with fake_client(api_key=key) as c:
+        ok = c.post("/v1/line", content=LINE_PNG, headers=[(b"X-API-Key", key.encode()), (b"Content-Type", b"image/png")])
+        assert ok.status_code == 200, ok.text
+        assert c.get("/metrics", headers=[(b"X-API-Key", key.encode())]).status_code == 200
+        assert_error(c.post("/v1/line", content=LINE_PNG, headers=[(b"X-API-Key", "鍵-ключ-cle".encode())]), 401)
+
+
+def test_empty_key_is_an_error_and_the_key_comes_from_env_or_file(tmp_path):
+    from hwocr.errors import HwocrError
+    from hwocr.server.run import resolve_api_key
+
+    with pytest.raises(HwocrError, match="empty"):
+        ServerConfig(api_key="")
+    with pytest.raises(HwocrError, match=r"\$HWOCR_API_KEY is empty"):
+        resolve_api_key(None, None, {"HWOCR_API_KEY": ""})
+    with pytest.raises(HwocrError, match="--api-key is empty"):
+        resolve_api_key("  ", None, {})
+    f = tmp_path / "key"
+    f.write_text("\n")
+    with pytest.raises(HwocrError, match="--api-key-file is empty"):
+        resolve_api_key(None, str(f), {})
+    f.write_text("k3y-ü\n")
+    assert resolve_api_key(None, str(f), {}) == "k3y-ü"
+    assert resolve_api_key(None, None, {"HWOCR_API_KEY": "e"}) == "e"
+    assert resolve_api_key(None, None, {}) is None
+    with pytest.raises(HwocrError, match="twice"):
+        resolve_api_key("a", str(f), {})
+    with pytest.raises(HwocrError, match="cannot read"):
+        resolve_api_key(None, str(tmp_path / "missing"), {})
+
+
+def test_serve_refuses_an_empty_key_and_warns_on_an_open_bind():
+    env = {**__import__("os").environ, "HWOCR_API_KEY": ""}
+    p = subprocess.run([sys.executable, "-m", "hwocr", "serve", "--port", "0"], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 1 and p.stderr.strip() == ("hwocr: error: the API key from $HWOCR_API_KEY is empty: "
+                                                       "set a non-empty key, or none to serve without one")
+    env.pop("HWOCR_API_KEY")
+    p = subprocess.run([sys.executable, "-m", "hwocr", "serve", "--host", "0.0.0.0", "--port", "0", "--precision",
+                        "FP16"], capture_output=True, text=True, timeout=120, env=env)
+    first = p.stderr.splitlines()[0]
+    assert p.returncode == 1 and "WARNING: listening on 0.0.0.0 WITHOUT an API key" in first, p.stderr
+    from hwocr.server.run import bind_warning
+
+    assert bind_warning("127.0.0.1", None) is None and bind_warning("::1", None) is None
+    assert bind_warning("0.0.0.0", "k") is None and bind_warning("192.168.1.5", None)
+
+
+def test_docs_work_offline():
+    with fake_client() as c:
+        r = c.get("/docs")
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        html = r.text
+        assert "POST /v1/line" in html and "top_k" in html and "/openapi.json" in html
+        assert "<script" not in html and "http://" not in html and "https://" not in html  # nothing from a CDN
+        assert_error(c.get("/redoc"), 404)
+
+
+def test_security_headers_on_every_response():
+    from hwocr.server.security import CSP
+
+    with fake_client() as c:
+        for r in (c.get("/"), c.get("/static/app.js"), c.get("/healthz"), c.get("/nope"), post_line(c, b"")):
+            assert r.headers["content-security-policy"] == CSP, r.url
+            assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    directives = dict(d.strip().split(" ", 1) for d in CSP.split(";"))
+    assert directives["default-src"] == "'self'" and directives["img-src"] == "'self' blob: data:"
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+
+
+def test_host_allowlist_against_dns_rebinding():
+    from hwocr.server.run import default_allowed_hosts
+
+    assert default_allowed_hosts("127.0.0.1") and default_allowed_hosts("0.0.0.0") is None
+    with fake_client(allowed_hosts=default_allowed_hosts("127.0.0.1")) as c:
+        assert_error(c.get("/healthz"), 400, "not allowed")  # TestClient sends Host: testserver
+        assert_error(c.get("/", headers={"Host": "rebind.attacker.example:8000"}), 400, "rebind.attacker.example")
+        for host in ("127.0.0.1:8000", "localhost", "[::1]:8000"):
+            assert c.get("/healthz", headers={"Host": host}).status_code == 200, host
+
+
+def test_errors_starlette_answers_are_json(client):
+    assert_error(client.request("BREW", "/v1/line"), 405)
+    assert_error(client.get("/static/nope.js"), 404)
+    assert_error(client.post("/v1/line", params={"top_k": "x"}, content=LINE_PNG), 422, "top_k")
+
+
+# -- connections: uvicorn with hwocr's protocol ---------------------------------------------------------------------
+def _fake_live(**cfg):
+    cfg = {"langs": (), "warmup": False, "header_timeout_s": 0.5, "keep_alive_s": 1.0, **cfg}
+    return LiveServer(create_app(ServerConfig(**cfg), reader_factory=lambda *a: FakeReader()))
+
+
+def _closed_within(sock, seconds: float) -> bool:
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except OSError:  # timeout: still open
+        return False
+
+
+def test_slow_idle_and_excess_connections_are_cut():
+    import socket
+
+    with _fake_live(max_connections=4) as live:
+        def conn():
+            return socket.create_connection(("127.0.0.1", live.port), timeout=5)
+
+        # sends nothing: closed at the header deadline
+        idle = conn()
+        t = time.monotonic()
+        assert _closed_within(idle, 3) and time.monotonic() - t < 2
+        # trickles a header byte every 0.1 s: still cut at the deadline, not kept alive by the bytes
+        slow = conn()
+        t = time.monotonic()
+        closed = False
+        for b in b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100:
+            try:
+                slow.send(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.1)
+            if time.monotonic() - t > 3:
+                break
+        assert closed or _closed_within(slow, 0.5), "a trickling connection was kept open"
+        assert time.monotonic() - t < 2.5
+        # a body trickled to a route that never reads it: cut once the response is out
+        body = conn()
+        body.sendall(b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+        t = time.monotonic()
+        assert body.recv(4096).startswith(b"HTTP/1.1 405")
+        closed = False
+        while time.monotonic() - t < 3 and not closed:
+            try:
+                body.send(b"a")
+            except OSError:
+                closed = True
+            time.sleep(0.1)
+        assert closed or _closed_within(body, 0.5), "a trickling body kept its connection"
+        body.close()
+        # malformed request: JSON, not uvicorn's plain text
+        bad = conn()
+        bad.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        reply = bad.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 400") and b'{"error": "malformed HTTP request"}' in reply
+        # at most max_connections open: the next gets a JSON 503
+        held = [conn() for _ in range(4)]
+        time.sleep(0.1)
+        extra = conn()
+        reply = extra.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 503") and b"too many open connections" in reply, reply
+        for s in held + [idle, slow, bad, extra]:
+            s.close()
+        # a keep-alive connection idle after its response is closed too
+        time.sleep(0.2)
+        ka = conn()
+        ka.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert ka.recv(4096).startswith(b"HTTP/1.1 200")
+        assert _closed_within(ka, 3)
+        ka.close()
+
+
+DRAIN_SCRIPT = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+import uvicorn
+from test_server import FakeReader
+from hwocr.server import ServerConfig, create_app
+from hwocr.server.run import uvicorn_config
+cfg = ServerConfig(langs=(), warmup=False, timeout_s=6.0)
+app = create_app(cfg, reader_factory=lambda *a: FakeReader(steps=15, step_s=0.1))
+uvicorn.Server(uvicorn_config(app, cfg, "127.0.0.1", int(sys.argv[1]), "warning")).run()
+"""
+
+
+def test_sigterm_drains_requests_in_flight():
+    import os
+    import signal
+    import socket
+
+    from hwocr.server.run import uvicorn_config
+
+    cfg = ServerConfig(langs=(), timeout_s=30)
+    assert uvicorn_config(None, cfg, "127.0.0.1", 1).timeout_graceful_shutdown >= cfg.timeout_s
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", DRAIN_SCRIPT, str(port), str(ROOT / "tests")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+            time.sleep(0.1)
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=httpx.post(f"http://127.0.0.1:{port}/v1/line",
+                                                                    content=LINE_PNG, timeout=30)))
+        t.start()
+        time.sleep(0.4)  # the request is on a worker (1.5 s of work)
+        proc.send_signal(signal.SIGTERM)
+        t.join(30)
+        assert out["r"].status_code == 200 and out["r"].json()["text"] == "x", out
+        assert proc.wait(20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

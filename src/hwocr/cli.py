@@ -107,7 +107,6 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
     images each plain line starts with the file name and a TAB."""
     from .imageio import load_image
     from .lineshape import line_shape
-    from .reader import check_line_shape
 
     paths = expand_images(images)
     reader = make_reader(**opts, allow=allow, top_k=top_k)
@@ -127,7 +126,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
                     rgb = load_image(src, reader.max_pixels).rgb
                 except HwocrError as e:
                     raise renamed(e, src, name) from None
-                check_line_shape(rgb, name)
+                reader.check_line(rgb, name)
             except HwocrError as e:
                 fail(str(e))
                 failed += 1
@@ -228,11 +227,13 @@ def eval_cmd(folder, as_json, show_errors, **opts):
 
 @cli.command()
 def devices():
-    """List the OpenVINO devices available here."""
-    from .engines.runtime import available_devices
+    """List the OpenVINO devices available here, and the precision ``--precision auto`` runs on each."""
+    from .engines.precision import describe
+    from .engines.runtime import ov_core
 
-    for d in available_devices():
-        click.echo(d)
+    core = ov_core()
+    for d in core.available_devices:
+        click.echo(describe(d, core))
 
 
 @cli.group()

@@ -43,9 +43,10 @@ def engine_options(f):
     f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
                      help="CTC decoding (default: beam with a language model for ppocr, a model card's choice, "
                           "else greedy).")(f)
-    f = click.option("--precision", type=click.Choice(["FP32", "INT8", "FP16", "FP16-INT8"]), default=None,
-                     help="ppocr: FP32 (default) or INT8 (about 1.5x faster, a little less accurate on single "
-                          "characters); omz: FP16 (default), FP32 or FP16-INT8.")(f)
+    f = click.option("--precision", type=click.Choice(["auto", "f32", "bf16", "FP32", "INT8", "FP16", "FP16-INT8"],
+                                                      case_sensitive=False), default=None,
+                     help="ppocr: auto (default: bf16 on CPUs with AMX-BF16, f32 elsewhere; 'hwocr devices' "
+                          "says which), f32 (= FP32), bf16 or INT8; omz: FP16 (default), FP32 or FP16-INT8.")(f)
     f = click.option("--charlist", type=click.Path(dir_okay=False),
                      help="Charlist for a custom model (one symbol per line).")(f)
     f = click.option("--input-spec", metavar="KEY=VAL,...",

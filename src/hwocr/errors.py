@@ -11,6 +11,10 @@ class ImageError(HwocrError):
     """An input image is missing, unreadable, or unusable."""
 
 
+class InputTooLarge(ImageError):
+    """An input would cost more than its limit allows (pixels, recognition windows, ...)."""
+
+
 class ModelError(HwocrError):
     """A model or charlist cannot be found, loaded, or does not fit."""
 

@@ -1,4 +1,10 @@
-"""Image loading: any supported input -> an 8-bit RGB numpy array, or a one-line ImageError."""
+"""Image loading: any supported input -> an 8-bit RGB numpy array, or a one-line ImageError.
+
+Only the formats in :data:`FORMATS` are decoded, recognised by their magic bytes here, in one place
+used by the CLI, the Python API and the server. Everything else (EPS/PostScript, whose Pillow plugin
+runs Ghostscript, SVG, ...) is refused before Pillow sees it, and Pillow is only ever asked for the
+one plugin the magic bytes named.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,67 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
 DEFAULT_MAX_PIXELS = 64_000_000
 MIN_SIDE = 4
 
-from .errors import ImageError  # noqa: E402
+from .errors import ImageError, InputTooLarge  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """An accepted input format: its name, Pillow plugin (None: not decoded by Pillow), file
+    extensions, and magic bytes (``(offset, bytes)`` pairs, any one of which identifies it)."""
+
+    name: str
+    pil: str | None
+    extensions: tuple[str, ...]
+    magic: tuple[tuple[int, bytes], ...]
+
+    def matches(self, head: bytes) -> bool:
+        return any(head[off : off + len(m)] == m for off, m in self.magic)
+
+
+#: the formats hwocr reads (none of them shells out); PDF pages are rendered by pypdfium2
+FORMATS: tuple[ImageFormat, ...] = (
+    ImageFormat("PNG", "PNG", (".png",), ((0, b"\x89PNG\r\n\x1a\n"),)),
+    ImageFormat("JPEG", "JPEG", (".jpg", ".jpeg", ".jpe", ".jfif"), ((0, b"\xff\xd8\xff"),)),
+    ImageFormat("TIFF", "TIFF", (".tif", ".tiff"),
+                ((0, b"II*\x00"), (0, b"MM\x00*"), (0, b"II+\x00"), (0, b"MM\x00+"))),
+    ImageFormat("BMP", "BMP", (".bmp", ".dib"), ((0, b"BM"),)),
+    ImageFormat("WebP", "WEBP", (".webp",), ((8, b"WEBP"),)),  # RIFF....WEBP (RIFF checked below)
+    ImageFormat("GIF", "GIF", (".gif",), ((0, b"GIF87a"), (0, b"GIF89a"))),
+    ImageFormat("PDF", None, (".pdf",), ((0, b"%PDF-"),)),
+)
+#: file extensions of every accepted format (lower case, with the dot), for folder expansion
+EXTENSIONS: tuple[str, ...] = tuple(e for f in FORMATS for e in f.extensions)
+#: the same without PDF (formats that are one picture, or frames of pictures)
+IMAGE_EXTENSIONS: tuple[str, ...] = tuple(e for f in FORMATS if f.pil for e in f.extensions)
+#: what an error message lists
+SUPPORTED = "PNG, JPEG, TIFF, BMP, WebP, GIF or PDF"
+#: formats recognised only to name them in the refusal
+_REFUSED = (
+    ((0, b"%!PS"), "PostScript/EPS"), ((0, b"\xc5\xd0\xd3\xc6"), "EPS"), ((0, b"<svg"), "SVG"),
+    ((0, b"<?xml"), "XML/SVG"), ((4, b"ftypheic"), "HEIC"), ((4, b"ftypmif1"), "HEIF"),
+    ((4, b"ftypavif"), "AVIF"), ((0, b"\x00\x00\x00\x0cjP  "), "JPEG 2000"), ((0, b"\xffO\xffQ"), "JPEG 2000"),
+    ((0, b"PK\x03\x04"), "ZIP"), ((0, b"8BPS"), "Photoshop"), ((0, b"\x00\x00\x01\x00"), "ICO"),
+)
+
+
+def detect_format(data: bytes) -> ImageFormat | None:
+    """The accepted format ``data`` starts with, or None."""
+    head = bytes(data[:16])
+    for f in FORMATS:
+        if f.matches(head) and (f.name != "WebP" or head[:4] == b"RIFF"):
+            return f
+    return None
+
+
+def sniff(data: bytes, name: str) -> ImageFormat:
+    """The accepted format of ``data``, or a one-line ImageError naming what it is, if known."""
+    f = detect_format(data)
+    if f is not None:
+        return f
+    head = bytes(data[:16]).lstrip(b"\xef\xbb\xbf \t\r\n")
+    what = next((label for (off, m), label in _REFUSED if head[off : off + len(m)] == m), None)
+    kind = f"{what} is not accepted" if what else "not an image in an accepted format"
+    raise ImageError(f"{name}: {kind} (hwocr reads {SUPPORTED})")
 
 
 @dataclass(frozen=True)
@@ -66,17 +132,23 @@ def load_pil(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
 
 def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
     if isinstance(source, Image.Image):
+        allowed = {f.pil for f in FORMATS} | {"MPO"}
+        if source.format is not None and source.format not in allowed:  # e.g. an EpsImageFile: load() runs gs
+            raise ImageError(f"{name}: {source.format} is not accepted (hwocr reads {SUPPORTED})")
         _check_size(source.size[0], source.size[1], name, max_pixels)
         return source
     data = read_source(source, name)
+    fmt = sniff(data, name)
+    if fmt.pil is None:
+        raise ImageError(f"{name}: is a {fmt.name}; read it as a page (hwocr page, Reader.read_page, /v1/page)")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=[fmt.pil])
         except UnidentifiedImageError:
-            raise ImageError(f"{name}: not an image (unrecognised format)") from None
+            raise ImageError(f"{name}: corrupt {fmt.name} image (cannot be decoded)") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"{name}: image is too large (decompression bomb guard)") from None
+            raise InputTooLarge(f"{name}: image is too large (decompression bomb guard)") from None
         except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt headers
             raise ImageError(f"{name}: corrupt image ({_short(e)})") from None
     _check_size(img.size[0], img.size[1], name, max_pixels)
@@ -171,7 +243,7 @@ def _check_size(w: int, h: int, name: str, max_pixels: int) -> None:
     if w < MIN_SIDE or h < MIN_SIDE:
         raise ImageError(f"{name}: image is too small to hold text ({w}x{h} px)")
     if w * h > max_pixels:
-        raise ImageError(
+        raise InputTooLarge(
             f"{name}: image is too large ({w}x{h} px = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP)"
         )
 
@@ -180,8 +252,3 @@ def _short(e: Exception) -> str:
     s = str(e).strip().splitlines()
     return (s[0] if s else type(e).__name__)[:160]
 
-
-#: file extensions (lower case, with the dot) of the formats load_image decodes, for folder expansion
-#: (``hwocr read DIR``); EXTENSIONS adds PDF, which ``hwocr page`` renders
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
-EXTENSIONS: tuple[str, ...] = (*IMAGE_EXTENSIONS, ".pdf")

@@ -86,14 +86,29 @@ def padded_width(valid: int, spec: InputSpec) -> int:
     return max(m, spec.min_width, -(-valid // m) * m)
 
 
-def _pad(img: np.ndarray, width: int, spec: InputSpec) -> np.ndarray:
-    extra = width - img.shape[1]
-    if extra > 0:
-        if spec.pad == "edge":
-            img = np.pad(img, ((0, 0), (0, extra), (0, 0)), mode="edge")
-        else:
-            img = np.pad(img, ((0, 0), (0, extra), (0, 0)), mode="constant", constant_values=0.0)
-    return np.ascontiguousarray(img.transpose(2, 0, 1))
+def bucket_width(width: int, spec: InputSpec) -> int:
+    """``width`` rounded up to the spec's first width bucket that holds it (itself without buckets)."""
+    return next((b for b in spec.width_buckets if b >= width), width)
+
+
+def _fill(img: np.ndarray, extra: int, how: str, background: np.ndarray | None) -> np.ndarray:
+    if how == "edge":
+        return np.repeat(img[:, -1:], extra, axis=1)
+    if how == "background" and background is not None:
+        return np.broadcast_to(background, (img.shape[0], extra, img.shape[2]))
+    return np.zeros((img.shape[0], extra, img.shape[2]), dtype=img.dtype)
+
+
+def _pad(img: np.ndarray, width: int, spec: InputSpec, bucket: int = 0,
+         background: np.ndarray | None = None) -> np.ndarray:
+    """C x H x W tensor: ``img`` padded to ``width`` as the model expects, then to ``bucket``."""
+    parts = [img]
+    if width > img.shape[1]:
+        parts.append(_fill(img, width - img.shape[1], spec.pad, background))
+    if bucket > width:
+        parts.append(_fill(img, bucket - width, spec.bucket_pad, background))
+    out = np.concatenate(parts, axis=1) if len(parts) > 1 else img
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
 def split_offsets(total: int, win: int, overlap: float = OVERLAP) -> list[int]:
@@ -111,6 +126,8 @@ def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
     squeeze = spec.line_squeeze if w > spec.squeeze_above * h else 1.0
     rgb, margin = add_side_margin(rgb, spec.side_margin)
     img, scale = to_model_image(rgb, spec, squeeze)
+    # the quiet zone's colour in model units (its outermost column is untouched by the ink)
+    background = np.median(img[:, :1], axis=0, keepdims=True) if margin else None
     total = img.shape[1]
     win = window_width(spec)
     offs = split_offsets(total, win)
@@ -120,6 +137,16 @@ def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
         valid = part.shape[1]
         lo = 0.0 if i == 0 else (off + offs[i - 1] + win) / 2  # middle of the overlap with the left window
         hi = float(total) if i == len(offs) - 1 else (offs[i + 1] + off + win) / 2
-        out.append(Window(_pad(part, padded_width(valid, spec), spec), off, valid, (lo, hi), scale, total,
+        width = padded_width(valid, spec)
+        bucket = bucket_width(width, spec)
+        out.append(Window(_pad(part, width, spec, bucket, background), off, valid, (lo, hi), scale, total,
                           margin * scale))
     return out
+
+
+def count_windows(w: int, h: int, spec: InputSpec) -> int:
+    """How many windows :func:`make_windows` cuts a ``w`` x ``h`` line into, from its size alone (no
+    pixels scaled): what reading the line costs, for refusing inputs that cost too much."""
+    squeeze = spec.line_squeeze if w > spec.squeeze_above * h else 1.0
+    m = max(0, int(round(spec.side_margin * h)))
+    return len(split_offsets(scaled_width(w + 2 * m, h, spec, squeeze), window_width(spec)))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -15,14 +16,15 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from . import cancel
 from . import decode as dec
 from .charsets import LANGS, language_filter, read_charlist
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
-from .errors import HwocrError, ImageError, ModelError
+from .errors import HwocrError, ImageError, InputTooLarge, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
-from .preprocess import Window, make_windows
+from .preprocess import Window, count_windows, make_windows
 from .results import Alternative, CharResult, LineResult
 from .store import Store
 
@@ -31,6 +33,9 @@ DECODERS = ("greedy", "beam")
 #: a text line longer than this many times its height is refused (no handwritten line is; a
 #: 100000 x 20 px strip would take minutes): crop it, or read it as a page
 MAX_ASPECT = 500
+#: a line read in more recognition windows than this is refused: the work grows with the windows
+#: (ppocr: 4 x 4096 columns at height 48, about 390 characters; the longest line of the eval sets needs 1)
+MAX_WINDOWS = 4
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class Reader:
                  precision: str | None = None, charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
                  max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False,
-                 input_spec: Mapping[str, Any] | str | None = None) -> None:
+                 input_spec: Mapping[str, Any] | str | None = None, max_windows: int = MAX_WINDOWS) -> None:
         if lang not in LANGS:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
         default_decoder, default_restrict = engine_defaults(engine)
@@ -89,6 +94,7 @@ class Reader:
         self.batch_size = max(1, batch_size)
         self._parallel = parallel
         self.max_pixels = max_pixels
+        self.max_windows = max_windows
         store = Store.from_env(model_dir, mirror, offline)
         self._store = store
         self._detectors: dict[str, object] = {}
@@ -115,6 +121,19 @@ class Reader:
     def charset(self) -> tuple[str, ...]:
         return self.engine.info.charset
 
+    def with_decoder(self, decoder: str) -> "Reader":
+        """A reader like this one but decoding with ``decoder``; it shares this reader's compiled model
+        and detectors (one model in memory per language, whatever the decoders in use)."""
+        if decoder not in DECODERS:
+            raise ModelError(f"unknown decoder {decoder!r} (expected one of: {', '.join(DECODERS)})")
+        if decoder == self.decoder:
+            return self
+        twin = copy.copy(self)
+        twin.decoder = decoder
+        if decoder == "beam" and twin._beam is None:
+            twin._init_beam()
+        return twin
+
     def read(self, image: ImageSource) -> LineResult:
         return self.read_batch([image])[0]
 
@@ -122,8 +141,19 @@ class Reader:
         """Read many lines; results are in input order and identical to reading one at a time."""
         loaded = [load_image(im, self.max_pixels) for im in images]
         for li in loaded:
-            check_line_shape(li.rgb, li.name)
+            self.check_line(li.rgb, li.name)
         return self.read_arrays([li.rgb for li in loaded], batch_size)
+
+    def check_line(self, rgb: np.ndarray, name: str, max_windows: int | None = None) -> None:
+        """Refuse a line image that is too elongated, or that would take more than ``max_windows``
+        (default: the reader's) recognition windows, with a one-line ImageError."""
+        check_line_shape(rgb, name)
+        limit = self.max_windows if max_windows is None else max_windows
+        h, w = rgb.shape[:2]
+        n = count_windows(w, h, self.engine.info.input)
+        if n > limit:
+            raise InputTooLarge(f"{name}: a {w}x{h} px line would be read in {n} windows of the model "
+                                f"(limit {limit}); crop it into shorter lines, or read it as a page")
 
     def read_arrays(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LineResult]:
         """Read already loaded 8-bit RGB line images (H x W x 3)."""
@@ -164,7 +194,8 @@ class Reader:
         conf = float(np.mean([c.confidence for c in chars])) if chars else 0.0
         n = len(post.windows)
         policy = f"split:{n}" if n > 1 else ""
-        return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy)
+        return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy,
+                          precision=self.engine.precision)
 
     def detector(self, name: str = "ppocr"):
         """The line detector ``name`` (ppocr, omz or an IR path) for pages, loaded on first use and
@@ -174,7 +205,9 @@ class Reader:
             if det is None:
                 from .pages.detect import load_detector
 
-                det = self._detectors[name] = load_detector(name, self.engine.device, store=self._store)
+                # the embedded detector runs in the recogniser's precision (bf16 where auto chose it)
+                kw = {"precision": "bf16" if "bf16" in self.engine.precision else "f32"} if name == "ppocr" else {}
+                det = self._detectors[name] = load_detector(name, self.engine.device, store=self._store, **kw)
         return det
 
     def read_page(self, source: ImageSource, *, page: int = 0, detector: str = "ppocr", direction: str = "auto",
@@ -198,6 +231,7 @@ class Reader:
         ready: dict[int, LineResult] = {}
         nxt = 0
         for i, post in self._iter_posteriors(rgbs, batch_size):
+            cancel.check()
             ready[i] = self.decode(post)
             while nxt in ready:
                 yield ready.pop(nxt)
@@ -209,10 +243,13 @@ class Reader:
 
         Batches only ever hold windows of the same padded shape: padding a line wider than its own
         padded width changes PP-OCRv6's output (its attention mixes every column), so lines are never
-        padded to a batch maximum and each line's tensor is exactly the one a single read builds.
-        Within a chunk of lines, batches are formed per shape and run widest first."""
+        padded to a batch maximum and each line's tensor is exactly the one a single read builds (its
+        width bucket's). Within a chunk of lines, batches are formed per shape and run widest first;
+        with width buckets their sizes are powers of two within a column budget (:func:`batch_sizes`),
+        so that only a few shapes are ever compiled."""
         spec = self.engine.info.input
         bs = self._batch_limit(batch_size)
+        dynamic = bool(spec.width_buckets)  # bounded shapes: batch sizes are powers of two too
         wins: dict[int, list[Window]] = {}
         got: dict[int, dict[int, np.ndarray]] = {}
         members: list[list[tuple[int, int]]] = []  # batch index -> its (line, window) pairs
@@ -231,10 +268,12 @@ class Reader:
                 del chunk
                 for shape in sorted(groups, key=lambda sh: -sh[-1]):
                     items = groups[shape]
-                    for k in range(0, len(items), bs):
-                        part = items[k : k + bs]
-                        members.append(part)
-                        yield np.stack([wins[i][j].tensor for i, j in part])
+                    k = 0
+                    for n in batch_sizes(len(items), bs, shape[-1], dynamic):
+                        members.append(items[k : k + n])
+                        cancel.check()  # a cancelled request (server timeout) stops between batches
+                        yield np.stack([wins[i][j].tensor for i, j in items[k : k + n]])
+                        k += n
 
         for k, out in self._run_batches(batches()):
             for (i, j), p in zip(members[k], out):
@@ -283,6 +322,23 @@ class Reader:
 
         self._lm = lm
         self._beam = run
+
+
+#: with width buckets, a batch holds at most this many input columns (bounds the largest intermediate
+#: buffers the runtime keeps: 8 lines of 512 columns, or one of 4096)
+BATCH_COLUMNS = 4096
+
+
+def batch_sizes(n: int, limit: int, width: int, bounded: bool) -> list[int]:
+    """Sizes of the batches ``n`` windows of ``width`` columns are run in: at most ``limit`` each; when
+    ``bounded``, also at most BATCH_COLUMNS columns in all and each size a power of two (a few batch
+    shapes per width bucket instead of one per size)."""
+    if not bounded:
+        return [min(limit, n - k) for k in range(0, n, limit)]
+    cap = max(1, min(limit, BATCH_COLUMNS // max(1, width)))
+    cap = 1 << (cap.bit_length() - 1)
+    full, rest = divmod(n, cap)
+    return [cap] * full + [1 << b for b in range(cap.bit_length() - 1, -1, -1) if rest >> b & 1]
 
 
 def _share_seam(a: CharResult, b: CharResult) -> tuple[CharResult, CharResult]:

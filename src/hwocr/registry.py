@@ -14,8 +14,9 @@ OMZ_COMMIT = "7ef5b91f75115a5eec5a67921453d7faaff8f78b"
 OMZ_RAW = f"https://raw.githubusercontent.com/openvinotoolkit/open_model_zoo/{OMZ_COMMIT}/data/dataset_classes"
 
 PRECISIONS = ("FP16", "FP32", "FP16-INT8")
-#: precisions of the embedded ppocr recogniser (FP32 = the ONNX from the rapidocr wheel, the default)
-PPOCR_PRECISIONS = ("FP32", "INT8")
+#: precisions of the embedded ppocr recogniser: auto (the default: bf16 on CPUs with AMX-BF16, else f32),
+#: f32 and bf16 (both the ONNX from the rapidocr wheel), INT8 (the packaged INT8 IR). FP32 = f32.
+PPOCR_PRECISIONS = ("auto", "f32", "bf16", "INT8")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class InputSpec:
     #: read characters best somewhat narrower than they are tall; single characters are left as they are.
     line_squeeze: float = 1.0
     squeeze_above: float = 2.0
+    #: dynamic-width models: the padded width is rounded up to the first of these (the last must be
+    #: ``max_width``), so that only a few input shapes are ever compiled (OpenVINO keeps kernels and
+    #: buffers per shape: without buckets memory grows with every distinct line width)
+    width_buckets: tuple[int, ...] = ()
+    #: what the padding columns hold: "zero" (after normalisation; what the model's training used),
+    #: "background" (the quiet zone's colour; only with ``side_margin``) or "edge"
+    bucket_pad: str = "zero"
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,9 @@ class PackagedModel:
 
 _PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
                          mean=127.5, scale=1 / 127.5, width_multiple=8, round_up=True,
-                         min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75)
+                         min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75,
+                         bucket_pad="background", width_buckets=(320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560,
+                                        3072, 3584, 4096))
 
 PPOCR_REC = PackagedModel(
     name="PP-OCRv6_rec_small",

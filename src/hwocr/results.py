@@ -36,6 +36,8 @@ class LineResult:
     #: what was done to fit the line to the model: "" (nothing), "split:N" (N overlapping windows)
     policy: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: the precision the recogniser ran in (f32, bf16, INT8+bf16, ...; ``--precision auto`` picks one)
+    precision: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

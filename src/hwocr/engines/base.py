@@ -27,10 +27,13 @@ class ModelInfo:
 class Engine:
     """Runs batches of preprocessed windows and returns probabilities N x T x C."""
 
-    def __init__(self, info: ModelInfo, session: Callable[[np.ndarray], np.ndarray], device: str = "CPU") -> None:
+    def __init__(self, info: ModelInfo, session: Callable[[np.ndarray], np.ndarray], device: str = "CPU",
+                 precision: str = "f32") -> None:
         self.info = info
         self.session = session
         self.device = device
+        #: the precision inference runs in (f32, bf16, INT8+bf16, ...): what ``auto`` chose
+        self.precision = precision
 
     @property
     def name(self) -> str:

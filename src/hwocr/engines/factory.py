@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -15,8 +16,9 @@ from ..registry import MODELS, OMZ_BY_LANG, PPOCR_PRECISIONS, PPOCR_REC, PPOCR_R
 from ..store import Store, packaged_path
 from .base import Engine, ModelInfo
 from .modelcard import MODEL_SUFFIXES, ModelCard, apply_input, card_file, check_input, load_card
+from .precision import canonical, choose
 from .prune import prune_head
-from .runtime import OVSession, read_model
+from .runtime import OVSession, ov_core, read_model
 
 ENGINES = ("ppocr", "omz")
 
@@ -35,10 +37,13 @@ def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *,
     ``input_spec``: InputSpec fields overriding a custom model's own (card, metadata, defaults).
     ``keep``: restrict the output to the characters it accepts (blank and space always kept). The
     classifier head is cut to them when the graph allows (``info.pruned``); otherwise the caller
-    must mask the probabilities itself. ``precision``: ppocr FP32 (default) or INT8; omz FP16
-    (default), FP32 or FP16-INT8."""
+    must mask the probabilities itself. ``precision``: ppocr auto (default: bf16 on CPUs with AMX-BF16,
+    f32 elsewhere), f32 (or FP32), bf16 or INT8; omz FP16 (default), FP32 or FP16-INT8 (weights; f32
+    compute)."""
     if engine == "ppocr":
-        return _ppocr(device, charlist, hint, keep, precision or "FP32")
+        # $HWOCR_PRECISION: the default for a caller that names none (the test suite pins f32 with it)
+        precision = precision or os.environ.get("HWOCR_PRECISION") or None
+        return _ppocr(device, charlist, hint, keep, canonical(precision, PPOCR_PRECISIONS))
     if engine == "omz":
         return _omz(lang, device, store or Store.from_env(), precision or "FP16", charlist, hint, keep)
     card = find_card(engine)
@@ -73,9 +78,7 @@ def engine_defaults(engine: str) -> tuple[str, bool]:
     return card.decoder or "greedy", card.lang == "multi"
 
 
-def _ppocr(device: str, charlist: str | Path | None, hint: str, keep, precision: str = "FP32") -> Engine:
-    if precision not in PPOCR_PRECISIONS:
-        raise ModelError(f"the ppocr engine has no {precision} model (one of {', '.join(PPOCR_PRECISIONS)})")
+def _ppocr(device: str, charlist: str | Path | None, hint: str, keep, precision: str = "auto") -> Engine:
     spec = PPOCR_REC_INT8 if precision == "INT8" else PPOCR_REC
     path = packaged_path(spec)
     model = read_model(path)
@@ -90,9 +93,10 @@ def _ppocr(device: str, charlist: str | Path | None, hint: str, keep, precision:
     charset: tuple[str, ...] = ("", *chars, " ")
     _check_model_classes(model, len(charset), path)
     charset, pruned = _restrict(model, charset, keep)
-    sess = OVSession(path, device, hint, model=model)
+    choice = choose(precision, device, ov_core())
+    sess = OVSession(path, device, hint, precision=choice.hint, model=model)
     info = ModelInfo(spec.name, charset, spec.input, time_major=False, source=str(path), pruned=pruned)
-    return Engine(info, sess, device)
+    return Engine(info, sess, device, choice.label)
 
 
 def _rt_info(model, *key: str) -> str | None:

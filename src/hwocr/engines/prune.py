@@ -19,6 +19,9 @@ def prune_head(model, keep: np.ndarray) -> bool:
     Handles the common head ``MatMul(x, W[F, C]) [+ b[C]] [-> Softmax]`` with constant W and b.
     Returns False, leaving the model untouched, when the graph does not have that shape.
     """
+    from ..ovruntime import openvino
+
+    openvino()  # telemetry off, if this is the first use of OpenVINO
     import openvino.opset13 as ops
 
     results = model.get_results()

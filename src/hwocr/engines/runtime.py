@@ -10,17 +10,22 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import ModelError
+from ..ovruntime import openvino  # OpenVINO with its telemetry off
+
+
+def ov_core():
+    ov = openvino()
+
+    return ov.Core()
 
 
 def available_devices() -> list[str]:
-    import openvino as ov
-
-    return list(ov.Core().available_devices)
+    return list(ov_core().available_devices)
 
 
 def read_model(path: str | Path):
     """Read an OpenVINO IR (.xml) or ONNX model; a one-line ModelError if it cannot be read."""
-    import openvino as ov
+    ov = openvino()
 
     try:
         return ov.Core().read_model(str(path))
@@ -32,8 +37,8 @@ class OVSession:
     """A compiled model with one infer request per calling thread (safe to share across threads)."""
 
     def __init__(self, model_path: str | Path, device: str = "CPU", hint: str = "LATENCY",
-                 precision: str = "f32", model=None) -> None:
-        import openvino as ov
+                 precision: str | None = "f32", model=None) -> None:
+        ov = openvino()
 
         self.path = Path(model_path)
         core = ov.Core()
@@ -46,8 +51,8 @@ class OVSession:
         self.output_shape = self.model.outputs[0].get_partial_shape()
         config: dict[str, str] = {"PERFORMANCE_HINT": hint}
         if device.startswith("CPU") and precision:
-            # CPUs with bf16 units otherwise run in bf16 by default, which changes the text we read;
-            # f32 gives the same results on every x86 machine
+            # CPUs with bf16 units otherwise run in bf16 by default: the caller decides
+            # (engines/precision.py); f32 gives the same results on every x86 machine
             config["INFERENCE_PRECISION_HINT"] = precision
         try:
             self.compiled = core.compile_model(self.model, device, config)
@@ -117,7 +122,7 @@ class OVSession:
         """Run ``batches`` (any iterable, pulled lazily) on an AsyncInferQueue of the THROUGHPUT
         compile; yields ``(index, output)`` as they complete, not in order. At most ``jobs`` (default:
         the compile's optimal number of requests) run at once; outputs are copies, safe to keep."""
-        import openvino as ov
+        ov = openvino()
 
         tp = self.throughput()
         n = max(1, jobs or tp.parallelism)

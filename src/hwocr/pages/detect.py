@@ -25,6 +25,9 @@ from ..errors import ModelError
 
 DETECTORS = ("ppocr", "omz")
 
+#: the DB detector's input sides (pages are padded up to one of them; the last is the default max_side)
+DETECTOR_SIDES = (320, 640, 960, 1280, 1600)
+
 Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
 
 
@@ -68,6 +71,9 @@ class DBDetector(Detector):
 
     Args:
         max_side: the page is scaled so that its longer side is at most this (multiple of 32).
+        sides: the scaled page is padded (right and bottom, with its border colour) up to one of these
+            sizes per side (the last must be ``max_side``), so that only a few input shapes are ever
+            compiled: OpenVINO keeps kernels and buffers per shape, and pages come in every size.
         thresh: probability threshold for the text bitmap.
         box_thresh: minimum mean probability inside a region to keep it.
         unclip_ratio: how far a shrunk text kernel is grown back (DB's ``D = A * r / L``).
@@ -77,12 +83,14 @@ class DBDetector(Detector):
 
     def __init__(self, device: str = "CPU", *, max_side: int = 1600, min_side: int = 64, thresh: float = 0.3,
                  box_thresh: float = 0.5, unclip_ratio: float = 1.6, min_size: float = 4.0,
-                 max_candidates: int = 1000) -> None:
+                 max_candidates: int = 1000, sides: tuple[int, ...] = DETECTOR_SIDES,
+                 precision: str | None = "f32") -> None:
         from ..engines.runtime import OVSession
         from ..registry import PPOCR_DET
         from ..store import packaged_path
 
-        self.session = OVSession(packaged_path(PPOCR_DET), device)
+        self.session = OVSession(packaged_path(PPOCR_DET), device, precision=precision)
+        self.sides = tuple(s for s in sides if s < max_side) + (max_side,)
         self.max_side = max_side
         self.min_side = min_side
         self.thresh = thresh
@@ -92,18 +100,26 @@ class DBDetector(Detector):
         self.max_candidates = max_candidates
 
     def _input(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """1 x 3 x H x W input (H, W from ``sides``; the page in its top-left corner) and the x, y scale."""
         h, w = rgb.shape[:2]
         r = min(1.0, self.max_side / max(h, w))
-        th = max(32, int(round(h * r / 32)) * 32)
-        tw = max(32, int(round(w * r / 32)) * 32)
+        th = min(self.max_side, max(32, int(round(h * r / 32)) * 32))
+        tw = min(self.max_side, max(32, int(round(w * r / 32)) * 32))
         bgr = cv2.resize(rgb[:, :, ::-1], (tw, th), interpolation=cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR)
-        x = (bgr.astype(np.float32) / 255.0 - 0.5) / 0.5
+        ph, pw = (next(s for s in self.sides if s >= v) for v in (th, tw))
+        border = np.concatenate([bgr[0], bgr[-1], bgr[:, 0], bgr[:, -1]])
+        canvas = np.empty((ph, pw, 3), np.uint8)
+        canvas[:] = np.median(border, axis=0).astype(np.uint8)
+        canvas[:th, :tw] = bgr
+        x = (canvas.astype(np.float32) / 255.0 - 0.5) / 0.5
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), tw / w, th / h
 
     def probability_map(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The text probability map of the scaled page (the padding cut off) and the x, y scale."""
         x, sx, sy = self._input(rgb)
         out = self.session(x)
-        return out[0, 0], sx, sy
+        h, w = rgb.shape[:2]
+        return out[0, 0, : round(h * sy), : round(w * sx)], sx, sy
 
     def detect(self, rgb: np.ndarray) -> list[TextBox]:
         prob, sx, sy = self.probability_map(rgb)

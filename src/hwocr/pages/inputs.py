@@ -1,5 +1,5 @@
-"""Page sources: an image (any Pillow format, EXIF orientation honoured), every frame of a
-multi-page TIFF (or other multi-frame format), or every page of a PDF rendered with pypdfium2."""
+"""Page sources: an image (an accepted format of :mod:`hwocr.imageio`, EXIF orientation honoured),
+every frame of a multi-page TIFF or GIF, or every page of a PDF rendered with pypdfium2."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Sequence
 import numpy as np
 from PIL import ImageSequence
 
-from ..errors import ImageError
-from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, load_pil, read_source
+from ..errors import ImageError, InputTooLarge
+from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, detect_format, load_image, load_pil, read_source
 
 DEFAULT_DPI = 200
 
@@ -26,13 +26,17 @@ class PageImage:
 def is_pdf(source: ImageSource) -> bool:
     """Whether ``source`` starts with a PDF header (a missing or unreadable file is not: loading it
     reports the error)."""
+    head = b""
     if isinstance(source, (str, os.PathLike)):
         try:
             with open(source, "rb") as f:
-                return f.read(5) == b"%PDF-"
+                head = f.read(16)
         except OSError:
             return False
-    return isinstance(source, (bytes, bytearray)) and bytes(source[:5]) == b"%PDF-"
+    elif isinstance(source, (bytes, bytearray)):
+        head = bytes(source[:16])
+    fmt = detect_format(head)
+    return fmt is not None and fmt.name == "PDF"
 
 
 def _wanted(n: int, pages: Sequence[int] | None, name: str) -> list[int]:
@@ -65,7 +69,7 @@ def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
             w_pt, h_pt = pg.get_size()
             scale = dpi / 72.0
             if w_pt * h_pt * scale * scale > max_pixels:
-                raise ImageError(f"{name}: page {i + 1} at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
+                raise InputTooLarge(f"{name}: page {i + 1} at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
                                  f"use a lower --dpi")
             bmp = pg.render(scale=scale)
             img = bmp.to_pil()

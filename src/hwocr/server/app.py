@@ -7,8 +7,15 @@ Design:
 - Image decoding and recognition run in a fixed :class:`~concurrent.futures.ThreadPoolExecutor` (``workers``
   threads, so at most that many infer requests exist), never on the event loop. At most
   ``workers + max_queue`` requests may wait for it; more get 503. A request that does not finish within
-  ``timeout_s`` gets 504 (its queued work is dropped; work already running finishes in the background).
-- Every error is ``{"error": "one line"}`` with a 4xx/5xx status; the server keeps serving.
+  ``timeout_s`` gets 504: its queued work is dropped, and work already running is cancelled
+  (:mod:`hwocr.cancel`: it stops at its next batch or line). ``/healthz`` is "degraded" while a worker is
+  stuck past the time limit, and answers 503 when all are.
+- Inputs are bounded by what they cost: upload bytes, pixels (``max_line_pixels`` for a line), and a
+  line's recognition windows (``max_line_windows``); only the formats of :mod:`hwocr.imageio` decode.
+- Every error is ``{"error": "one line"}`` with a 4xx/5xx status; the server keeps serving. With an
+  API key, ``/metrics``, ``/docs`` and ``/openapi.json`` need it too (unless ``public_metrics`` /
+  ``public_docs``); a Host allowlist (``allowed_hosts``) and security headers (:mod:`.security`) apply
+  to every response.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import concurrent.futures as cf
 import dataclasses
 import logging
 import os
-import secrets
+import re
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -28,21 +35,25 @@ from typing import Any, Callable, Literal, Optional
 
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import HwocrError, ImageError
+from ..cancel import Cancelled, Token, running_under
+from ..errors import HwocrError, ImageError, InputTooLarge
 from .metrics import Metrics
 from .schemas import ErrorOut, HealthOut, LineOut, PageOut
+from .security import UNAUTHORIZED, HostAllowlist, RequireKey, SecurityHeaders, key_matches
 
 log = logging.getLogger("hwocr.server")
 
 STATIC = Path(__file__).resolve().parent / "static"
 LANGS = ("zh", "ja")
 MAX_TOP_K = 10
+#: a job running this much longer than the request time limit counts as stuck (/healthz)
+STUCK_GRACE_S = 1.0
 RAW_TYPES = ("image/", "application/octet-stream")
 
 Lang = Literal["zh", "ja"]
@@ -62,14 +73,29 @@ class ServerConfig:
     engine: str = "ppocr"
     device: str = "CPU"
     precision: Optional[str] = None  #: model precision (None: the engine's default; ppocr: FP32 or INT8)
-    api_key: Optional[str] = None  #: when set, /v1/* need header X-API-Key with this value
+    api_key: Optional[str] = None  #: when set, /v1/* (and /metrics, the docs) need header X-API-Key with it
+    public_metrics: bool = False  #: /metrics without the key
+    public_docs: bool = False  #: /docs and /openapi.json without the key
+    allowed_hosts: Optional[tuple[str, ...]] = None  #: Host header names answered (None: any)
     max_upload_bytes: int = 10 * 1024 * 1024
-    max_pixels: int = 40_000_000
+    max_pixels: int = 40_000_000  #: a page
+    max_line_pixels: int = 16_000_000  #: a line (a 12 MP phone photo fits)
+    max_line_windows: int = 2  #: recognition windows a line may need (ppocr: 2 x 4096 columns at height 48)
     timeout_s: float = 30.0  #: per request: waiting for a worker + decoding + recognition
     upload_timeout_s: float = 60.0  #: receiving the body
+    header_timeout_s: float = 10.0  #: receiving a request's headers (from connecting, or the last response)
+    keep_alive_s: float = 5.0  #: an idle keep-alive connection is closed after this
+    max_connections: int = 256  #: open connections; the next is answered 503 and closed
+    drain_s: Optional[float] = None  #: on SIGTERM, time for requests in flight (default: timeout_s + 5)
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     max_queue: int = 64  #: requests that may wait for a worker before new ones get 503
     warmup: bool = True  #: run one recognition per preloaded language at start-up (compiles kernels)
+
+    def __post_init__(self) -> None:
+        if self.api_key is not None and not self.api_key.strip():
+            raise HwocrError("the API key is empty: set a non-empty key, or none to serve without one")
+        if self.drain_s is None:
+            self.drain_s = self.timeout_s + 5.0
 
 
 class ApiError(Exception):
@@ -87,11 +113,19 @@ def _one_line(s: str) -> str:
 
 
 def default_reader_factory(engine: str = "ppocr", device: str = "CPU", precision: str | None = None) -> ReaderFactory:
+    """Readers of one language share one compiled model whatever their decoder (``Reader.with_decoder``)."""
+    bases: dict[tuple[str, int], Any] = {}
+    lock = threading.Lock()
+
     def make(lang: str, decoder: str | None, max_pixels: int):
         from ..reader import Reader
 
-        return Reader(lang=lang, engine=engine, device=device, decoder=decoder, precision=precision,
-                      top_k=MAX_TOP_K, max_pixels=max_pixels)
+        with lock:
+            base = bases.get((lang, max_pixels))
+            if base is None:
+                base = bases[(lang, max_pixels)] = Reader(lang=lang, engine=engine, device=device, precision=precision,
+                                                          top_k=MAX_TOP_K, max_pixels=max_pixels)
+        return base if decoder is None else base.with_decoder(decoder)
 
     return make
 
@@ -147,6 +181,7 @@ class Pool:
         self._ex = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hwocr-infer")
         self._busy = 0
         self._lock = threading.Lock()
+        self._running: dict[Token, float] = {}  # jobs on a worker -> when they started (monotonic)
 
     @property
     def busy(self) -> int:
@@ -162,17 +197,39 @@ class Pool:
                 raise ApiError(503, f"server busy ({self._busy} requests in progress); retry later", "busy",
                                {"Retry-After": "1"})
             self._busy += 1
+        token = Token()
+
+        def job():
+            with self._lock:
+                self._running[token] = time.monotonic()
+            try:
+                with running_under(token):
+                    return fn()
+            finally:
+                with self._lock:
+                    self._running.pop(token, None)
+
         try:
-            fut = self._ex.submit(fn)
+            fut = self._ex.submit(job)
         except RuntimeError:  # shut down
             self._done(None)
             raise ApiError(503, "server is shutting down", "busy") from None
         fut.add_done_callback(self._done)
         try:
-            # cancelling the wrapper cancels the job if it has not started yet
+            # cancelling the wrapper cancels the job if it has not started yet; the token stops it if it has
             return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
         except asyncio.TimeoutError:
+            token.cancel(f"timed out after {timeout:g} s")
             raise ApiError(504, f"recognition took longer than the {timeout:g} s limit", "timeout") from None
+        except asyncio.CancelledError:  # the client went away or the server is stopping
+            token.cancel("the request was abandoned")
+            raise
+
+    def stuck(self, after_s: float) -> int:
+        """Workers on a job that started more than ``after_s`` seconds ago (past any request's limit)."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for t in self._running.values() if now - t > after_s)
 
     def shutdown(self) -> None:
         self._ex.shutdown(wait=False, cancel_futures=True)
@@ -221,6 +278,8 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         "Send an image as multipart/form-data (field `file`) or as the raw request body. "
         "Every error is `{\"error\": \"one line\"}`.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: blank offline; /docs is rendered here instead
+        redoc_url=None,
     )
     app.state.config = cfg
     app.state.metrics = metrics
@@ -265,16 +324,16 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
     async def require_key(key: Optional[str] = Security(key_header)) -> None:
         if cfg.api_key is None:
             return
-        if not key or not secrets.compare_digest(key.encode(), cfg.api_key.encode()):
-            raise ApiError(401, "missing or wrong API key (send it in the X-API-Key header)", "auth",
-                           {"WWW-Authenticate": "X-API-Key"})
+        # header values arrive decoded as latin-1: re-encoding gives the bytes sent (UTF-8 keys work)
+        if not key_matches(key.encode("latin-1", "replace") if key else None, cfg.api_key):
+            raise ApiError(401, UNAUTHORIZED, "auth", {"WWW-Authenticate": "X-API-Key"})
 
     error_docs: dict[int | str, dict[str, Any]] = {
         s: {"model": ErrorOut, "description": d} for s, d in (
             (400, "bad input: empty body, malformed multipart, unreadable/truncated image"),
             (401, "missing or wrong API key"),
             (408, "the upload was not received in time"),
-            (413, "upload or image too large"),
+            (413, "upload or image too large, or a line that needs too many recognition windows"),
             (415, "unsupported content type"),
             (422, "invalid parameter"),
             (503, "server busy"),
@@ -299,7 +358,9 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
             from ..imageio import load_image
 
             reader = readers.get(lang, decoder)
-            rgb = load_image(data, cfg.max_pixels).rgb
+            rgb = load_image(data, min(cfg.max_line_pixels, cfg.max_pixels)).rgb
+            if hasattr(reader, "check_line"):
+                reader.check_line(rgb, "upload", max_windows=cfg.max_line_windows)
             return rgb.shape, reader.read_arrays([rgb])[0]
 
         shape, res = await _run(request, work, cfg)
@@ -341,6 +402,8 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
 
         shape, res = await _run(request, work, cfg)
         out = _as_dict(res)
+        if "source" in out:  # the reader names its input: here an internal "<array ...>" or "<N bytes>"
+            out["source"] = "upload"
         out.setdefault("lang", lang)
         if shape is not None:
             out.setdefault("width", int(shape[1]))
@@ -348,12 +411,21 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         out["ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return JSONResponse(out)
 
-    @app.get("/healthz", response_model=HealthOut, summary="Liveness and readiness")
-    async def healthz(request: Request) -> HealthOut:
+    @app.get("/healthz", response_model=HealthOut, summary="Liveness and readiness",
+             responses={503: {"model": HealthOut, "description": "every worker is stuck past the time limit"}})
+    async def healthz(request: Request) -> JSONResponse:
         readers: Readers = request.app.state.readers
         pool: Pool = request.app.state.pool
-        return HealthOut(status="ok", version=__version__, langs=readers.loaded(), page=_page_supported(readers),
-                         workers=pool.workers, busy=pool.busy)
+        stuck = pool.stuck(cfg.timeout_s + STUCK_GRACE_S)
+        out = HealthOut(status="degraded" if stuck else "ok", version=__version__, langs=readers.loaded(),
+                        page=_page_supported(readers), workers=pool.workers, busy=pool.busy, stuck=stuck)
+        return JSONResponse(out.model_dump(), status_code=503 if stuck >= pool.workers else 200)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        from .docs import render_docs
+
+        return HTMLResponse(render_docs(app.openapi()))
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
@@ -370,6 +442,14 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
 
     if STATIC.is_dir():  # a wheel built without the package data still serves the API
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # middleware: the last added is the outermost
+    if cfg.api_key is not None:
+        guarded = (*(() if cfg.public_metrics else ("/metrics",)), *(() if cfg.public_docs else ("/docs", "/openapi.json")))
+        if guarded:
+            app.add_middleware(RequireKey, key=cfg.api_key, paths=guarded, on_refuse=lambda p: metrics.error(p, "auth"))
+    if cfg.allowed_hosts is not None:
+        app.add_middleware(HostAllowlist, hosts=cfg.allowed_hosts, on_refuse=lambda p: metrics.error(p, "host"))
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(metrics.middleware_class())  # outermost: sees the final status of every request
     return app
 
@@ -419,19 +499,23 @@ async def _run(request: Request, work: Callable[[], Any], cfg: ServerConfig):
     pool: Pool = request.app.state.pool
     try:
         return await pool.run(work, cfg.timeout_s)
+    except InputTooLarge as e:
+        raise ApiError(413, _user_message(e), "too_large") from None
     except ImageError as e:
-        msg = _user_message(e)
-        status = 413 if "too large" in msg else 400
-        raise ApiError(status, msg, "bad_image") from None
+        raise ApiError(400, _user_message(e), "bad_image") from None
+    except Cancelled as e:  # only if the token was cancelled before the 504 went out
+        raise ApiError(504, f"recognition stopped: {e}", "timeout") from None
     except HwocrError as e:  # e.g. a decoder that this build lacks
         raise ApiError(400, _user_message(e), "unavailable") from None
 
 
+_INTERNAL_NAME = re.compile(r"<(?:\d+ bytes|array [^>]*|PIL image [^>]*|line \d+)>(#\d+)?")
+
+
 def _user_message(e: Exception) -> str:
-    msg = str(e)
-    if msg.startswith("<") and ">: " in msg:  # "<1234 bytes>: not an image" -> "upload: not an image"
-        msg = "upload: " + msg.split(">: ", 1)[1]
-    return msg
+    """The message with the library's names of in-memory inputs ("<1234 bytes>", "<array (h, w, 3) uint8>")
+    replaced by "upload"."""
+    return _INTERNAL_NAME.sub(lambda m: "upload" + (m.group(1) or ""), str(e))
 
 
 async def _receive_image(request: Request, cfg: ServerConfig, page: bool) -> tuple[bytes, str]:

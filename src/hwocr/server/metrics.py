@@ -8,7 +8,18 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 ENDPOINTS = ("/v1/line", "/v1/page", "/healthz", "/metrics", "/", "/openapi.json", "/docs")
+#: HTTP methods that get their own label value; any other method name is counted as "other"
+METHODS = ("GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def method_label(method: str) -> str:
+    """A bounded label for a method (a client may send any token as the method)."""
+    return method if method in METHODS else "other"
+
+
+def status_label(code: int) -> str:
+    return str(code) if 100 <= code <= 599 else "other"
 
 
 def endpoint_label(path: str) -> str:
@@ -67,6 +78,6 @@ class Metrics:
                     metrics.in_flight.dec()
                     ep = endpoint_label(scope.get("path", ""))
                     metrics.latency.labels(ep).observe(time.perf_counter() - t)
-                    metrics.requests.labels(ep, scope.get("method", ""), str(status["code"])).inc()
+                    metrics.requests.labels(ep, method_label(scope.get("method", "")), status_label(status["code"])).inc()
 
         return MetricsMiddleware

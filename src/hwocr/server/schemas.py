@@ -35,6 +35,7 @@ class LineOut(BaseModel):
     engine: str = ""
     policy: str = Field("", description='"" or "split:N" (the line was read in N overlapping windows)')
     notes: list[str] = Field(default_factory=list)
+    precision: str = Field("", description="precision the recogniser ran in: f32, bf16, INT8+bf16, ...")
     lang: str
     width: int = Field(..., description="input image width in pixels")
     height: int = Field(..., description="input image height in pixels")
@@ -53,9 +54,10 @@ class PageOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str = Field(..., examples=["ok"])
+    status: str = Field(..., examples=["ok"], description='"ok", or "degraded" while a worker is stuck past the time limit')
     version: str
     langs: list[str] = Field(..., description="languages with a loaded model")
     page: bool = Field(..., description="whether /v1/page is available in this build")
     workers: int
     busy: int = Field(..., description="requests now waiting for or running recognition")
+    stuck: int = Field(0, description="workers on a job past the request time limit (all stuck: HTTP 503)")

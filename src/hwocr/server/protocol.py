@@ -1,0 +1,83 @@
+"""uvicorn's h11 protocol with the guards uvicorn lacks: a deadline for a request's headers
+(slowloris: headers trickled a byte at a time, or a connection that sends nothing, are cut), a
+bound on open connections, and JSON for the errors uvicorn itself answers.
+
+uvicorn's own ``timeout_keep_alive`` closes a connection idle between requests, but any byte
+received resets it; the header deadline here is not reset by data, only met by complete headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+log = logging.getLogger("hwocr.server")
+
+
+def _raw_json_response(status: int, reason: str, message: str) -> bytes:
+    body = json.dumps({"error": message}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
+    return head.encode() + body
+
+
+def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Protocol]:
+    """An H11Protocol subclass: a request's headers must arrive within ``header_timeout`` seconds of
+    the connection opening (or of the previous response), and at most ``max_connections`` connections
+    are open at once (the next gets a JSON 503 and is closed)."""
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._header_timer: asyncio.TimerHandle | None = None
+            if len(self.connections) > max_connections:
+                log.warning("hwocr: %d connections open (limit %d): refusing one", len(self.connections),
+                            max_connections)
+                transport.write(_raw_json_response(503, "Service Unavailable",
+                                                   f"too many open connections (limit {max_connections}); retry later"))
+                transport.close()
+                return
+            self._arm_header_timer()
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            self._header_timer = self.loop.call_later(header_timeout, self._header_deadline)
+
+        def _cancel_header_timer(self) -> None:
+            t = getattr(self, "_header_timer", None)
+            if t is not None:
+                t.cancel()
+                self._header_timer = None
+
+        def _header_deadline(self) -> None:
+            self._header_timer = None
+            in_flight = self.cycle is not None and not self.cycle.response_complete
+            if self.transport.is_closing() or (in_flight and self.conn.their_state is not h11.IDLE):
+                return  # a request being handled: the app's upload and request time limits apply
+            # no complete request headers in time (an idle or trickling connection), or a body still
+            # trickling in after its response was sent
+            self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:  # a request's headers are in
+                self._cancel_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_timer()  # the next request's headers have the same deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            self.transport.write(_raw_json_response(400, "Bad Request", "malformed HTTP request"))
+            self.transport.close()
+
+    return GuardedH11Protocol
