@@ -51,6 +51,9 @@ _INPUT_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "side_margin": ((int, float), lambda v: 0 <= v <= 2, "a number from 0 to 2"),
     "line_squeeze": ((int, float), lambda v: 0.1 <= v <= 1, "a number from 0.1 to 1"),
     "squeeze_above": ((int, float), lambda v: 0 < v <= 100, "a positive number"),
+    "width_buckets": ((list, tuple), lambda v: all(type(x) is int and 16 <= x <= 16384 for x in v)
+                      and list(v) == sorted(set(v)), "a list of increasing integers from 16 to 16384"),
+    "bucket_pad": ((str,), lambda v: v in ("zero", "background", "edge"), '"zero", "background" or "edge"'),
 }
 assert set(_INPUT_RULES) == {f.name for f in fields(InputSpec)}
 
@@ -200,7 +203,7 @@ def check_input(inp: Any, source: str) -> dict[str, Any]:
         types, ok, what = rule
         if isinstance(v, bool) and bool not in types or not isinstance(v, types) or not ok(v):
             raise ModelError(f"{source}: input field {k!r} must be {what}, got {v!r}")
-        out[k] = float(v) if float in types and not isinstance(v, bool) else v
+        out[k] = float(v) if float in types and not isinstance(v, bool) else tuple(v) if list in types else v
     return out
 
 
