@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -11,6 +12,9 @@ from .errors import ModelError
 BLANK = ""  # the CTC blank at index 0 decodes to nothing
 
 LANGS = ("zh", "ja")
+#: "auto" reads with both languages' characters and decides per line (:func:`detect_language`)
+AUTO = "auto"
+LANG_CHOICES = (AUTO, *LANGS)
 
 
 def read_charlist(path: str | Path) -> list[str]:
@@ -100,10 +104,52 @@ def _ja(c: str) -> bool:
     return _is_han(c) or _is_kana(c) or _is_punct_symbol_digit(c) or _is_latin(c)
 
 
+def _any(c: str) -> bool:
+    return _zh(c) or _ja(c)
+
+
 def language_filter(lang: str) -> Callable[[str], bool]:
-    """Return a predicate telling whether a character belongs to ``lang`` ("zh" or "ja")."""
+    """Return a predicate telling whether a character belongs to ``lang`` ("zh", "ja", or "auto":
+    either)."""
     if lang == "zh":
         return _zh
     if lang == "ja":
         return _ja
-    raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
+    if lang == AUTO:
+        return _any
+    raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANG_CHOICES)})")
+
+
+def is_kana(c: str) -> bool:
+    """Hiragana or katakana (not the prolonged-sound mark or iteration marks, which a Chinese
+    line can seem to hold: ー looks like 一)."""
+    return "\u3041" <= c <= "\u3096" or "\u30a1" <= c <= "\u30fa"
+
+
+@dataclass(frozen=True)
+class LangEvidence:
+    """What a reading without restriction says about a line's language: its kana, its characters
+    only Japanese writes (JIS X 0208 but not GB2312: 広, 売, 円...) and those only simplified
+    Chinese writes."""
+
+    kana: int = 0
+    ja_only: int = 0
+    zh_only: int = 0
+
+    def __add__(self, o: "LangEvidence") -> "LangEvidence":
+        return LangEvidence(self.kana + o.kana, self.ja_only + o.ja_only, self.zh_only + o.zh_only)
+
+    @classmethod
+    def of(cls, text: str) -> "LangEvidence":
+        kana = sum(map(is_kana, text))
+        ja = sum(1 for c in text if _is_han(c) and _ja(c) and not _zh(c))
+        zh = sum(1 for c in text if _is_han(c) and _zh(c) and not _ja(c))
+        return cls(kana, ja, zh)
+
+    def language(self) -> str:
+        """ja for any kana, or more Japanese-only than Chinese-only characters; zh otherwise."""
+        return "ja" if self.kana or self.ja_only > self.zh_only else "zh"
+
+
+def detect_language(text: str) -> str:
+    return LangEvidence.of(text).language()

@@ -36,6 +36,8 @@ class LineResult:
     #: what was done to fit the line to the model: "" (nothing), "split:N" (N overlapping windows)
     policy: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: the language the line was read as ("zh" or "ja"; with lang auto, decided per line)
+    lang: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
