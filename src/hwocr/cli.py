@@ -37,7 +37,8 @@ def cli() -> None:
 
 
 def _engine_options(f):
-    f = click.option("--lang", type=click.Choice(["zh", "ja"]), default="zh", show_default=True, help="Language of the text.")(f)
+    f = click.option("--lang", type=click.Choice(["auto", "zh", "ja"]), default="auto", show_default=True,
+                     help="Language of the text (auto: decided per line; any kana means Japanese).")(f)
     f = click.option("--engine", default="ppocr", show_default=True,
                      help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use) or a model path.")(f)
     f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)

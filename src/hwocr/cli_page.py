@@ -12,7 +12,8 @@ from .errors import HwocrError
 
 @click.command("page")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--lang", type=click.Choice(["zh", "ja"]), default="zh", show_default=True, help="Language of the text.")
+@click.option("--lang", type=click.Choice(["auto", "zh", "ja"]), default="auto", show_default=True,
+              help="Language of the text (auto: decided per block; any kana means Japanese).")
 @click.option("--engine", default="ppocr", show_default=True, help="Line recogniser: ppocr, omz or a model path.")
 @click.option("--detector", default="ppocr", show_default=True,
               help="Line detector: ppocr (embedded PP-OCRv6 DB), omz (horizontal-text-detection-0001) or an IR .xml.")

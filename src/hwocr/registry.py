@@ -53,6 +53,10 @@ class InputSpec:
     #: read characters best somewhat narrower than they are tall; single characters are left as they are.
     line_squeeze: float = 1.0
     squeeze_above: float = 2.0
+    #: strokes thinner than this (pixels at the model's height) are thickened towards it; 0 = never
+    stroke_width: float = 0.0
+    #: Gaussian smoothing (sigma, pixels at the model's height) after scaling; 0 = none
+    blur: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,8 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
             cs += _line_crops(rgb, g.quad, g.direction != "vertical", turn, vertical)
         crops += cs
         owners += [k] * len(cs)
-    results = reader.read_arrays([c.image for c in crops]) if crops else []
+    # lang auto: one language per block, from all of its lines
+    results = reader.read_arrays([c.image for c in crops], groups=[geoms[k].block for k in owners]) if crops else []
     best: dict[int, tuple[Crop, LineResult]] = {}
     for c, r, k in zip(crops, results, owners):
         if k not in best or _better(r, best[k][1]):
