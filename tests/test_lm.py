@@ -122,3 +122,119 @@ def test_unknown_language_is_model_error():
     with pytest.raises(ModelError) as ei:
         CharLM.for_lang("xx")
     assert "\n" not in str(ei.value) and "xx" in str(ei.value)
+
+
+def test_shipped_models_carry_their_sources_licences():
+    for lang in ("zh", "ja"):
+        meta = CharLM.for_lang(lang).meta
+        assert meta["lang"] == lang
+        srcs = meta["sources"]
+        assert srcs and all(s["licence"] and s["attribution"] and s["source"] for s in srcs)
+        assert abs(sum(s["share"] for s in srcs) - 1) < 0.01
+        for s in srcs:  # the file's licence names every source's licence
+            for part in s["licence"].split(" AND "):
+                assert part in meta["licence"]
+    from importlib import resources
+
+    text = resources.files("hwocr").joinpath("data", "lm-LICENSE.txt").read_text("utf-8")
+    for lang in ("zh", "ja"):  # the licence texts shipped beside the files cover their licences
+        lic = CharLM.for_lang(lang).meta["licence"]
+        assert f"lm-{lang}.bin: {lic.split(' AND ')[0]}" in text
+        for name in ("GPL-3.0", "LGPL-2.1", "CC-BY-SA-4.0"):
+            assert name not in lic or name in text
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "GNU LESSER GENERAL PUBLIC LICENSE" in text
+
+
+def test_everyday_sentences_score_better_than_the_same_characters_shuffled():
+    rng = np.random.default_rng(3)
+    for lang, sents in [("zh", ["我今天很高兴认识你。", "明天下午我们去商店买东西", "请问火车站怎么走？"]),
+                        ("ja", ["今日はいい天気ですね", "明日の会議は何時からですか", "駅まで歩いて行きます"])]:
+        lm = CharLM.for_lang(lang)
+        for s in sents:
+            shuffled = "".join(rng.permutation(list(s)))
+            assert lm.log_prob(s) > lm.log_prob(shuffled) + 5, (lang, s, shuffled)
+
+
+# --------------------------------------------------------------------------- build-time tools
+
+def _scripts():
+    import sys
+    from pathlib import Path
+
+    p = str(Path(__file__).resolve().parents[1] / "scripts")
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+
+ARPA = """
+\\data\\
+ngram 1=5
+ngram 2=3
+
+\\1-grams:
+-0.30103\ta\t-0.30103
+-0.60206\tb\t0
+-0.60206\t</s>\t0
+-99\t<s>\t-0.1
+-1.5\t<unk>\t0
+
+\\2-grams:
+-0.30103\ta b
+-0.69897\ta a
+-0.30103\t<s> a
+
+\\end\\
+"""
+
+
+def test_backoff_sampler_draws_the_models_distribution(tmp_path):
+    _scripts()
+    from lm_sampler import _draw, read_arpa, sample_lines
+    import random
+
+    p = tmp_path / "m.arpa"
+    p.write_text(ARPA)
+    lm = read_arpa(p)
+    a, b, eos = (lm.word_id(t) for t in ("a", "b", "</s>"))
+    rng = random.Random(0)
+    draws = [_draw(lm, (), rng) for _ in range(20000)]
+    uni = {a: 0.5, b: 0.25, eos: 0.25}  # <unk> is never drawn, <s> has no probability
+    for w, want in uni.items():
+        assert abs(draws.count(w) / len(draws) - want) < 0.015
+    bos = lm.word_id("<s>")
+    draws = [_draw(lm, (bos,), rng) for _ in range(20000)]
+    # explicit a = 0.5; backed-off mass 0.5 spread over b and </s> only (a is excluded): 0.25 each
+    for w, want in {a: 0.5, b: 0.25, eos: 0.25}.items():
+        assert abs(draws.count(w) / len(draws) - want) < 0.015
+    draws = [_draw(lm, (a,), rng) for _ in range(20000)]
+    # explicit b 0.5 and a 0.2; the rest (0.3) backs off, and only </s> is not explicit there
+    for w, want in {a: 0.2, b: 0.5, eos: 0.3}.items():
+        assert abs(draws.count(w) / len(draws) - want) < 0.015
+    one = sample_lines(lm, 500, seed=5)
+    assert one == sample_lines(lm, 500, seed=5) and one != sample_lines(lm, 500, seed=6)
+    assert set("".join(one)) <= {"a", "b"}
+
+
+def test_interpolated_model_is_the_mixture_and_normalised(tmp_path):
+    _scripts()
+    import build_lm as bl
+
+    rng = np.random.default_rng(0)
+    t1 = ["".join(rng.choice(list("abcde"), size=12, p=[.4, .3, .1, .1, .1])) for _ in range(400)]
+    t2 = ["".join(rng.choice(list("cdefg"), size=12)) for _ in range(400)]
+    m1, m2 = (bl.build_model(t, 3, {1: 1, 2: 1, 3: 2}, verbose=False) for t in (t1, t2))
+    mix = bl.interpolate_models([m1, m2], [0.3, 0.7], verbose=False)
+    for gs in (["ab", "ca", "ff", "\x02a"], ["abc", "efg", "ggf", "\x02ab"]):
+        C = np.array([[ord(x) for x in g] for g in gs], np.uint32)
+        want = 0.3 * np.exp(bl._lookup_rows(m1["tables"], C, m1["unk_logp"])) \
+            + 0.7 * np.exp(bl._lookup_rows(m2["tables"], C, m2["unk_logp"]))
+        got = np.exp(bl._lookup_rows(mix["tables"], C, mix["unk_logp"]))
+        assert np.allclose(got, want, rtol=1e-6), (C, got, want)
+    path = tmp_path / "mix.bin"
+    bl.write_lm(path, mix)
+    lm = CharLM.load(path)
+    vocab = list("abcdefg")
+    rest = bl.UNK_VOCAB - len(vocab)  # symbols never seen share the floor probability
+    for ctx in ["", "a", "ab", "gg", "\x02"]:
+        total = float(np.exp(lm.score_many(ctx, vocab)).sum()) + rest * float(np.exp(lm.score(ctx, "z")))
+        assert 0.97 < total < 1.03, (ctx, total)
