@@ -135,9 +135,14 @@ class LangEvidence:
     kana: int = 0
     ja_only: int = 0
     zh_only: int = 0
+    #: for lines the characters leave undecided: the probability the model puts on kana and
+    #: Japanese-only kanji, and on Chinese-only hanzi, summed over frames
+    ja_mass: float = 0.0
+    zh_mass: float = 0.0
 
     def __add__(self, o: "LangEvidence") -> "LangEvidence":
-        return LangEvidence(self.kana + o.kana, self.ja_only + o.ja_only, self.zh_only + o.zh_only)
+        return LangEvidence(self.kana + o.kana, self.ja_only + o.ja_only, self.zh_only + o.zh_only,
+                            self.ja_mass + o.ja_mass, self.zh_mass + o.zh_mass)
 
     @classmethod
     def of(cls, text: str) -> "LangEvidence":
@@ -147,8 +152,24 @@ class LangEvidence:
         return cls(kana, ja, zh)
 
     def language(self) -> str:
-        """ja for any kana, or more Japanese-only than Chinese-only characters; zh otherwise."""
-        return "ja" if self.kana or self.ja_only > self.zh_only else "zh"
+        """ja for any kana, or more Japanese-only than Chinese-only characters; when those are equal
+        (shared kanji only: 日本, 山), the language whose own characters hold more probability; zh
+        on a tie."""
+        if self.kana or self.ja_only != self.zh_only:
+            return "ja" if self.kana or self.ja_only > self.zh_only else "zh"
+        return "ja" if self.ja_mass > self.zh_mass else "zh"
+
+
+def own_class_masks(charset) -> dict[str, "np.ndarray"]:
+    """Per language, the classes only it writes: kana and Japanese-only kanji; Chinese-only hanzi."""
+    import numpy as np
+
+    def own(c: str, lang: str) -> bool:
+        if lang == "ja" and is_kana(c):
+            return True
+        return len(c) == 1 and _is_han(c) and (_ja(c) and not _zh(c) if lang == "ja" else _zh(c) and not _ja(c))
+
+    return {k: np.fromiter((own(c, k) for c in charset), dtype=bool, count=len(charset)) for k in LANGS}
 
 
 def detect_language(text: str) -> str:

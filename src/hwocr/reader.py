@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from . import decode as dec
-from .charsets import AUTO, LANG_CHOICES, LANGS, LangEvidence, language_filter, read_charlist
+from .charsets import AUTO, LANG_CHOICES, LANGS, LangEvidence, language_filter, own_class_masks, read_charlist
 from .engines import Engine, load_engine
 from .errors import HwocrError, ImageError, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
@@ -102,6 +102,7 @@ class Reader:
         #: auto: each language's classes within the (both-language) charset, applied at decoding
         self._lang_masks = {k: dec.class_mask(charset, language_filter(k)) if restrict else None
                             for k in LANGS} if lang == AUTO else {}
+        self._own_masks = own_class_masks(charset) if lang == AUTO else {}
         self.allowed = _allowed_mask(allow, charset) if allow is not None else None
         self._beams: dict[str, object] = {}
         if decoder == "beam":
@@ -143,8 +144,12 @@ class Reader:
 
     def evidence(self, post: LinePosteriors) -> LangEvidence:
         """The language evidence of a line read without restriction (best path of every window)."""
-        cs = self.charset
-        return sum((LangEvidence.of("".join(cs[e.cls] for e in dec.greedy(p))) for p in post.probs), LangEvidence())
+        cs, own = self.charset, self._own_masks
+        ev = LangEvidence()
+        for p in post.probs:
+            text = LangEvidence.of("".join(cs[e.cls] for e in dec.greedy(p)))
+            ev += replace(text, ja_mass=float(p[:, own["ja"]].sum()), zh_mass=float(p[:, own["zh"]].sum()))
+        return ev
 
     def line_language(self, post: LinePosteriors) -> str:
         return self.evidence(post).language() if self.lang == AUTO else self.lang
