@@ -169,15 +169,6 @@ def test_quiet_zone_reads_tightly_cut_characters_better(ja_reader, zh_reader):
         assert with_zone > without + 0.02, (folder, with_zone, without)
 
 
-@needs_shared(EVAL / "zh-lines")
-def test_narrowed_lines_read_better():
-    from hwocr import Reader
-
-    greedy = Reader(lang="zh", decoder="greedy")
-    narrowed, natural = _accuracy_with_and_without(greedy, "zh-lines", 1, line_squeeze=1.0)
-    assert narrowed > natural + 0.01, (narrowed, natural)
-
-
 @needs_shared(EVAL / "zh-lines", EVAL / "zh-chars", EVAL / "ja-chars")
 def test_default_beam_reads_every_set_better_than_greedy(zh_reader, ja_reader):
     """The default decoder (beam + LM) against greedy on the same posteriors, isolated characters

@@ -155,7 +155,9 @@ class PackagedModel:
 
 _PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
                          mean=127.5, scale=1 / 127.5, width_multiple=8, round_up=True,
-                         min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75)
+                         min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75,
+                         # narrowing off, thickening and smoothing off: benchmarks/tune.py's worst-case choice
+                         squeeze_above=float("inf"), stroke_width=0.0, blur=0.0)
 
 PPOCR_REC = PackagedModel(
     name="PP-OCRv6_rec_small",
