@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "build" / "heldout"
 OUT = ROOT / "build" / "validation"
@@ -94,30 +95,6 @@ def renderable(text: str, src) -> str | None:
     return t
 
 
-def gb2312_level1() -> list[str]:
-    out = []
-    for hi in range(0xB0, 0xD8):
-        for lo in range(0xA1, 0xFF):
-            try:
-                out.append(bytes([hi, lo]).decode("gb2312"))
-            except UnicodeDecodeError:
-                pass
-    return out
-
-
-def jis_level1_kanji() -> list[str]:
-    out = []
-    for hi in range(0x88, 0x99):
-        for lo in [*range(0x40, 0x7F), *range(0x80, 0xFD)]:
-            try:
-                c = bytes([hi, lo]).decode("shift_jis")
-            except UnicodeDecodeError:
-                continue
-            if 0x4E00 <= ord(c) <= 0x9FFF:
-                out.append(c)
-    return list(dict.fromkeys(out))
-
-
 KANA = [chr(c) for c in range(0x3041, 0x3094)] + [chr(c) for c in range(0x30A1, 0x30F5)]
 
 
@@ -142,7 +119,9 @@ def texts(kind: str, lang: str, n: int, rng: np.random.Generator, src) -> list[s
             if len(out) == n:
                 break
         return out
-    chars = [c for c in (gb2312_level1() if lang == "zh" else jis_level1_kanji() + KANA) if _has(src, c)]
+    from first_char_prior import pool  # GB2312 level 1, JIS level-1 kanji
+
+    chars = [c for c in (pool("zh") if lang == "zh" else pool("ja") + KANA) if _has(src, c)]
     kana = [c for c in KANA if _has(src, c)]
     if kind == "char":
         return [str(rng.choice(kana if lang == "ja" and k % 3 == 0 else chars)) for k in range(n)]
