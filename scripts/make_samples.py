@@ -288,7 +288,9 @@ def paper(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
     return base[None, None, :] + shade[:, :, None]
 
 
-def render_line(text: str, source, seed: int, mess: float = 0.0) -> Image.Image:
+def render_line(text: str, source, seed: int, mess: float = 0.0, pen: float = 1.0) -> Image.Image:
+    """``pen`` scales the pen width (1.0 = the samples' width; the validation suite draws thin and
+    bold writers with it)."""
     rng = np.random.default_rng(seed)
     ss = SUPERSAMPLE
     size = CHAR_PX * ss
@@ -297,6 +299,8 @@ def render_line(text: str, source, seed: int, mess: float = 0.0) -> Image.Image:
     slant = rng.uniform(-0.06, 0.02)          # the writer's habitual slant
     line_tilt = math.radians(rng.uniform(-0.6, 0.6))
     pen_base = rng.uniform(0.048, 0.056) * size   # pen width (diameter) at full pressure
+    if pen != 1.0:
+        pen_base *= pen
     placed = []
     x = 0.0
     drift = 0.0

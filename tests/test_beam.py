@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -100,19 +102,23 @@ def test_allowed_mask_respected():
     assert all(c != 2 for c, _, _ in beam_decode(p, cs, None, beam_width=1, allowed=allowed))
 
 
+def _clean(seq: str, extra: str = "") -> tuple[np.ndarray, list[str], dict[str, int]]:
+    """One frame per character of ``seq`` at probability ~1, blank frames between (unnormalised)."""
+    cs = [""] + list(dict.fromkeys(seq + extra))
+    idx = {c: i for i, c in enumerate(cs)}
+    p = np.full((2 * len(seq) + 1, len(cs)), 1e-4, np.float32)
+    p[::2, 0] = 1.0
+    for i, ch in enumerate(seq):
+        p[2 * i + 1, idx[ch]] = 1.0
+    return p, cs, idx
+
+
 def _ambiguous(seq: str, at: str, distractor: str, p_right: float) -> tuple[np.ndarray, list[str]]:
     """Clean one-frame-per-character posteriors for ``seq`` (blanks between), except that character
     ``at`` is ``p_right`` vs ``1 - p_right`` against ``distractor``."""
-    cs = [""] + list(dict.fromkeys(seq + distractor))
-    idx = {c: i for i, c in enumerate(cs)}
-    p = np.full((2 * len(seq) + 1, len(cs)), 1e-4, np.float32)
-    p[:, 0] = 1.0
-    for i, ch in enumerate(seq):
-        t = 2 * i + 1
-        p[t, 0] = 1e-4
-        p[t, idx[ch]] = 1.0
-        if ch == at:
-            p[t, idx[at]], p[t, idx[distractor]] = p_right, 1 - p_right
+    p, cs, idx = _clean(seq, distractor)
+    t = 2 * seq.index(at) + 1
+    p[t, idx[at]], p[t, idx[distractor]] = p_right, 1 - p_right
     return p / p.sum(axis=1, keepdims=True), cs
 
 
@@ -197,3 +203,53 @@ def test_first_character_prior_never_rewards_emitting(w):
     for ch in cs[1:]:
         p = _one_char(cs, {"": 0.7, ch: 0.3})
         assert beam_decode(p, cs, lm, first_weight=w, insertion_bonus=0.0) == []
+
+
+def _one_weak(seq: str, at: int, peak: float, alt: str = "") -> tuple[np.ndarray, list[str]]:
+    """One frame per character (blanks between); character ``at`` is a single-frame peak of ``peak``,
+    the rest of that frame on the blank (and ``alt``, if given)."""
+    p, cs, idx = _clean(seq, alt)
+    t = 2 * at + 1
+    p[t, idx[seq[at]]], p[t, 0] = peak, (1 - peak) / (2 if alt else 1)
+    if alt:
+        p[t, idx[alt]] = (1 - peak) / 2
+    return p / p.sum(axis=1, keepdims=True), cs
+
+
+@pytest.mark.parametrize("peak", [0.74, 0.55])
+@pytest.mark.parametrize("lang, seq, at, alt", [
+    ("zh", "我们今天去公园散步", 4, ""),     # the old fusion (weight 0.3, bonus 0.5, no cap) read 我们今天公园散步
+    ("zh", "我们今天鼗公园散步", 4, ""),     # a rare character, no context for it
+    ("zh", "我们今天去公园散步", 4, "云"),
+    ("ja", "わたしはがっこうへいきます", 5, ""),  # the old fusion dropped the small っ at 0.55
+    ("ja", "わたしはがっこうへいきます", 5, "つ"),
+])
+def test_shipped_fusion_never_deletes_a_confident_character(lang, seq, at, alt, peak):
+    from hwocr.beam import PARAMS
+
+    p, cs = _one_weak(seq, at, peak, alt)
+    assert _text(beam_decode(p, cs, CharLM.for_lang(lang), **PARAMS[lang].kwargs()), cs) == seq
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(list("的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年鼗鼙氐氏")), min_size=1,
+                max_size=10), st.floats(0.5, 0.99), st.integers(0, 2**31 - 1))
+def test_relative_lm_keeps_every_unambiguous_character(chars, peak, seed):
+    """Relative LM terms only rank the recogniser's own candidates: with one candidate per frame
+    (the rest on the blank), beam with the LM reads what beam without it reads, whatever the LM
+    thinks of the characters (an absolute LM term deletes unlikely ones)."""
+    from hwocr.beam import PARAMS
+
+    rng = np.random.default_rng(seed)
+    seq = "".join(c for i, c in enumerate(chars) if i == 0 or c != chars[i - 1])  # 的的 is summed over paths
+    cs = [""] + list(dict.fromkeys(seq))
+    idx = {c: i for i, c in enumerate(cs)}
+    p = np.full((2 * len(seq) + 1, len(cs)), 1e-5, np.float32)
+    p[:, 0] = 1.0
+    for i, ch in enumerate(seq):
+        pk = float(rng.uniform(peak, 0.995))
+        p[2 * i + 1, 0], p[2 * i + 1, idx[ch]] = 1 - pk, pk
+    p /= p.sum(axis=1, keepdims=True)
+    kw = {**PARAMS["zh"].kwargs(), "relative": True, "lm_cap": math.inf, "first_weight": 0.0, "insertion_bonus": 0.0}
+    no_lm = {k: kw[k] for k in ("beam_width", "prune_top")}
+    assert _text(beam_decode(p, cs, CharLM.for_lang("zh"), **kw), cs) == _text(beam_decode(p, cs, None, **no_lm), cs)

@@ -52,11 +52,11 @@ def test_a_bare_group_shows_its_help():
 
 
 def test_lang_choices_are_the_languages():
-    from hwocr.charsets import LANGS
+    from hwocr.charsets import LANG_CHOICES
 
     for name in ("read", "eval", "page"):
         (opt,) = [p for p in cli.commands[name].params if p.name == "lang"]
-        assert tuple(opt.type.choices) == LANGS
+        assert tuple(opt.type.choices) == LANG_CHOICES
 
 
 def test_allow_missing_file_names_the_option():

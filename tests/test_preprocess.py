@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,7 +89,12 @@ def test_quiet_zone_is_background_on_both_sides_and_maps_back():
 
 
 def test_lines_are_narrowed_single_characters_are_not():
-    spec = PPOCR_REC.input
+    from dataclasses import replace
+
+    shipped = PPOCR_REC.input
+    (w,) = make_windows(np.full((40, 400, 3), 255, np.uint8), shipped)
+    assert w.line_width == int(np.ceil(48 * (400 + 2 * round(shipped.side_margin * 40)) / 40))  # shipped: off
+    spec = replace(shipped, squeeze_above=6.67)  # narrowing above PaddleOCR's 320 x 48 canvas, when on
     m = int(round(spec.side_margin * 40))
     line = np.full((40, 400, 3), 255, np.uint8)
     (w,) = make_windows(line, spec)
@@ -97,3 +103,31 @@ def test_lines_are_narrowed_single_characters_are_not():
     char = np.full((40, 44, 3), 255, np.uint8)
     (c,) = make_windows(char, spec)
     assert c.line_width == int(np.ceil(48 * (44 + 2 * m) / 40))
+
+
+def _bars(width: int, ink: int = 0, paper: int = 255) -> np.ndarray:
+    img = np.full((48, 200), paper, np.uint8)
+    img[8:40, 40 : 40 + width] = ink
+    img[20 : 20 + width, 90:180] = ink
+    return img
+
+
+@pytest.mark.parametrize("width", [3, 4, 6, 8])
+def test_stroke_width_is_measured(width):
+    from hwocr.preprocess import ink_mask, stroke_width
+
+    assert abs(stroke_width(ink_mask(_bars(width))) - width) <= 0.6 * width**0.5
+
+
+def test_thin_strokes_are_thickened_others_kept():
+    from hwocr.preprocess import ink_mask, stroke_width, thicken
+
+    thin = _bars(1)
+    grown = thicken(thin, 3.0)
+    assert stroke_width(ink_mask(grown)) > stroke_width(ink_mask(thin)) + 0.9
+    assert (grown <= thin).all()  # dark ink grows, paper only darkens
+    assert np.array_equal(thicken(_bars(5), 3.0), _bars(5))  # already thick enough
+    blank = np.full((48, 200), 250, np.uint8)
+    assert np.array_equal(thicken(blank, 3.0), blank)
+    light_on_dark = thicken(_bars(1, ink=255, paper=0), 3.0)  # chalk on a blackboard grows too
+    assert (light_on_dark >= _bars(1, ink=255, paper=0)).all() and light_on_dark.sum() > _bars(1, 255, 0).sum()

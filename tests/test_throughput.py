@@ -178,7 +178,7 @@ def test_expand_directory_and_glob(image_dir):
 def test_cli_read_folder_streams_json_lines_in_order(image_dir, greedy_reader):
     from hwocr.cli import cli
 
-    r = CliRunner().invoke(cli, ["read", "--decoder", "greedy", "--json", "--no-progress", str(image_dir),
+    r = CliRunner().invoke(cli, ["read", "--lang", "zh", "--decoder", "greedy", "--json", "--no-progress", str(image_dir),
                                  str(image_dir / "missing.png")])
     assert r.exit_code == 1  # the missing file fails, the others are read
     rows = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]

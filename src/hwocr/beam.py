@@ -1,8 +1,17 @@
 """CTC prefix beam search with an optional character n-gram language model (numpy + stdlib only).
 
-Hypothesis score: ``ln P_ctc(prefix) + lm_weight * ln P_lm(prefix) + insertion_bonus * len(prefix)``,
-except that the first character, which has no context, is scored by its own weight (``first_weight``,
-negative for a prior correction; see :data:`FIRST_WEIGHT`).
+Hypothesis score: ``ln P_ctc(prefix) + sum of LM terms + insertion_bonus * len(prefix)``. A character's
+LM term is ``lm_weight * ln P_lm(c | context)``, with two safeguards (:class:`BeamParams`):
+
+* ``relative``: measured from the best of the frame's candidates in the same context, so the LM only
+  ranks what the recogniser proposes and never makes "no character" look better than the character it
+  likes best (text without context, such as random-order characters, is not thinned out);
+* a cap gated by the recogniser's own confidence: a term costs at most ``lm_cap * min(1, (1 - p) / p)``,
+  ``p`` the character's peak probability near the frame it starts, so a confident character is never
+  deleted or replaced by the LM alone.
+
+The first character, which has no context, is scored by its own weight (``first_weight``, negative for a
+prior correction; see :data:`FIRST_WEIGHT`).
 
 CTC probabilities are kept in the linear domain with a per-frame rescaling (only ratios between
 hypotheses matter), frames whose blank probability exceeds ``1 - prune_min`` (at most 0.999) are
@@ -13,14 +22,38 @@ with probability >= ``prune_min`` are considered for extension.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from .lm import CharLM
 
+
+
+@dataclass(frozen=True)
+class BeamParams:
+    """One language's decoder constants (natural-log units), chosen by ``benchmarks/tune.py``."""
+
+    lm_weight: float
+    insertion_bonus: float
+    first_weight: float
+    lm_cap: float = math.inf
+    relative: bool = True
+    beam_width: int = 4
+    prune_top: int = 4
+
+    def kwargs(self) -> dict:
+        return dict(lm_weight=self.lm_weight, insertion_bonus=self.insertion_bonus, first_weight=self.first_weight,
+                    lm_cap=self.lm_cap, relative=self.relative, beam_width=self.beam_width, prune_top=self.prune_top)
+
+
+PARAMS: dict[str, BeamParams] = {
+    "zh": BeamParams(lm_weight=0.2, insertion_bonus=0.2, first_weight=-0.2, lm_cap=0.5, relative=True),
+    "ja": BeamParams(lm_weight=0.5, insertion_bonus=0.5, first_weight=0.0, lm_cap=1.0, relative=True),
+}
 # (lm_weight, insertion_bonus) per language, in natural-log units.
-DEFAULTS: dict[str, tuple[float, float]] = {"zh": (0.3, 0.5), "ja": (0.3, 0.5)}
+DEFAULTS: dict[str, tuple[float, float]] = {k: (v.lm_weight, v.insertion_bonus) for k, v in PARAMS.items()}
 #: Weight of the LM's unigram prior for the first character of a line, which has no context.
 #: The recogniser was trained on running text, so its posteriors already favour frequent characters;
 #: with no context to back that preference, isolated hanzi read better when part of it is divided
@@ -28,7 +61,7 @@ DEFAULTS: dict[str, tuple[float, float]] = {"zh": (0.3, 0.5), "ja": (0.3, 0.5)}
 #: drawn uniformly from GB2312 alike. Japanese uses none: a positive weight helps isolated kana
 #: against Latin and katakana lookalikes but costs isolated kanji, a negative one the reverse
 #: (``benchmarks/first_char_prior.py``).
-FIRST_WEIGHT: dict[str, float] = {"zh": -0.2, "ja": 0.0}
+FIRST_WEIGHT: dict[str, float] = {k: v.first_weight for k, v in PARAMS.items()}
 #: unigram log-probabilities are clipped here (about one in a million characters) for the first-char
 #: prior, so characters the LM never saw are not singled out
 PRIOR_FLOOR = math.log(1e-6)
@@ -38,6 +71,8 @@ PRUNE_TOP = 4
 DEFAULT_LM_WEIGHT, DEFAULT_INSERTION_BONUS = DEFAULTS["zh"]
 
 _BLANK_SKIP = 0.999
+#: frames from a character's first candidate frame in which its peak (for the confidence gate) is looked for
+_PEAK_AHEAD = 3
 
 
 def greedy_decode(probs: np.ndarray, allowed: np.ndarray | None = None) -> list[tuple[int, int, int]]:
@@ -91,14 +126,15 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                 beam_width: int = 8, prune_top: int = 8, prune_min: float = 1e-3,
                 lm_weight: float = DEFAULT_LM_WEIGHT, insertion_bonus: float = DEFAULT_INSERTION_BONUS,
                 allowed: np.ndarray | None = None, first_weight: float | None = None,
-                lazy_lm: bool = True) -> list[tuple[int, int, int]]:
+                lazy_lm: bool = True, lm_cap: float = math.inf, relative: bool = False) -> list[tuple[int, int, int]]:
     """CTC prefix beam search; returns (class_index, first_frame, last_frame) per emitted char.
 
     ``probs`` is (T, C) per-frame probabilities with class 0 the blank; ``charset[i]`` is the text
     of class i. ``allowed`` (bool, length C) masks classes that may be emitted (blank always is).
     With ``lm=None`` and ``beam_width=1`` this is exactly greedy (best-path) decoding.
     ``lazy_lm`` looks LM terms up only for the hypotheses that could be kept (the same result,
-    about half the lookups); ``False`` looks every new hypothesis up at once.
+    about half the lookups); ``False`` looks every new hypothesis up at once. ``lm_cap`` and
+    ``relative``: see the module docstring (``relative`` looks every candidate up at once).
     """
     probs = np.asarray(probs)
     if probs.ndim != 2:
@@ -134,16 +170,17 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
     first = [-1]
     last = [-1]
     weight = [0.0]  # accumulated ln of LM/bonus factor of the prefix
+    cap = [0.0]  # the most the node's LM term may cost (confidence-gated lm_cap)
     ctx = [""]
     children: dict[tuple[int, int], int] = {}
     lm_cache = _lm_cache(lm) if lm is not None else None
 
     pending: set[int] = set()  # children whose LM term is not yet in ``weight``
-    lazy = lazy_lm and lm_weight >= 0  # otherwise 0 is no upper bound of the LM term
+    lazy = lazy_lm and lm_weight >= 0 and not relative  # otherwise 0 is no upper bound of the LM term
     log = math.log
 
-    def lm_term(k: int, sc: float) -> float:
-        return lm_weight * sc if parent[k] else _first_prior(sc, first_weight)
+    def lm_term(k: int, sc: float, ref: float = 0.0) -> float:
+        return max(lm_weight * (sc - ref), -cap[k]) if parent[k] else _first_prior(sc, first_weight)
 
     def score_lm(nodes: list[int]) -> None:
         scores = _lm_scores(lm, lm_cache, [ctx[parent[k]] for k in nodes], [charset[cls[k]] for k in nodes])
@@ -190,15 +227,18 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                 first.append(t)
                 last.append(t)
                 weight.append(weight[nd] + insertion_bonus)
+                cap.append(_gated_cap(lm_cap, probs, t, c))
                 ctx.append(lm.next_context(ctx[nd], charset[c]) if lm is not None else "")
                 children[(nd, c)] = k
                 if lm is not None:
                     sc = lm_cache.get((ctx[nd], charset[c]))
-                    if sc is None:
+                    if sc is None or relative:
                         pending.add(k)
                     else:  # known already: no reason to wait
                         weight[k] += lm_term(k, sc)
-            if new and not lazy:
+            if new and relative and lm is not None:
+                _score_relative(lm, lm_cache, new, cand, ctx, charset, children, weight, lm_term, pending)
+            elif new and not lazy:
                 score_lm(list(pending))
         for node, (pb, pnb) in beams.items():
             tot = pb + pnb
@@ -258,6 +298,30 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
     return out
 
 
+def _gated_cap(lm_cap: float, probs: np.ndarray, t: int, c: int) -> float:
+    """``lm_cap`` gated by the class's peak probability in the frames from ``t`` on."""
+    if math.isinf(lm_cap):
+        return lm_cap
+    p = float(probs[t : t + _PEAK_AHEAD, c].max())
+    return lm_cap * min(1.0, (1.0 - p) / max(p, 1e-6))
+
+
+def _score_relative(lm, cache, new, cand, ctx, charset, children, weight, lm_term, pending) -> None:
+    """LM terms of this frame's new children, each from the best candidate in its parent's context."""
+    parents = list(dict.fromkeys(nd for nd, _ in new))
+    cs = [c for c, _ in cand]
+    scores = _lm_scores(lm, cache, [ctx[nd] for nd in parents for _ in cs], [charset[c] for _ in parents for c in cs])
+    n = len(cs)
+    for i, nd in enumerate(parents):
+        row = scores[i * n : (i + 1) * n]
+        ref = max(row)
+        for c, sc in zip(cs, row):
+            k = children[(nd, c)]
+            if k in pending:
+                weight[k] += lm_term(k, sc, ref)
+                pending.discard(k)
+
+
 def _first_prior(logp: float, w: float) -> float:
     """LM term of a line's first character: ``w * ln p(c)`` (clipped at :data:`PRIOR_FLOOR`),
     measured from the floor when ``w`` is negative, so that the term is never a reward for emitting
@@ -297,4 +361,4 @@ def _lm_scores(lm: CharLM, cache: dict, ctxs: list[str], texts: list[str]) -> li
     return out
 
 
-__all__ = ["beam_decode", "greedy_decode", "DEFAULTS", "FIRST_WEIGHT", "PRIOR_FLOOR", "BEAM_WIDTH", "PRUNE_TOP"]
+__all__ = ["beam_decode", "greedy_decode", "BeamParams", "PARAMS", "DEFAULTS", "FIRST_WEIGHT", "PRIOR_FLOOR", "BEAM_WIDTH", "PRUNE_TOP"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -11,6 +12,9 @@ from .errors import ModelError
 BLANK = ""  # the CTC blank at index 0 decodes to nothing
 
 LANGS = ("zh", "ja")
+#: "auto" reads with both languages' characters and decides per line (:func:`detect_language`)
+AUTO = "auto"
+LANG_CHOICES = (AUTO, *LANGS)
 
 
 def read_charlist(path: str | Path) -> list[str]:
@@ -100,10 +104,73 @@ def _ja(c: str) -> bool:
     return _is_han(c) or _is_kana(c) or _is_punct_symbol_digit(c) or _is_latin(c)
 
 
+def _any(c: str) -> bool:
+    return _zh(c) or _ja(c)
+
+
 def language_filter(lang: str) -> Callable[[str], bool]:
-    """Return a predicate telling whether a character belongs to ``lang`` ("zh" or "ja")."""
+    """Return a predicate telling whether a character belongs to ``lang`` ("zh", "ja", or "auto":
+    either)."""
     if lang == "zh":
         return _zh
     if lang == "ja":
         return _ja
-    raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
+    if lang == AUTO:
+        return _any
+    raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANG_CHOICES)})")
+
+
+def is_kana(c: str) -> bool:
+    """Hiragana or katakana (not the prolonged-sound mark or iteration marks, which a Chinese
+    line can seem to hold: ー looks like 一)."""
+    return "\u3041" <= c <= "\u3096" or "\u30a1" <= c <= "\u30fa"
+
+
+@dataclass(frozen=True)
+class LangEvidence:
+    """What a reading without restriction says about a line's language: its kana, its characters
+    only Japanese writes (JIS X 0208 but not GB2312: 広, 売, 円...) and those only simplified
+    Chinese writes."""
+
+    kana: int = 0
+    ja_only: int = 0
+    zh_only: int = 0
+    #: for lines the characters leave undecided: the probability the model puts on kana and
+    #: Japanese-only kanji, and on Chinese-only hanzi, summed over frames
+    ja_mass: float = 0.0
+    zh_mass: float = 0.0
+
+    def __add__(self, o: "LangEvidence") -> "LangEvidence":
+        return LangEvidence(self.kana + o.kana, self.ja_only + o.ja_only, self.zh_only + o.zh_only,
+                            self.ja_mass + o.ja_mass, self.zh_mass + o.zh_mass)
+
+    @classmethod
+    def of(cls, text: str) -> "LangEvidence":
+        kana = sum(map(is_kana, text))
+        ja = sum(1 for c in text if _is_han(c) and _ja(c) and not _zh(c))
+        zh = sum(1 for c in text if _is_han(c) and _zh(c) and not _ja(c))
+        return cls(kana, ja, zh)
+
+    def language(self) -> str:
+        """ja for any kana, or more Japanese-only than Chinese-only characters; when those are equal
+        (shared kanji only: 日本, 山), the language whose own characters hold more probability; zh
+        on a tie."""
+        if self.kana or self.ja_only != self.zh_only:
+            return "ja" if self.kana or self.ja_only > self.zh_only else "zh"
+        return "ja" if self.ja_mass > self.zh_mass else "zh"
+
+
+def own_class_masks(charset) -> dict[str, "np.ndarray"]:
+    """Per language, the classes only it writes: kana and Japanese-only kanji; Chinese-only hanzi."""
+    import numpy as np
+
+    def own(c: str, lang: str) -> bool:
+        if lang == "ja" and is_kana(c):
+            return True
+        return len(c) == 1 and _is_han(c) and (_ja(c) and not _zh(c) if lang == "ja" else _zh(c) and not _ja(c))
+
+    return {k: np.fromiter((own(c, k) for c in charset), dtype=bool, count=len(charset)) for k in LANGS}
+
+
+def detect_language(text: str) -> str:
+    return LangEvidence.of(text).language()

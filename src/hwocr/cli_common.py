@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .charsets import LANGS
+from .charsets import AUTO, LANG_CHOICES
 from .errors import HwocrError
 
 #: exit statuses (README "Exit codes")
@@ -29,8 +29,9 @@ def warn(msg: str) -> None:
 
 
 def lang_option(f):
-    return click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
-                        help="Language of the text.")(f)
+    return click.option("--lang", type=click.Choice(LANG_CHOICES), default=AUTO, show_default=True,
+                        help="Language of the text (auto: decided per line, per block on a page; any kana means "
+                             "Japanese).")(f)
 
 
 def engine_options(f):

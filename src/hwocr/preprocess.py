@@ -66,13 +66,64 @@ def to_model_image(rgb: np.ndarray, spec: InputSpec, squeeze: float = 1.0) -> tu
     else:
         img = rgb[:, :, ::-1] if spec.bgr else rgb
     tw = scaled_width(w, h, spec, squeeze)
-    out = cv2.resize(img, (tw, spec.height), interpolation=_INTERP[spec.interpolation])
+    out = condition(cv2.resize(img, (tw, spec.height), interpolation=_INTERP[spec.interpolation]), spec)
     if out.ndim == 2:
         out = out[:, :, None]
     out = out.astype(np.float32)
     if spec.mean or spec.scale != 1.0:
         out = (out - spec.mean) * spec.scale
     return out, tw / w
+
+
+def condition(img: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """The scaled 8-bit line with thin strokes thickened (``spec.stroke_width``) and smoothed (``spec.blur``)."""
+    if spec.stroke_width > 0:
+        img = thicken(img, spec.stroke_width)
+    if spec.blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), spec.blur)
+    return img
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Median stroke width (pixels) of a boolean ink mask: per ink pixel the shorter of its horizontal
+    and vertical ink runs. 0 without ink."""
+    if not ink.any():
+        return 0.0
+    runs = np.minimum(_run_lengths(ink), _run_lengths(ink.T).T)
+    return float(np.median(runs[ink]))
+
+
+def _run_lengths(ink: np.ndarray) -> np.ndarray:
+    """Length of the horizontal ink run each pixel lies in (0 off the ink)."""
+    h, w = ink.shape
+    flat = np.pad(ink, ((0, 0), (1, 1))).ravel()
+    d = np.diff(flat.astype(np.int8))
+    lens = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+    out = np.zeros(flat.size, np.int32)
+    out[flat] = np.repeat(lens, lens)
+    return out.reshape(h, w + 2)[:, 1:-1]
+
+
+def ink_mask(gray: np.ndarray) -> np.ndarray:
+    """Ink pixels by Otsu's threshold, ink being the side the border (the background) is not on."""
+    t, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return binary == 0 if np.median(border) > t else binary > 0
+
+
+def thicken(img: np.ndarray, target: float) -> np.ndarray:
+    """Grow the ink of a line whose strokes are thinner than ``target`` pixels by the difference."""
+    gray = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    ink = ink_mask(gray)
+    if not 0 < ink.mean() < 0.5:
+        return img  # blank, or no clear ink / background
+    grow = int(round(target - stroke_width(ink)))
+    if grow <= 0:
+        return img
+    kernel = np.ones((grow + 1, grow + 1), np.uint8)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    dark_ink = np.median(border) > gray[ink].mean()
+    return cv2.erode(img, kernel) if dark_ink else cv2.dilate(img, kernel)
 
 
 def window_width(spec: InputSpec) -> int:

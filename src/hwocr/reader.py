@@ -18,7 +18,7 @@ import numpy as np
 
 from . import cancel
 from . import decode as dec
-from .charsets import LANGS, language_filter, read_charlist
+from .charsets import AUTO, LANG_CHOICES, LANGS, LangEvidence, language_filter, own_class_masks, read_charlist
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
@@ -43,14 +43,18 @@ class LinePosteriors:
     """Per-window probabilities of one line, with the geometry to map frames to pixels."""
 
     windows: tuple[Window, ...]
-    probs: tuple[np.ndarray, ...]  # each T x C, already restricted to the language
+    probs: tuple[np.ndarray, ...]  # each T x C, restricted to the language (both languages for auto)
 
 
 class Reader:
     """Reads handwritten text lines.
 
     Args:
-        lang: "zh" (simplified Chinese) or "ja" (Japanese).
+        lang: "auto" (default: each line is read once with both languages' characters; any kana makes it
+            Japanese, else more Japanese-only than Chinese-only kanji; it is then restricted to that
+            language and decoded with its language model; ``LineResult.lang`` says which), "zh"
+            (simplified Chinese) or "ja" (Japanese). The omz engine has one model per language: auto
+            is zh for it.
         engine: "ppocr" (embedded PP-OCRv6-small, default), "omz" (Intel Open Model Zoo model for
             ``lang``, downloaded and verified on first use), a path to an OpenVINO IR / ONNX CTC model
             (with an optional ``<model>.hwocr.json`` sidecar card), or a folder with ``hwocr-model.json``.
@@ -73,14 +77,16 @@ class Reader:
             model's preprocessing (which comes from its model card, else its metadata, else defaults).
     """
 
-    def __init__(self, lang: str = "zh", engine: str = "ppocr", *, device: str = "CPU", decoder: str | None = None,
+    def __init__(self, lang: str = AUTO, engine: str = "ppocr", *, device: str = "CPU", decoder: str | None = None,
                  top_k: int = 0, allow: str | Path | Iterable[str] | None = None, restrict: bool | None = None,
                  precision: str | None = None, charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
                  max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False,
                  input_spec: Mapping[str, Any] | str | None = None, max_windows: int = MAX_WINDOWS) -> None:
-        if lang not in LANGS:
-            raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
+        if lang not in LANG_CHOICES:
+            raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANG_CHOICES)})")
+        if lang == AUTO and engine == "omz":
+            lang = "zh"  # one model per language: the reference's default
         default_decoder, default_restrict = engine_defaults(engine)
         if decoder is None:
             decoder = default_decoder
@@ -110,11 +116,15 @@ class Reader:
                                           input_spec=input_spec)
         charset = self.engine.info.charset
         self.mask = dec.class_mask(charset, keep) if keep is not None and not self.engine.info.pruned else None
+        #: auto: each language's classes within the (both-language) charset, applied at decoding
+        self._lang_masks = {k: dec.class_mask(charset, language_filter(k)) if restrict else None
+                            for k in LANGS} if lang == AUTO else {}
+        self._own_masks = own_class_masks(charset) if lang == AUTO else {}
         self.allowed = _allowed_mask(allow, charset) if allow is not None else None
-        self._lm = None
-        self._beam = None
+        self._beams: dict[str, object] = {}
         if decoder == "beam":
-            self._init_beam()
+            for k in (LANGS if lang == AUTO else (lang,)):
+                self._beams[k] = self._make_beam(k)
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -130,8 +140,8 @@ class Reader:
             return self
         twin = copy.copy(self)
         twin.decoder = decoder
-        if decoder == "beam" and twin._beam is None:
-            twin._init_beam()
+        if decoder == "beam" and not twin._beams:
+            twin._beams = {k: twin._make_beam(k) for k in (LANGS if twin.lang == AUTO else (twin.lang,))}
         return twin
 
     def read(self, image: ImageSource) -> LineResult:
@@ -155,21 +165,46 @@ class Reader:
             raise InputTooLarge(f"{name}: a {w}x{h} px line would be read in {n} windows of the model "
                                 f"(limit {limit}); crop it into shorter lines, or read it as a page")
 
-    def read_arrays(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LineResult]:
-        """Read already loaded 8-bit RGB line images (H x W x 3)."""
+    def read_arrays(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None,
+                    groups: Sequence[int] | None = None) -> list[LineResult]:
+        """Read already loaded 8-bit RGB line images (H x W x 3). ``groups`` (one id per line, e.g. a
+        page's blocks): with lang auto, the language is decided once per group, from all its lines."""
         for k, rgb in enumerate(rgbs):
             check_line_shape(rgb, f"<line {k}>")
-        return list(self._iter_results(rgbs, batch_size))
+        if groups is None or self.lang != AUTO:
+            return list(self._iter_results(rgbs, batch_size))
+        posts = self.posteriors(rgbs, batch_size)
+        ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
+        for g, post in zip(groups, posts, strict=True):
+            ev[g] += self.evidence(post)
+        return [self.decode(post, ev[g].language()) for g, post in zip(groups, posts)]
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
         out: dict[int, LinePosteriors] = dict(self._iter_posteriors(rgbs, batch_size))
         return [out[i] for i in range(len(out))]
 
-    def decode(self, post: LinePosteriors) -> LineResult:
+    def evidence(self, post: LinePosteriors) -> LangEvidence:
+        """The language evidence of a line read without restriction (best path of every window)."""
+        cs, own = self.charset, self._own_masks
+        ev = LangEvidence()
+        for p in post.probs:
+            text = LangEvidence.of("".join(cs[e.cls] for e in dec.greedy(p)))
+            ev += replace(text, ja_mass=float(p[:, own["ja"]].sum()), zh_mass=float(p[:, own["zh"]].sum()))
+        return ev
+
+    def line_language(self, post: LinePosteriors) -> str:
+        return self.evidence(post).language() if self.lang == AUTO else self.lang
+
+    def decode(self, post: LinePosteriors, lang: str | None = None) -> LineResult:
+        """Decode one line's posteriors; ``lang`` (auto readers only) overrides the per-line decision."""
+        lang = lang or self.line_language(post)
+        mask = self._lang_masks.get(lang)
         chars: list[CharResult] = []
         for w, p in zip(post.windows, post.probs):
             seam = len(chars)  # the first character this window adds
-            ems = self._emissions(p)
+            if mask is not None:
+                p = dec.restrict(p, mask)
+            ems = self._emissions(p, lang)
             if self.allowed is not None:
                 ems = dec.designate(ems, p, self.allowed)
             rows = self.engine.info.frame_rows
@@ -195,7 +230,7 @@ class Reader:
         n = len(post.windows)
         policy = f"split:{n}" if n > 1 else ""
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy,
-                          precision=self.engine.precision)
+                          precision=self.engine.precision, lang=lang)
 
     def detector(self, name: str = "ppocr"):
         """The line detector ``name`` (ppocr, omz or an IR path) for pages, loaded on first use and
@@ -301,27 +336,25 @@ class Reader:
             return shape[0].get_length()
         return max(1, batch_size or self.batch_size)
 
-    def _emissions(self, p: np.ndarray) -> list[dec.Emission]:
+    def _emissions(self, p: np.ndarray, lang: str) -> list[dec.Emission]:
         if self.decoder == "beam":
-            return dec.fix_peaks(self._beam(p), p)
+            return dec.fix_peaks(self._beams[lang](p), p)
         return dec.greedy(p)
 
-    def _init_beam(self) -> None:
+    def _make_beam(self, lang: str):
         try:
-            from .beam import BEAM_WIDTH, DEFAULTS, FIRST_WEIGHT, PRUNE_TOP, beam_decode
+            from .beam import PARAMS, beam_decode
             from .lm import CharLM
         except ImportError:
             raise ModelError("the beam decoder is not available in this build") from None
-        lm = CharLM.for_lang(self.lang)
-        alpha, beta = DEFAULTS[self.lang]
+        lm = CharLM.for_lang(lang)
+        kw = PARAMS[lang].kwargs()
         charset = self.charset
 
         def run(p: np.ndarray):
-            return beam_decode(p, charset, lm, beam_width=BEAM_WIDTH, prune_top=PRUNE_TOP, lm_weight=alpha,
-                               insertion_bonus=beta, first_weight=FIRST_WEIGHT[self.lang], allowed=self.mask)
+            return beam_decode(p, charset, lm, allowed=self.mask, **kw)
 
-        self._lm = lm
-        self._beam = run
+        return run
 
 
 #: with width buckets, a batch holds at most this many input columns (bounds the largest intermediate

@@ -61,6 +61,10 @@ class InputSpec:
     #: what the padding columns hold: "zero" (after normalisation; what the model's training used),
     #: "background" (the quiet zone's colour; only with ``side_margin``) or "edge"
     bucket_pad: str = "zero"
+    #: strokes thinner than this (pixels at the model's height) are thickened towards it; 0 = never
+    stroke_width: float = 0.0
+    #: Gaussian smoothing (sigma, pixels at the model's height) after scaling; 0 = none
+    blur: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,9 @@ _PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", in
                          mean=127.5, scale=1 / 127.5, width_multiple=8, round_up=True,
                          min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75,
                          bucket_pad="background", width_buckets=(320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560,
-                                        3072, 3584, 4096))
+                                        3072, 3584, 4096),
+                         # narrowing off, thickening and smoothing off: benchmarks/tune.py's worst-case choice
+                         squeeze_above=float("inf"), stroke_width=0.0, blur=0.0)
 
 PPOCR_REC = PackagedModel(
     name="PP-OCRv6_rec_small",

@@ -38,6 +38,8 @@ class LineResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: the precision the recogniser ran in (f32, bf16, INT8+bf16, ...; ``--precision auto`` picks one)
     precision: str = ""
+    #: the language the line was read as ("zh" or "ja"; with lang auto, decided per line)
+    lang: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -48,6 +48,7 @@ class PageLine:
     block: int = 0
     detection_score: float = 0.0
     notes: tuple[str, ...] = ()
+    lang: str = ""  # the language the line was read as (lang auto: decided per block)
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
@@ -92,6 +93,7 @@ class PageResult:
                     "confidence": round(ln.confidence, 4),
                     "direction": ln.direction,
                     "block": ln.block,
+                    "lang": ln.lang,
                     "detection_score": round(ln.detection_score, 4),
                     "polygon": poly(ln.polygon),
                     "notes": list(ln.notes),
@@ -117,7 +119,7 @@ def _to_line(geom: LineGeom, crop: Crop, res: LineResult, notes: tuple[str, ...]
     text = "".join(c.char for c in chars)
     direction = "vertical" if crop.turn else "horizontal"
     return PageLine(text, res.confidence, _poly(geom.quad), direction, tuple(chars), geom.block, geom.score,
-                    notes + res.notes)
+                    notes + res.notes, res.lang)
 
 
 def _better(a: LineResult, b: LineResult) -> bool:
@@ -163,7 +165,8 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
             cs += _line_crops(rgb, g.quad, g.direction != "vertical", turn, vertical)
         crops += cs
         owners += [k] * len(cs)
-    results = reader.read_arrays([c.image for c in crops]) if crops else []
+    # lang auto: one language per block, from all of its lines
+    results = reader.read_arrays([c.image for c in crops], groups=[geoms[k].block for k in owners]) if crops else []
     best: dict[int, tuple[Crop, LineResult]] = {}
     for c, r, k in zip(crops, results, owners):
         if k not in best or _better(r, best[k][1]):

@@ -43,7 +43,7 @@ def _bbox(poly) -> str:
 def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
     """hOCR 1.2: ocr_page > ocr_carea (one per layout block) > ocr_line (``x_confs``: its characters'
     confidences, one each) > ocrx_word (one per character, with x_wconf). Vertical lines carry ``textangle 90`` as tesseract writes them."""
-    html_lang = {"zh": "zh-Hans", "ja": "ja"}.get(lang, lang)
+    html_lang = {"zh": "zh-Hans", "ja": "ja", "auto": "und"}.get(lang, lang)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '

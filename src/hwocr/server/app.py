@@ -50,13 +50,13 @@ from .security import UNAUTHORIZED, HostAllowlist, RequireKey, SecurityHeaders, 
 log = logging.getLogger("hwocr.server")
 
 STATIC = Path(__file__).resolve().parent / "static"
-LANGS = ("zh", "ja")
+LANGS = ("auto", "zh", "ja")
 MAX_TOP_K = 10
 #: a job running this much longer than the request time limit counts as stuck (/healthz)
 STUCK_GRACE_S = 1.0
 RAW_TYPES = ("image/", "application/octet-stream")
 
-Lang = Literal["zh", "ja"]
+Lang = Literal["auto", "zh", "ja"]
 Decoder = Literal["greedy", "beam"]
 DECODER_DOC = ("greedy, or beam (CTC beam search with a character language model); "
                "default: the engine's default (beam for ppocr)")
@@ -69,7 +69,7 @@ ReaderFactory = Callable[[str, str, int], Any]
 class ServerConfig:
     """Settings of one app. Sizes in bytes/pixels, times in seconds."""
 
-    langs: tuple[str, ...] = ("zh", "ja")  #: loaded at start-up; the others load on first request
+    langs: tuple[str, ...] = ("auto",)  #: loaded at start-up; the others load on first request
     engine: str = "ppocr"
     device: str = "CPU"
     precision: Optional[str] = None  #: model precision (None: the engine's default; ppocr: FP32 or INT8)
@@ -346,7 +346,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
               openapi_extra=_body_doc(page=False), summary="Read one text line")
     async def read_line(
         request: Request,
-        lang: Lang = Query("zh", description="language of the text"),
+        lang: Lang = Query("auto", description="language of the text (auto: decided per line)"),
         top_k: int = Query(0, ge=0, le=MAX_TOP_K, description="alternatives per character"),
         decoder: Optional[Decoder] = Query(None, description=DECODER_DOC),
     ) -> JSONResponse:
@@ -367,7 +367,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         out = res.to_dict()
         for c in out["chars"]:
             c["alternatives"] = c["alternatives"][:top_k]
-        out.update(lang=lang, width=int(shape[1]), height=int(shape[0]),
+        out.update(lang=res.lang or lang, width=int(shape[1]), height=int(shape[0]),
                    ms=round((time.perf_counter() - t0) * 1000, 1))
         return JSONResponse(out)
 
@@ -377,7 +377,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         summary="Read a whole page (line detection + recognition)")
     async def read_page(
         request: Request,
-        lang: Lang = Query("zh", description="language of the text"),
+        lang: Lang = Query("auto", description="language of the text (auto: decided per block)"),
         decoder: Optional[Decoder] = Query(None, description=DECODER_DOC),
         direction: Literal["auto", "horizontal", "vertical"] = Query("auto", description="reading direction"),
         page: int = Query(0, ge=0, le=9999, description="page index in a PDF or multi-page TIFF"),

@@ -14,9 +14,9 @@ from ..errors import HwocrError
 
 def _langs(ctx, param, value: str) -> tuple[str, ...]:
     langs = tuple(dict.fromkeys(x.strip() for x in value.split(",") if x.strip()))
-    bad = [x for x in langs if x not in ("zh", "ja")]
+    bad = [x for x in langs if x not in ("auto", "zh", "ja")]
     if bad:
-        raise click.BadParameter(f"unknown language {bad[0]!r} (expected zh and/or ja, comma-separated)")
+        raise click.BadParameter(f"unknown language {bad[0]!r} (expected auto, zh and/or ja, comma-separated)")
     return langs
 
 
@@ -24,7 +24,7 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: all; then set an API key).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--lang-preload", default="zh,ja", show_default=True, callback=_langs,
+@click.option("--lang-preload", default="auto", show_default=True, callback=_langs,
               help="Languages whose models load at start-up (others load on first request).")
 @click.option("--api-key-file", type=click.Path(dir_okay=False),
               help="File holding the key that /v1/*, /metrics and the docs require in the X-API-Key header "

@@ -1,0 +1,58 @@
+"""README's accuracy table: for each labelled folder, hwocr greedy, the default (lang auto, beam) and
+the right ``--lang`` (beam), decoded from one read of the folder.
+
+Reading once and decoding three ways gives exactly what ``hwocr eval DIR --decoder greedy``,
+``hwocr eval DIR`` and ``hwocr eval DIR --lang zh|ja`` print (the same preprocessing, the same
+posteriors: masking the both-language head equals the one-language head). The peer column comes
+from ``benchmarks/peer_eval.py``.
+
+    python benchmarks/accuracy.py DIR[=zh|ja] ...   # default: every dev set and validation set
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench_common as bc  # noqa: E402
+from tune import DEV_SETS, VAL, VAL_SETS  # noqa: E402
+
+
+def default_dirs() -> list[str]:
+    dev = [f"{bc.SHARED / 'eval' / n}={lg}" for n, lg in {**DEV_SETS, "ja-lines": "ja"}.items()]
+    return dev + [f"{VAL / n}={lg}" for n, lg in VAL_SETS.items()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dirs", nargs="*")
+    a = ap.parse_args(argv)
+    from hwocr import Reader
+    from hwocr.imageio import load_image
+    from hwocr.metrics import score
+
+    auto = Reader()
+    greedy = Reader(decoder="greedy")
+    print("| set | n | greedy | default (auto, beam) | right --lang, beam | auto chose right |")
+    print("|---|---|---|---|---|---|")
+    for spec in a.dirs or default_dirs():
+        folder, _, lang = spec.partition("=")
+        items = bc.labels(Path(folder))
+        refs = [t for _, t in items]
+        posts = auto.posteriors([load_image(p).rgb for p, _ in items])
+        langs = [auto.line_language(p) for p in posts]
+        g = score([greedy.decode(p, lg).text for p, lg in zip(posts, langs)], refs)
+        d = score([auto.decode(p, lg).text for p, lg in zip(posts, langs)], refs)
+        r = score([auto.decode(p, lang).text for p in posts], refs) if lang else d
+        right = sum(lg == lang for lg in langs) / len(langs) if lang else float("nan")
+        print(f"| {Path(folder).name} | {g.n} | {g.accuracy:.4f} | **{d.accuracy:.4f}** | {r.accuracy:.4f} | {right:.3f} |",
+              flush=True)
+        print(json.dumps({"set": Path(folder).name, "greedy": g.to_dict(), "default": d.to_dict(), "lang": r.to_dict()}),
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

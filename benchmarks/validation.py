@@ -1,0 +1,177 @@
+"""The validation suite: synthetic handwriting that is not the dev set, built reproducibly from a seed.
+
+Every decoder and preprocessing constant is chosen on these sets (``benchmarks/tune.py``), with the
+real dev sets in ``../shared/eval`` only confirming. The lines are drawn by ``scripts/make_samples.py``
+(its stroke renderer with the ``mess`` jitter and the ``pen`` width) in five writer styles from
+
+* held-out everyday sentences that never go into LM training: PyPI ``hsk-sentences-audio`` 1.0.0
+  (4 354 graded Chinese sentences, CC-BY-SA-4.0) and the Debian ``anthy`` 0.4 source's
+  ``corpus/corpus.{1,2,3,5}.txt`` (the surface side of its phrase pairs; GPL-2+/LGPL);
+* random-order characters (uniform over GB2312 level 1, or JIS X 0208 level-1 kanji and the kana),
+  short (2-5) and long (10-20) lines: text without context, where a language model must not hurt;
+* isolated characters from the same pools (a third kana for Japanese).
+
+Each set is written as ``build/validation/<set>/`` (PNG files + ``labels.tsv``), so that
+``hwocr eval build/validation/zh-sent`` reads it like any eval set.
+
+    mkdir -p build/heldout && pip download --no-deps -d build/heldout hsk-sentences-audio==1.0.0
+    (cd build/heldout && apt-get source --download-only anthy && tar xzf anthy_0.4.orig.tar.gz)
+    python scripts/make_samples.py --fetch --out build/samples   # stroke data into build/sample-deps
+    python benchmarks/validation.py [--seed 11] [--out build/validation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[1]
+HELDOUT = ROOT / "build" / "heldout"
+OUT = ROOT / "build" / "validation"
+DEPS = ROOT / "build" / "sample-deps"
+
+#: (set name, language, kind, count)
+SETS = (
+    ("zh-sent", "zh", "sent", 200), ("zh-rand", "zh", "rand", 120), ("zh-char", "zh", "char", 200),
+    ("ja-sent", "ja", "sent", 200), ("ja-rand", "ja", "rand", 120), ("ja-char", "ja", "char", 200),
+)
+#: writer styles: (name, mess, pen width factor, post-processing)
+STYLES = (
+    ("neat", 0.5, 1.0, ""),
+    ("hasty", 2.0, 1.0, ""),
+    ("thin-scan", 1.0, 0.55, "1bit"),  # thin pen, 1-bit scan (like ETL)
+    ("bold", 1.0, 1.7, ""),
+    ("small", 1.0, 1.0, "half"),  # a low-resolution capture, line about 40 px high
+)
+MAX_SENT = 22
+
+
+def hsk_sentences(heldout: Path = HELDOUT) -> list[str]:
+    whl = next(iter(sorted(heldout.glob("hsk_sentences_audio-1.0.0-*.whl"))), None)
+    if whl is None:
+        raise SystemExit(f"hsk-sentences-audio not found under {heldout} (see this script's docstring)")
+    with zipfile.ZipFile(whl) as z:
+        data = json.loads(z.read("hsk_sentences_audio/data/sentences.json"))
+    return [d["chinese"] for d in data]
+
+
+def anthy_sentences(heldout: Path = HELDOUT) -> list[str]:
+    files = sorted(heldout.glob("anthy-0.4/corpus/corpus.[1235].txt"))
+    if not files:
+        raise SystemExit(f"anthy 0.4 corpus not found under {heldout} (see this script's docstring)")
+    out = []
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#") or "~" in line or " |" not in line:
+                continue
+            out.append(line.split(" |", 1)[1].replace("|", ""))
+    return out
+
+
+_PUNCT = re.compile(r"[\s\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65!-/:-@\[-`{-~…—–·“”‘’]")
+
+
+def renderable(text: str, src) -> str | None:
+    """The sentence without punctuation, or None if a remaining character has no stroke data
+    (digits, Latin, rare characters: the sentence is skipped rather than changed)."""
+    t = _PUNCT.sub("", text)
+    if not 2 <= len(t) <= MAX_SENT:
+        return None
+    if re.search(r"[0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]", t):
+        return None
+    for ch in t:
+        try:
+            src.strokes(ch)
+        except KeyError:
+            return None
+    return t
+
+
+KANA = [chr(c) for c in range(0x3041, 0x3094)] + [chr(c) for c in range(0x30A1, 0x30F5)]
+
+
+def styled(img: Image.Image, post: str) -> Image.Image:
+    if post == "1bit":
+        g = np.asarray(img.convert("L"))
+        return Image.fromarray(np.where(g < 150, 0, 255).astype(np.uint8)).convert("RGB")
+    if post == "half":
+        return img.resize((max(1, img.width // 2), max(1, img.height // 2)), Image.BILINEAR)
+    return img
+
+
+def texts(kind: str, lang: str, n: int, rng: np.random.Generator, src) -> list[str]:
+    if kind == "sent":
+        pool = hsk_sentences() if lang == "zh" else anthy_sentences()
+        order = rng.permutation(len(pool))
+        out: list[str] = []
+        for i in order:
+            t = renderable(pool[int(i)], src)
+            if t is not None and t not in out:
+                out.append(t)
+            if len(out) == n:
+                break
+        return out
+    from first_char_prior import pool  # GB2312 level 1, JIS level-1 kanji
+
+    chars = [c for c in (pool("zh") if lang == "zh" else pool("ja") + KANA) if _has(src, c)]
+    kana = [c for c in KANA if _has(src, c)]
+    if kind == "char":
+        return [str(rng.choice(kana if lang == "ja" and k % 3 == 0 else chars)) for k in range(n)]
+    out = []
+    for k in range(n):
+        m = int(rng.integers(2, 6)) if k % 2 == 0 else int(rng.integers(10, 21))
+        out.append("".join(str(c) for c in rng.choice(chars, m)))
+    return out
+
+
+def _has(src, c: str) -> bool:
+    try:
+        src.strokes(c)
+        return True
+    except KeyError:
+        return False
+
+
+def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | None = None) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_samples as ms
+
+    sources = {"zh": ms.HanziWriterData(deps), "ja": ms.KanjiVG(deps)}
+    for k, (name, lang, kind, n) in enumerate(SETS):
+        if only and name not in only:
+            continue
+        rng = np.random.default_rng([seed, k])
+        src = sources[lang]
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for i, text in enumerate(texts(kind, lang, n, rng, src)):
+            style, mess, pen, post = STYLES[int(rng.integers(len(STYLES)))]
+            img = styled(ms.render_line(text, src, int(rng.integers(1 << 30)), mess=mess, pen=pen), post)
+            fn = f"{name}-{i:04d}-{style}.png"
+            img.save(folder / fn, compress_level=1)
+            rows.append(f"{fn}\t{text}\n")
+        (folder / "labels.tsv").write_text("".join(rows), encoding="utf-8")
+        print(f"{folder}: {len(rows)} lines", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--deps", type=Path, default=DEPS)
+    ap.add_argument("--sets", nargs="*", help="build only these sets")
+    a = ap.parse_args(argv)
+    build(a.out, a.seed, a.deps, a.sets)
+
+
+if __name__ == "__main__":
+    main()
