@@ -54,6 +54,8 @@ _INPUT_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "width_buckets": ((list, tuple), lambda v: all(type(x) is int and 16 <= x <= 16384 for x in v)
                       and list(v) == sorted(set(v)), "a list of increasing integers from 16 to 16384"),
     "bucket_pad": ((str,), lambda v: v in ("zero", "background", "edge"), '"zero", "background" or "edge"'),
+    "stroke_width": ((int, float), lambda v: 0 <= v <= 32, "a number from 0 to 32"),
+    "blur": ((int, float), lambda v: 0 <= v <= 8, "a number from 0 to 8"),
 }
 assert set(_INPUT_RULES) == {f.name for f in fields(InputSpec)}
 
