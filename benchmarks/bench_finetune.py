@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--layers", default="neck")
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--anchor", type=float, default=None, help="L2-SP weight (default: TrainConfig's)")
     ap.add_argument("--keep", action="store_true", help="keep the /tmp work folder")
     args = ap.parse_args(argv)
 
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         adapt, test, lang = style_sets(work) if args.what == "style" else writer_sets(work)
         cfg = TrainConfig(scope=args.layers, minutes=args.minutes, max_steps=args.steps,
-                          **({"lr": args.lr} if args.lr else {}))
+                          **({"lr": args.lr} if args.lr else {}),
+                          **({"anchor": args.anchor} if args.anchor is not None else {}))
         t0 = time.monotonic()
 
         def progress(step, total, held, best):
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
 
         res = finetune(adapt, work / "model", lang=lang, config=cfg, progress=progress)
-        out = {"what": args.what, "lang": lang, "layers": args.layers, "train_seconds": res.report.seconds,
+        out = {"what": args.what, "lang": lang, "layers": args.layers, "lr": cfg.lr, "anchor": cfg.anchor, "train_seconds": res.report.seconds,
                "steps": res.report.steps, "best_step": res.report.best_step, "stopped": res.report.stopped,
                "internal": {"base": vars(res.report.base), "best": vars(res.report.best)}, "data": res.data,
                "loadavg": os.getloadavg(), "sets": {}}
