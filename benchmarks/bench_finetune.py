@@ -7,8 +7,9 @@ shipped or committed.
   replay / general sets use the ordinary style): scripts/make_samples.py lines written hastily
   (mess 2), with a thick pen, slanted and narrowed. Adapt on 200 lines, measure on 200 others.
 * ``real``: ETL8B2 hiragana of ../shared/eval/ja-chars, split by writer (the number at the end of
-  each file name): adapt on up to 200 images of the lower half of the writers, measure on every
-  image of the others. For measuring only.
+  each file name is the record number; ETL8B2 stores 160 writers per character, so the writer is
+  that number modulo 160): adapt on up to 200 images of writers 0-79, measure on every image of
+  writers 80-159. For measuring only.
 
 Each reports 1-CER of the base and the adapted model (hwocr's default reading: beam decoder,
 restricted to the language) on the held-out part, on the packaged general synthetic set and on the
@@ -77,11 +78,15 @@ def style_sets(work: Path, n: int = 400) -> tuple[Path, Path, str]:
     return (write_set(work / "adapt", rows[:half], all_dir), write_set(work / "test", rows[half:], all_dir), "zh")
 
 
+ETL8B2_WRITERS = 160
+
+
 def writer_sets(work: Path, n_adapt: int = 200) -> tuple[Path, Path, str]:
     src = SHARED / "ja-chars"
     rows = [ln.split("\t") for ln in (src / "labels.tsv").read_text(encoding="utf-8").splitlines() if ln.strip()]
-    writer = {name: int(re.search(r"_(\d+)\.\w+$", name).group(1)) for name, _ in rows}
-    cut = float(np.median(sorted(set(writer.values()))))
+    # ETL8B2 numbers its records character by character, 160 writers each: record n is writer n % 160
+    writer = {name: int(re.search(r"_(\d+)\.\w+$", name).group(1)) % ETL8B2_WRITERS for name, _ in rows}
+    cut = ETL8B2_WRITERS / 2
     adapt = [(n, t) for n, t in rows if writer[n] < cut]
     test = [(n, t) for n, t in rows if writer[n] >= cut]
     rng = np.random.default_rng(0)

@@ -88,7 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     hz = ms.HanziWriterData(args.deps)
     kv = ms.KanjiVG(args.deps)
     kv_chars = {chr(int(n[6:11], 16)) for n in kv.zip.namelist() if n.startswith("kanji/") and len(n) == 15}
-    sources = {"zh": (hz, lambda c: (hz.root / f"{c}.json").is_file()), "ja": (kv, lambda c: c in kv_chars)}
+    from hwocr.charsets import language_filter
+    from hwocr.engines.factory import load_engine
+
+    model_chars = set(load_engine("ppocr").info.charset)  # only characters the recogniser can write
+    zh, ja = language_filter("zh"), language_filter("ja")
+    sources = {"zh": (hz, lambda c: c in model_chars and zh(c) and (hz.root / f"{c}.json").is_file()),
+               "ja": (kv, lambda c: c in model_chars and ja(c) and c in kv_chars)}
     for i, lang in enumerate(("zh", "ja")):
         src, has = sources[lang]
         render_set(args.out / lang / "train", lang, src, has, args.n_train, 7100 + i)
