@@ -40,7 +40,7 @@ class TrainConfig:
     eval_every: int = 20  # steps between held-out evaluations
     patience: int = 5  # evaluations without a gain before stopping
     general_tolerance: float = 0.005  # the general set may lose at most this much 1-CER
-    anchor: float = 0.0  # L2-SP: weight of sum ||w - w_base||^2 in the loss (keeps the model near its base)
+    anchor: float = 1.0  # L2-SP: weight of sum ||w - w_base||^2 in the loss (keeps the model near its base)
     seed: int = 0
     augment: bool = True
 
