@@ -390,6 +390,9 @@ from .server.cli import serve as _serve; cli.add_command(_serve)  # noqa: E402,E
 
 from .cli_page import page as _page_cmd; cli.add_command(_page_cmd)  # noqa: E402, E702
 
+# `hwocr finetune` (needs the [train] extra only when it runs)
+from .train.cli import finetune as _finetune_cmd; cli.add_command(_finetune_cmd)  # noqa: E402, E702
+
 
 from .batch.cli import batch as _batch_cmd; cli.add_command(_batch_cmd)  # noqa: E402, E702
 

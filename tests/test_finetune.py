@@ -1,0 +1,157 @@
+"""`hwocr finetune`: data checks, the refusal of a worse model, and the round trip to `hwocr read --engine`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hwocr.cli import cli
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from hwocr.registry import PPOCR_REC  # noqa: E402
+from hwocr.train.data import DataError, load_folder  # noqa: E402
+from hwocr.train.finetune import finetune, replay_dir  # noqa: E402
+from hwocr.train.loop import Scores, TrainConfig, WorseModelError, check_not_worse  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+LINE = "今天天气很好我们去公园散步"
+#: the sample line labelled with one character changed: the base model reads it 12/13 right
+TAUGHT = "今天天气很好我们去公园跑步"
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    n = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(n)
+
+
+def make_folder(d: Path, rows: list[tuple[str, str]], image: Path = SAMPLES / "zh-line.png") -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    for name, _ in rows:
+        shutil.copy(image, d / name)
+    (d / "labels.tsv").write_text("".join(f"{n}\t{t}\n" for n, t in rows), encoding="utf-8")
+    return d
+
+
+def tiny_general(d: Path) -> Path:
+    """Three lines of the packaged general synthetic set (keeps the test fast)."""
+    src = replay_dir("zh", "check")
+    rows = (src / "labels.tsv").read_text(encoding="utf-8").splitlines()[:3]
+    d.mkdir(parents=True)
+    for r in rows:
+        shutil.copy(src / r.split("\t")[0], d)
+    (d / "labels.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return d
+
+
+FAST = dict(scope="head", max_steps=12, batch_size=4, lr=3e-2, eval_every=4, patience=3, replay=0.25, augment=False)
+
+
+def test_finetune_round_trip_reads_as_taught(tmp_path):
+    data = make_folder(tmp_path / "mine", [(f"{i}.png", TAUGHT) for i in range(5)])
+    general = tiny_general(tmp_path / "general")
+    out = tmp_path / "model"
+    res = finetune(data, out, lang="zh", config=TrainConfig(**FAST), general=general, replay=general)
+    assert res.report.base.heldout < 1.0 <= res.report.best.heldout + 1e-9
+    card = json.loads((out / "hwocr-model.json").read_text(encoding="utf-8"))
+    assert card["format"] == "hwocr-model/1" and card["model"] == "model.onnx"
+    assert card["provenance"]["base_sha256"] == PPOCR_REC.sha256 and card["provenance"]["data"]["samples"] == 5
+    assert json.loads((out / card["report"]).read_text(encoding="utf-8"))["best"]["heldout"] == 1.0
+    # greedy: as the training measured it (the beam's language model dislikes the taught change)
+    r = CliRunner().invoke(cli, ["read", "--engine", str(out), "--lang", "zh", "--decoder", "greedy",
+                                 str(SAMPLES / "zh-line.png")])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == TAUGHT
+    base = CliRunner().invoke(cli, ["read", "--lang", "zh", str(SAMPLES / "zh-line.png")])
+    assert base.output.strip() == LINE  # the base model is untouched
+
+
+def test_worse_model_is_refused_and_nothing_written(tmp_path):
+    data = make_folder(tmp_path / "mine", [(f"{i}.png", LINE) for i in range(4)])
+    out = tmp_path / "model"
+    cfg = TrainConfig(**{**FAST, "lr": 1.0, "max_steps": 2, "eval_every": 1, "patience": 1, "replay": 0.0})
+    with pytest.raises(WorseModelError, match="no better than the base"):
+        finetune(data, out, lang="zh", config=cfg, general=tiny_general(tmp_path / "general"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["general", "mine"]  # no model, no temporary folder
+
+
+def test_check_not_worse():
+    base = Scores(heldout=0.8, general=0.95)
+    check_not_worse(base, Scores(0.9, 0.946), tolerance=0.005)
+    with pytest.raises(WorseModelError, match="general synthetic set worse"):
+        check_not_worse(base, Scores(0.99, 0.94), tolerance=0.005)
+    with pytest.raises(WorseModelError, match="held-out samples no better"):
+        check_not_worse(base, Scores(0.8, 0.95), tolerance=0.005)
+
+
+CHARSET = ("", *LINE, " ")
+
+
+def test_empty_folder_and_empty_labels(tmp_path):
+    (tmp_path / "a").mkdir()
+    with pytest.raises(DataError, match="no labels.tsv"):
+        load_folder(tmp_path / "a", CHARSET, PPOCR_REC.input)
+    (tmp_path / "a" / "labels.tsv").write_text("\n", encoding="utf-8")
+    with pytest.raises(Exception, match="no labelled lines"):
+        load_folder(tmp_path / "a", CHARSET, PPOCR_REC.input)
+
+
+def test_labels_outside_the_charset_are_an_error_naming_them(tmp_path):
+    d = make_folder(tmp_path / "d", [("a.png", LINE), ("b.png", "今天X"), ("c.png", "")])
+    with pytest.raises(DataError) as e:
+        load_folder(d, CHARSET, PPOCR_REC.input)
+    msg = str(e.value)
+    assert "2 label(s)" in msg and "b.png (characters outside the model's charset: X)" in msg
+    assert "c.png (empty label)" in msg and "\n" not in msg
+
+
+def test_unreadable_images_are_skipped_and_counted(tmp_path):
+    d = make_folder(tmp_path / "d", [("a.png", LINE), ("b.png", LINE), ("missing.png", LINE)])
+    (d / "b.png").write_bytes(b"not an image")
+    (d / "missing.png").unlink()
+    ds = load_folder(d, CHARSET, PPOCR_REC.input)
+    assert [s.name for s in ds.samples] == ["a.png"]
+    assert ds.skipped == {"unreadable image": 2} and ds.summary()["skipped"] == {"unreadable image": 2}
+    (d / "a.png").write_bytes(b"")
+    with pytest.raises(DataError, match="none of the 3 labelled images could be read"):
+        load_folder(d, CHARSET, PPOCR_REC.input)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(cli, ["finetune", str(tmp_path / "empty"), "-o", str(tmp_path / "m")])
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "hwocr: error:" in r.output and "labels.tsv" in r.output
+    d = make_folder(tmp_path / "ja", [("a.png", "東京"), ("b.png", "東京")])
+    r = CliRunner().invoke(cli, ["finetune", str(d), "--lang", "zh", "-o", str(tmp_path / "m")])
+    assert r.exit_code == 1 and "not of the chosen --lang: 東" in r.output  # not simplified Chinese
+    assert not (tmp_path / "m").exists()
+
+
+def test_without_torch_the_command_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    r = CliRunner().invoke(cli, ["finetune", str(tmp_path), "-o", str(tmp_path / "m")])
+    assert r.exit_code == 1 and "pip install 'hwocr[train]'" in r.output
+
+
+def test_graph_matches_openvino():
+    from hwocr.engines.runtime import OVSession
+    from hwocr.store import packaged_path
+    from hwocr.train.graph import OnnxModule
+
+    path = packaged_path(PPOCR_REC)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 48, 96)).astype(np.float32)
+    m = OnnxModule.load(path)
+    with torch.no_grad():
+        got = m(torch.from_numpy(x)).numpy()
+    assert np.abs(got - OVSession(path)(x)).max() < 1e-4
+    assert sum(p.numel() for p in m.parameters()) > 5_000_000  # every weight trainable (classifier included)
