@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             texts[c] = [read(rgb, lang) for rgb, lang, _ in pages]
             rates[c].append(len(pages) / (time.perf_counter() - t))
-    print(f"{a.folder} ({len(pages)} pages; {a.rounds} rounds)  {bc.machine()}  peak RSS of the process "
-          f"{bc.peak_rss_mb():.0f} MB")
+    print(f"{a.folder} ({len(pages)} pages; {a.rounds} rounds)  {bc.machine()}")
     for c in a.configs:
         s = score(texts[c], [ref for _, _, ref in pages])
         print(f"{c:18s} {statistics.median(rates[c]):6.3f} pages/s  page 1-CER {s.accuracy:.4f}")

@@ -16,7 +16,9 @@ import argparse
 import json
 import sys
 import time
+from itertools import islice
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -32,22 +34,22 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * 4096 / 2**20
 
 
-def distinct_lines(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+def distinct_lines(n: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """``n`` lines, made as they are consumed (so the inputs themselves do not fill memory)."""
     from hwocr.imageio import load_image
 
     srcs = [load_image(ROOT / "samples" / n_).rgb for n_ in ("zh-line.png", "ja-line.png")]
     if bc.LINES.exists():
         srcs += [load_image(p).rgb for p, _ in bc.labels(bc.LINES)]
-    out, used = [], set()
-    while len(out) < n:
-        src = srcs[len(out) % len(srcs)]
+    used: set[int] = set()
+    while len(used) < n:
+        src = srcs[len(used) % len(srcs)]
         h = int(rng.integers(24, 161))
         w = int(round(src.shape[1] * h / src.shape[0] * rng.uniform(0.5, 1.6)))
         if w in used or w < 8 or w > 400 * h:
             continue
         used.add(w)
-        out.append(cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA))
-    return out
+        yield cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def distinct_pages(folder: Path, n: int, rng: np.random.Generator):
@@ -86,11 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     samples: list[dict] = [{"phase": "loaded", "n": 0, "rss_mb": round(rss_mb(), 1)}]
     t0 = time.perf_counter()
     lines = distinct_lines(a.lines, rng)
-    for k in range(0, len(lines), 50):
-        reader.read_arrays(lines[k : k + 50])
+    for k in range(0, a.lines, 50):
+        reader.read_arrays(list(islice(lines, 50)))
         samples.append({"phase": "lines", "n": k + 50, "rss_mb": round(rss_mb(), 1)})
     t_lines = time.perf_counter() - t0
-    del lines
     t0 = time.perf_counter()
     for k, page in enumerate(distinct_pages(a.pages_dir, a.pages, rng), 1):
         reader.read_page(page)

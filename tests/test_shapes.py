@@ -44,7 +44,7 @@ def test_batch_sizes_are_powers_of_two_within_the_column_budget():
             assert sum(sizes) == n
             assert all(s & (s - 1) == 0 and s <= 8 and (s == 1 or s * width <= BATCH_COLUMNS) for s in sizes)
             assert batch_sizes(n, 6, width, False) == [min(6, n - k) for k in range(0, n, 6)]
-    assert batch_sizes(13, 8, 320, True) == [8, 4, 1] and batch_sizes(5, 8, 1024, True) == [4, 1]
+    assert batch_sizes(13, 8, 256, True) == [8, 4, 1] and batch_sizes(5, 8, 1024, True) == [2, 2, 1]
 
 
 def test_distinct_widths_compile_only_bucketed_shapes(zh_reader):
