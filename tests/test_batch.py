@@ -161,7 +161,7 @@ def test_cluster_gives_page_records_on_loopback_and_rerun_does_nothing(archive, 
     assert len(docs) == 2 * 32 and not any(n.startswith(("truncated", "notes", "broken")) for n in docs)
     ref = [page_from_record(reference["pages"][f"{archive / 'multi.tif'}#{k}"]) for k in (1, 2, 3)]
     (hocr,) = (out / "docs").glob("multi-*.hocr")
-    assert hocr.read_text() == export.to_hocr(ref, "zh")
+    assert hocr.read_text() == export.to_hocr(ref, "auto")  # the batch default, as for hwocr page
     ref = [page_from_record(reference["pages"][f"{archive / 'doc.pdf'}#{k}"]) for k in (1, 2)]
     (pdf,) = (out / "docs").glob("doc-*.pdf")
     assert pdf.read_bytes() == export.to_pdf(ref, [p.rgb for p in load_pages(archive / "doc.pdf")], 200)

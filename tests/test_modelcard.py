@@ -128,3 +128,17 @@ def test_input_spec_from_model_metadata(tmp_path):
     assert (spec.height, spec.channels, spec.interpolation, spec.mean, spec.side_margin) == (32, 1, "linear", 10, 0.5)
     spec = Reader(engine=str(xml), charlist=str(tmp_path / "c.txt"), input_spec="mean=0").engine.info.input
     assert spec.mean == 0 and spec.interpolation == "linear"
+
+
+def test_every_input_spec_round_trips_through_a_card(tmp_path):
+    """A card written from the shipped ppocr spec (never-narrow = infinity, tuples of width buckets)
+    is standard JSON and reads back to the same spec."""
+    import dataclasses
+    import json
+
+    from hwocr.engines.modelcard import card_input, check_input
+    from hwocr.registry import PPOCR_REC
+
+    text = json.dumps(card_input(PPOCR_REC.input), allow_nan=False)  # no Infinity in the file
+    back = dataclasses.replace(PPOCR_REC.input, **check_input(json.loads(text), "card"))
+    assert back == PPOCR_REC.input

@@ -69,7 +69,8 @@ def test_distinct_widths_compile_only_bucketed_shapes(zh_reader):
     finally:
         zh_reader.engine.session = session
     widths = {s[-1] for s in shapes}
-    assert widths <= set(SPEC.width_buckets) and len(widths) <= 9
+    # 53 distinct input widths compile only bucket widths, and far fewer of them
+    assert widths <= set(SPEC.width_buckets) and len(widths) <= 12
     assert len(shapes) <= 4 * len(widths)
     assert batched[::7] == [zh_reader.read_arrays([x])[0].text for x in lines[::7]]  # batch == single
 

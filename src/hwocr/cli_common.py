@@ -34,6 +34,16 @@ def lang_option(f):
                              "Japanese).")(f)
 
 
+#: what --precision accepts (ppocr: auto, f32 = FP32, bf16, INT8; omz: FP16, FP32, FP16-INT8)
+PRECISION_CHOICES = ("auto", "f32", "bf16", "FP32", "INT8", "FP16", "FP16-INT8")
+
+
+def precision_option(f):
+    return click.option("--precision", type=click.Choice(PRECISION_CHOICES, case_sensitive=False), default=None,
+                        help="ppocr: auto (default: bf16 on CPUs with AMX-BF16, f32 elsewhere; 'hwocr devices' "
+                             "says which), f32 (= FP32), bf16 or INT8; omz: FP16 (default), FP32 or FP16-INT8.")(f)
+
+
 def engine_options(f):
     """--lang, --engine and everything that chooses or loads the recogniser (read, eval, page)."""
     f = lang_option(f)
@@ -44,10 +54,7 @@ def engine_options(f):
     f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
                      help="CTC decoding (default: beam with a language model for ppocr, a model card's choice, "
                           "else greedy).")(f)
-    f = click.option("--precision", type=click.Choice(["auto", "f32", "bf16", "FP32", "INT8", "FP16", "FP16-INT8"],
-                                                      case_sensitive=False), default=None,
-                     help="ppocr: auto (default: bf16 on CPUs with AMX-BF16, f32 elsewhere; 'hwocr devices' "
-                          "says which), f32 (= FP32), bf16 or INT8; omz: FP16 (default), FP32 or FP16-INT8.")(f)
+    f = precision_option(f)
     f = click.option("--charlist", type=click.Path(dir_okay=False),
                      help="Charlist for a custom model (one symbol per line).")(f)
     f = click.option("--input-spec", metavar="KEY=VAL,...",

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from ..cli_common import lang_option, precision_option
 from ..errors import HwocrError
 
 
@@ -31,12 +32,12 @@ def _default_workers() -> int:
 @click.option("--shard-size", type=click.IntRange(1, 1_000_000), default=256, show_default=True,
               help="Records per output shard (a shard is also written every --commit-seconds).")
 @click.option("--commit-seconds", type=click.FloatRange(0.0, 3600.0), default=5.0, show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "ja"]), default="zh", show_default=True)
+@lang_option
 @click.option("--engine", default="ppocr", show_default=True, help="Line recogniser: ppocr, omz or a model path.")
 @click.option("--detector", default="ppocr", show_default=True, help="Line detector: ppocr, omz or an IR .xml.")
 @click.option("--device", default="CPU", show_default=True, help="OpenVINO device.")
 @click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None)
-@click.option("--precision", type=click.Choice(["FP32", "INT8", "FP16", "FP16-INT8"]), default=None)
+@precision_option
 @click.option("--direction", type=click.Choice(["auto", "horizontal", "vertical"]), default="auto", show_default=True)
 @click.option("--vertical", type=click.Choice(["both", "rotate", "reflow"]), default="both", show_default=True)
 @click.option("--dpi", type=click.FloatRange(10, 1200), default=200, show_default=True, help="PDF rendering resolution.")

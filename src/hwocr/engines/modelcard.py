@@ -50,7 +50,7 @@ _INPUT_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "bgr": ((bool,), lambda v: True, "true or false"),
     "side_margin": ((int, float), lambda v: 0 <= v <= 2, "a number from 0 to 2"),
     "line_squeeze": ((int, float), lambda v: 0.1 <= v <= 1, "a number from 0.1 to 1"),
-    "squeeze_above": ((int, float), lambda v: 0 < v <= 100, "a positive number"),
+    "squeeze_above": ((int, float, type(None)), lambda v: v is None or v > 0, "a positive number, or null (never)"),
     "width_buckets": ((list, tuple), lambda v: all(type(x) is int and 16 <= x <= 16384 for x in v)
                       and list(v) == sorted(set(v)), "a list of increasing integers from 16 to 16384"),
     "bucket_pad": ((str,), lambda v: v in ("zero", "background", "edge"), '"zero", "background" or "edge"'),
@@ -205,7 +205,19 @@ def check_input(inp: Any, source: str) -> dict[str, Any]:
         types, ok, what = rule
         if isinstance(v, bool) and bool not in types or not isinstance(v, types) or not ok(v):
             raise ModelError(f"{source}: input field {k!r} must be {what}, got {v!r}")
+        if k == "squeeze_above" and v is None:
+            v = float("inf")  # JSON has no infinity: null = never narrowed
         out[k] = float(v) if float in types and not isinstance(v, bool) else tuple(v) if list in types else v
+    return out
+
+
+def card_input(spec: InputSpec) -> dict[str, Any]:
+    """Every field of ``spec`` as a card's JSON ``"input"`` (infinity as null, tuples as lists):
+    ``check_input(card_input(spec))`` gives ``spec``'s fields back."""
+    out: dict[str, Any] = {}
+    for f in fields(InputSpec):
+        v = getattr(spec, f.name)
+        out[f.name] = None if f.name == "squeeze_above" and v == float("inf") else list(v) if isinstance(v, tuple) else v
     return out
 
 

@@ -9,6 +9,7 @@ import time
 
 import click
 
+from ..cli_common import precision_option
 from ..errors import HwocrError
 
 
@@ -37,8 +38,7 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
                    "localhost, ::1; otherwise any).")
 @click.option("--engine", default="ppocr", show_default=True, help="ppocr, omz or a model path (as for 'read').")
 @click.option("--device", default="CPU", show_default=True, help="OpenVINO device.")
-@click.option("--precision", type=click.Choice(["auto", "f32", "bf16", "FP32", "INT8", "FP16", "FP16-INT8"], case_sensitive=False), default=None,
-              help="Model precision (as for 'read'; ppocr: auto, the default, f32, bf16 or INT8).")
+@precision_option
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Recognition threads (default: CPU cores, at most 4).")
 @click.option("--max-queue", type=click.IntRange(0, 100000), default=64, show_default=True,

@@ -13,10 +13,8 @@ from typing import Any, Awaitable, Callable, Iterable
 
 #: the web page's Content-Security-Policy: everything from this origin only; no inline script (the page
 #: has none) and no <style> elements; images also from blob: and data: URLs (uploads, pasted images and
-#: the canvas are shown through them); no framing. ``style-src-attr 'unsafe-inline'`` only lets style
-#: *attributes* through (the page sets bar widths with them; they cannot run script): drop it once the
-#: page sets none.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+#: the canvas are shown through them); no framing. The page sets no style attributes either.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' blob: data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")

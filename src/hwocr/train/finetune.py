@@ -20,7 +20,7 @@ from typing import Callable
 from .. import __version__
 from ..charsets import language_filter
 from ..decode import class_mask
-from ..engines.modelcard import CARD_NAME, ModelCard, save_card
+from ..engines.modelcard import CARD_NAME, ModelCard, card_input, save_card
 from ..errors import HwocrError
 from ..registry import PPOCR_REC, InputSpec
 from ..store import packaged_path
@@ -107,9 +107,7 @@ def write_model_dir(out: Path, model: OnnxModule, charset: tuple[str, ...], spec
         (tmp / CHARLIST_FILE).write_text("".join(c + "\n" for c in charset[1:-1]), encoding="utf-8")
         (tmp / REPORT_FILE).write_text(json.dumps({"provenance": provenance, **report.to_dict()}, indent=1,
                                                   ensure_ascii=False) + "\n", encoding="utf-8")
-        inp = {k: getattr(spec, k) for k in ("height", "channels", "pad", "interpolation", "mean", "scale",
-                                             "width_multiple", "round_up", "min_width", "bgr", "side_margin",
-                                             "line_squeeze", "squeeze_above", "max_width")}
+        inp = card_input(spec)
         card = ModelCard(name=f"{provenance['base']}-finetuned", model=MODEL_FILE, charlist=CHARLIST_FILE,
                          lang="multi",  # the charlist is the base's (zh, ja, Latin): read with --lang
                          input=inp, decoder="beam", provenance=provenance, report=REPORT_FILE)
