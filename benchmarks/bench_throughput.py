@@ -13,9 +13,11 @@ are run in interleaved rounds, and ratios are taken between medians of the same 
                  default config, then per line: resize to height 96, edge-pad to 2000, uint8 input,
                  infer, greedy decode. (Lines wider than 2000 px after resizing make the notebook's
                  np.pad fail; they are cropped to 2000 px here, as intel's deploy.py does.)
-  hwocr-ppocr    ``Reader(decoder="greedy").read_arrays(lines)``: the batched, parallel path
-  hwocr-ppocr-beam  the same with the beam decoder + language model: hwocr's defaults (beam,
-                 ``--precision auto``: bf16 on CPUs with AMX-BF16, f32 elsewhere)
+  hwocr-ppocr    ``Reader(decoder="greedy", parallel=True).read_arrays(lines)``: the batched, parallel
+                 path of ``hwocr read DIR``, ``--lang auto``
+  hwocr-ppocr-beam  the same with the beam decoder + language model: hwocr's defaults (lang auto, beam,
+                 ``--precision auto``: bf16 on CPUs with AMX-BF16, f32 elsewhere);
+                 hwocr-ppocr-zh-beam with ``--lang zh`` forced
   hwocr-ppocr-f32, hwocr-ppocr-f32-beam  the same two pinned to f32
   hwocr-ppocr-int8, hwocr-ppocr-int8-beam  the same two with ``precision="INT8"`` (the packaged
                  INT8 model built by scripts/quantize_rec.py)
@@ -39,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_common as bc  # noqa: E402
 
 CONFIGS = ("rapidocr-ort", "rapidocr-ov", "rapidocr-ov-tput", "notebook-omz", "hwocr-ppocr", "hwocr-ppocr-beam",
-           "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam", "hwocr-omz")
+           "hwocr-ppocr-zh-beam", "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam",
+           "hwocr-omz")
 OMZ_CONFIGS = ("notebook-omz", "hwocr-omz")
 #: what runs without --configs (the OMZ pair is slow and has random weights: ask for it)
 DEFAULT_CONFIGS = tuple(c for c in CONFIGS if c not in OMZ_CONFIGS)
@@ -123,8 +126,10 @@ def _hwocr(config: str, items, workdir: Path):
     if config == "hwocr-omz":
         reader = Reader(lang="zh", engine=str(bc.random_omz_graph(workdir)), charlist=str(bc.SCUT_CHARLIST), parallel=True)
     else:
-        reader = Reader(lang="zh", decoder="beam" if config.endswith("beam") else "greedy", parallel=True,
-                        precision="INT8" if "int8" in config else "f32" if "f32" in config else "auto")
+        # hwocr's defaults: lang auto (one read with both languages' classes, then each line's language),
+        # as `hwocr read DIR` runs (parallel); -zh forces the language
+        reader = Reader(lang="zh" if "-zh" in config else "auto", decoder="beam" if config.endswith("beam") else "greedy",
+                        parallel=True, precision="INT8" if "int8" in config else "f32" if "f32" in config else "auto")
     imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
 
     def run():

@@ -58,6 +58,7 @@ DEC_GRID = {
     "lm_cap": [0.5, 1.0],
     "insertion_bonus": [0.0, 0.2, 0.5],
     "first_weight": {"zh": [-0.2, -0.1, 0.0], "ja": [0.0, 0.1]},
+    "prior_weight": {"zh": [0.0, -0.1, -0.2], "ja": [0.0, -0.1]},
     "beam_width": [4],
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 
 import numpy as np
@@ -254,6 +255,41 @@ def test_auto_decides_once_per_group(auto_reader):
     apart = auto_reader.read_arrays(rgbs)
     together = auto_reader.read_arrays(rgbs, groups=[0, 0])
     assert [r.lang for r in apart] == ["ja", "zh"] and [r.lang for r in together] == ["ja", "ja"]
+
+
+def test_document_language_rules():
+    """A line with at most one character only one language writes follows the call's majority
+    (at least 60% of its lines); a line with more evidence, or a call with no clear majority, keeps
+    its own reading."""
+    from hwocr.charsets import DocumentLanguage, LangEvidence
+
+    doc = DocumentLanguage()
+    weak, one_kana, strong_zh = LangEvidence.of("山"), LangEvidence.of("カ"), LangEvidence.of("我们这里")
+    assert doc.language(weak) == "zh" and doc.language(one_kana) == "ja"  # no votes yet: its own
+    for lang in ("ja", "ja", "zh"):
+        doc.add(lang)
+    assert doc.language(weak) == "ja" and doc.language(strong_zh) == "zh"
+    doc.add("zh")  # 2 : 2, no majority
+    assert doc.language(weak) == "zh" and doc.language(one_kana) == "ja"
+    doc.add("zh")
+    assert doc.language(one_kana) == "zh"  # a lone kana lookalike (カ / 力) in a Chinese call
+
+
+@needs_shared(EVAL / "ja-lines")
+def test_auto_reads_a_call_as_one_document(auto_reader):
+    """ja-lines' kanji-only name reads as zh alone, as ja among Japanese lines; batch order and
+    the deferral bound change nothing."""
+    name = load_image(next((EVAL / "ja-lines").glob("*.png"))).rgb
+    ja = load_image(ROOT / "samples" / "ja-line.png").rgb
+    assert auto_reader.read_arrays([name])[0].lang == "zh"
+    res = auto_reader.read_arrays([name, ja, ja])
+    assert [r.lang for r in res] == ["ja", "ja", "ja"]
+    assert res[0].text == auto_reader.decode(auto_reader.posteriors([name])[0], "ja").text
+    from hwocr.reader import Reader
+
+    small = copy.copy(auto_reader)
+    small._DEFER_LINES = 1  # flushed at once: only the lines seen so far vote
+    assert [r.lang for r in Reader.read_arrays(small, [ja, ja, name])] == ["ja", "ja", "ja"]
 
 
 @needs_shared(EVAL / "ja-chars")

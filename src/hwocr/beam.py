@@ -42,10 +42,13 @@ class BeamParams:
     relative: bool = True
     beam_width: int = 4
     prune_top: int = 4
+    #: (relative terms only) weight of every later character's unigram prior, like ``first_weight``
+    prior_weight: float = 0.0
 
     def kwargs(self) -> dict:
         return dict(lm_weight=self.lm_weight, insertion_bonus=self.insertion_bonus, first_weight=self.first_weight,
-                    lm_cap=self.lm_cap, relative=self.relative, beam_width=self.beam_width, prune_top=self.prune_top)
+                    lm_cap=self.lm_cap, relative=self.relative, beam_width=self.beam_width, prune_top=self.prune_top,
+                    prior_weight=self.prior_weight)
 
 
 PARAMS: dict[str, BeamParams] = {
@@ -71,6 +74,9 @@ PRUNE_TOP = 4
 DEFAULT_LM_WEIGHT, DEFAULT_INSERTION_BONUS = DEFAULTS["zh"]
 
 _BLANK_SKIP = 0.999
+#: a hypothesis this far (natural log) below the frame's best is dropped: e^-14 is about 1e-6, more
+#: than any later LM term or bonus can make up (they are capped, or bounded by the insertion bonus)
+PRUNE_DELTA = 14.0
 #: frames from a character's first candidate frame in which its peak (for the confidence gate) is looked for
 _PEAK_AHEAD = 3
 
@@ -126,7 +132,8 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                 beam_width: int = 8, prune_top: int = 8, prune_min: float = 1e-3,
                 lm_weight: float = DEFAULT_LM_WEIGHT, insertion_bonus: float = DEFAULT_INSERTION_BONUS,
                 allowed: np.ndarray | None = None, first_weight: float | None = None,
-                lazy_lm: bool = True, lm_cap: float = math.inf, relative: bool = False) -> list[tuple[int, int, int]]:
+                lazy_lm: bool = True, lm_cap: float = math.inf, relative: bool = False,
+                prior_weight: float = 0.0) -> list[tuple[int, int, int]]:
     """CTC prefix beam search; returns (class_index, first_frame, last_frame) per emitted char.
 
     ``probs`` is (T, C) per-frame probabilities with class 0 the blank; ``charset[i]`` is the text
@@ -182,6 +189,9 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
     def lm_term(k: int, sc: float, ref: float = 0.0) -> float:
         return max(lm_weight * (sc - ref), -cap[k]) if parent[k] else _first_prior(sc, first_weight)
 
+    def rel_term(k: int, raw: float, ref: float, sc: float) -> float:
+        return max(raw - ref, -cap[k]) if parent[k] else _first_prior(sc, first_weight)
+
     def score_lm(nodes: list[int]) -> None:
         scores = _lm_scores(lm, lm_cache, [ctx[parent[k]] for k in nodes], [charset[cls[k]] for k in nodes])
         for k, sc in zip(nodes, scores):
@@ -220,6 +230,7 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
             # create the children this frame needs; their LM term is looked up only once they
             # could be kept (below): until then it counts as 0, its upper bound
             new = [(node, c) for node in beams for c, _ in cand if (node, c) not in children]
+            caps = {c: _gated_cap(lm_cap, probs, t, c) for c, _ in cand} if new else {}
             for nd, c in new:
                 k = len(parent)
                 parent.append(nd)
@@ -227,7 +238,7 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                 first.append(t)
                 last.append(t)
                 weight.append(weight[nd] + insertion_bonus)
-                cap.append(_gated_cap(lm_cap, probs, t, c))
+                cap.append(caps[c])
                 ctx.append(lm.next_context(ctx[nd], charset[c]) if lm is not None else "")
                 children[(nd, c)] = k
                 if lm is not None:
@@ -237,7 +248,8 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                     else:  # known already: no reason to wait
                         weight[k] += lm_term(k, sc)
             if new and relative and lm is not None:
-                _score_relative(lm, lm_cache, new, cand, ctx, charset, children, weight, lm_term, pending)
+                _score_relative(lm, lm_cache, new, cand, ctx, charset, children, weight, rel_term, pending,
+                                lm_weight, prior_weight)
             elif new and not lazy:
                 score_lm(list(pending))
         for node, (pb, pnb) in beams.items():
@@ -271,6 +283,13 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
             need = [nd for nd, _ in scored if nd in pending]
             if need:
                 score_lm(need)
+        if len(scored) > 1:
+            # hypotheses more than PRUNE_DELTA behind the best are dropped (a few live ones on the
+            # confident stretches of a line instead of beam_width)
+            tot = [log(v[0] + v[1] + v[2] + 1e-300) + weight[nd] for nd, v in scored]
+            floor = max(tot) - PRUNE_DELTA
+            if min(tot) < floor:
+                scored = [kv for kv, x in zip(scored, tot) if x >= floor]
         m = max((v[0] + v[1] + v[2]) for _, v in scored) or 1.0
         beams = {}
         for node, (pb, carry, ext) in scored:
@@ -306,19 +325,26 @@ def _gated_cap(lm_cap: float, probs: np.ndarray, t: int, c: int) -> float:
     return lm_cap * min(1.0, (1.0 - p) / max(p, 1e-6))
 
 
-def _score_relative(lm, cache, new, cand, ctx, charset, children, weight, lm_term, pending) -> None:
-    """LM terms of this frame's new children, each from the best candidate in its parent's context."""
+def _score_relative(lm, cache, new, cand, ctx, charset, children, weight, rel_term, pending,
+                    lm_weight: float, prior_weight: float) -> None:
+    """LM terms of this frame's new children, each from the best candidate in its parent's context
+    (``lm_weight * ln P(c | context) + prior_weight * prior(c)``, the prior measured as in
+    :func:`_first_prior`)."""
     parents = list(dict.fromkeys(nd for nd, _ in new))
     cs = [c for c, _ in cand]
-    scores = _lm_scores(lm, cache, [ctx[nd] for nd in parents for _ in cs], [charset[c] for _ in parents for c in cs])
+    texts = [charset[c] for c in cs]
+    scores = _lm_scores(lm, cache, [ctx[nd] for nd in parents for _ in cs], texts * len(parents))
+    prior = [_first_prior(u, prior_weight) for u in _lm_scores(lm, cache, [""] * len(cs), texts)] \
+        if prior_weight else [0.0] * len(cs)
     n = len(cs)
     for i, nd in enumerate(parents):
         row = scores[i * n : (i + 1) * n]
-        ref = max(row)
-        for c, sc in zip(cs, row):
+        raw = [lm_weight * sc + pr for sc, pr in zip(row, prior)]
+        ref = max(raw)
+        for c, sc, x in zip(cs, row, raw):
             k = children[(nd, c)]
             if k in pending:
-                weight[k] += lm_term(k, sc, ref)
+                weight[k] += rel_term(k, x, ref, sc)
                 pending.discard(k)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -151,6 +151,11 @@ class LangEvidence:
         zh = sum(1 for c in text if _is_han(c) and _zh(c) and not _ja(c))
         return cls(kana, ja, zh)
 
+    @property
+    def decisive(self) -> int:
+        """How many characters of the reading only one of the languages writes."""
+        return self.kana + self.ja_only + self.zh_only
+
     def language(self) -> str:
         """ja for any kana, or more Japanese-only than Chinese-only characters; when those are equal
         (shared kanji only: 日本, 山), the language whose own characters hold more probability; zh
@@ -158,6 +163,34 @@ class LangEvidence:
         if self.kana or self.ja_only != self.zh_only:
             return "ja" if self.kana or self.ja_only > self.zh_only else "zh"
         return "ja" if self.ja_mass > self.zh_mass else "zh"
+
+
+#: a line whose reading has at most this many characters that only one language writes is "weak"
+#: evidence: with lang auto it follows the language most lines of the same call read as
+WEAK_DECISIVE = 1
+#: ... when at least this share of the call's lines agree (``benchmarks/tune.py``: 0.5 and 0.6 tie on
+#: every set, 0.7 costs ja-char 0.5 points)
+DOCUMENT_MAJORITY = 0.6
+
+
+@dataclass
+class DocumentLanguage:
+    """The languages the lines of one call (a folder, a list of images) were read as: lines that say
+    little themselves (isolated characters, a lone kana lookalike) take the call's majority, since
+    the lines handed over together are nearly always of one language."""
+
+    votes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, lang: str) -> None:
+        self.votes[lang] = self.votes.get(lang, 0) + 1
+
+    def language(self, ev: LangEvidence) -> str:
+        own = ev.language()
+        n = sum(self.votes.values())
+        if ev.decisive > WEAK_DECISIVE or not n:
+            return own
+        top = max(self.votes, key=self.votes.get)
+        return top if self.votes[top] >= DOCUMENT_MAJORITY * n else own
 
 
 def own_class_masks(charset) -> dict[str, "np.ndarray"]:

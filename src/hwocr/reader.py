@@ -18,7 +18,8 @@ import numpy as np
 
 from . import cancel
 from . import decode as dec
-from .charsets import AUTO, LANG_CHOICES, LANGS, LangEvidence, language_filter, own_class_masks, read_charlist
+from .charsets import (AUTO, LANG_CHOICES, LANGS, WEAK_DECISIVE, DocumentLanguage, LangEvidence, language_filter,
+                       own_class_masks, read_charlist)
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
@@ -120,11 +121,18 @@ class Reader:
         self._lang_masks = {k: dec.class_mask(charset, language_filter(k)) if restrict else None
                             for k in LANGS} if lang == AUTO else {}
         self._own_masks = own_class_masks(charset) if lang == AUTO else {}
+        #: the same as columns: auto decodes each line on its language's columns only
+        self._lang_views = {k: _LangView.of(m, charset, None) for k, m in self._lang_masks.items() if m is not None}
+        own = self._own_masks
+        self._own_w = np.stack([own["ja"], own["zh"]], axis=1).astype(np.float32) if own else None
         self.allowed = _allowed_mask(allow, charset) if allow is not None else None
+        if self.allowed is not None:
+            self._lang_views = {k: _LangView.of(self._lang_masks[k], charset, self.allowed) for k in self._lang_views}
         self._beams: dict[str, object] = {}
         if decoder == "beam":
             for k in (LANGS if lang == AUTO else (lang,)):
-                self._beams[k] = self._make_beam(k)
+                view = self._lang_views.get(k)
+                self._beams[k] = self._make_beam(k, view.charset if view else charset, None if view else self.mask)
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -185,11 +193,12 @@ class Reader:
 
     def evidence(self, post: LinePosteriors) -> LangEvidence:
         """The language evidence of a line read without restriction (best path of every window)."""
-        cs, own = self.charset, self._own_masks
+        cs = self.charset
         ev = LangEvidence()
         for p in post.probs:
             text = LangEvidence.of("".join(cs[e.cls] for e in dec.greedy(p)))
-            ev += replace(text, ja_mass=float(p[:, own["ja"]].sum()), zh_mass=float(p[:, own["zh"]].sum()))
+            ja, zh = (p.sum(axis=0) @ self._own_w).tolist()
+            ev += replace(text, ja_mass=ja, zh_mass=zh)
         return ev
 
     def line_language(self, post: LinePosteriors) -> str:
@@ -198,15 +207,16 @@ class Reader:
     def decode(self, post: LinePosteriors, lang: str | None = None) -> LineResult:
         """Decode one line's posteriors; ``lang`` (auto readers only) overrides the per-line decision."""
         lang = lang or self.line_language(post)
-        mask = self._lang_masks.get(lang)
+        view = self._lang_views.get(lang)
+        charset, allowed = (view.charset, view.allowed) if view else (self.charset, self.allowed)
         chars: list[CharResult] = []
         for w, p in zip(post.windows, post.probs):
             seam = len(chars)  # the first character this window adds
-            if mask is not None:
-                p = dec.restrict(p, mask)
+            if view is not None:
+                p = view.take(p)
             ems = self._emissions(p, lang)
-            if self.allowed is not None:
-                ems = dec.designate(ems, p, self.allowed)
+            if allowed is not None:
+                ems = dec.designate(ems, p, allowed)
             rows = self.engine.info.frame_rows
             stride = w.tensor.shape[-1] * rows / p.shape[0]
             for ci in dec.describe(ems, p, self.top_k, rows):
@@ -216,11 +226,11 @@ class Reader:
                 if not (w.own[0] <= centre < w.own[1]):
                     continue
                 cr = CharResult(
-                    char=self.charset[ci.cls],
+                    char=charset[ci.cls],
                     confidence=ci.confidence,
                     x0=w.to_line_x(x0),
                     x1=w.to_line_x(max(x0, x1)),
-                    alternatives=tuple(Alternative(self.charset[c], pr) for c, pr in ci.alternatives),
+                    alternatives=tuple(Alternative(charset[c], pr) for c, pr in ci.alternatives),
                 )
                 if len(chars) == seam and chars and cr.x0 < chars[-1].x1:
                     chars[-1], cr = _share_seam(chars[-1], cr)
@@ -260,17 +270,49 @@ class Reader:
     #: are only formed within this many lines)
     _CHUNK_LINES = 64
 
+    #: with lang auto, weak-evidence lines wait for the call's majority language: at most this many
+    #: lines or posterior bytes wait at once (then they are decoded with the majority so far)
+    _DEFER_LINES, _DEFER_BYTES = 64, 64 << 20
+
     def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
         """Decoded lines in input order, each yielded as soon as it and all lines before it are read.
-        Posteriors are dropped once decoded, so memory stays bounded for any number of lines."""
+        Posteriors are dropped once decoded, so memory stays bounded for any number of lines.
+        With lang auto, a line whose own evidence is weak takes the call's majority language
+        (:class:`~hwocr.charsets.DocumentLanguage`), so it is decoded once that is known (at the end,
+        or when :attr:`_DEFER_LINES` / :attr:`_DEFER_BYTES` wait)."""
         ready: dict[int, LineResult] = {}
+        doc = DocumentLanguage()
+        waiting: dict[int, tuple[LinePosteriors, LangEvidence]] = {}
+        held = 0
         nxt = 0
+
+        def flush() -> None:
+            for k, (p, e) in waiting.items():
+                ready[k] = self.decode(p, doc.language(e))
+            waiting.clear()
+
         for i, post in self._iter_posteriors(rgbs, batch_size):
             cancel.check()
-            ready[i] = self.decode(post)
+            if self.lang != AUTO:
+                ready[i] = self.decode(post)
+            else:
+                ev = self.evidence(post)
+                doc.add(ev.language())
+                if ev.decisive > WEAK_DECISIVE:
+                    ready[i] = self.decode(post, ev.language())
+                else:
+                    waiting[i] = (post, ev)
+                    held += sum(p.nbytes for p in post.probs)
+                    if len(waiting) >= self._DEFER_LINES or held >= self._DEFER_BYTES:
+                        flush()
+                        held = 0
             while nxt in ready:
                 yield ready.pop(nxt)
                 nxt += 1
+        flush()
+        while nxt in ready:
+            yield ready.pop(nxt)
+            nxt += 1
 
     def _iter_posteriors(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None
                          ) -> Iterator[tuple[int, LinePosteriors]]:
@@ -341,7 +383,7 @@ class Reader:
             return dec.fix_peaks(self._beams[lang](p), p)
         return dec.greedy(p)
 
-    def _make_beam(self, lang: str):
+    def _make_beam(self, lang: str, charset: Sequence[str], mask: np.ndarray | None):
         try:
             from .beam import PARAMS, beam_decode
             from .lm import CharLM
@@ -349,10 +391,9 @@ class Reader:
             raise ModelError("the beam decoder is not available in this build") from None
         lm = CharLM.for_lang(lang)
         kw = PARAMS[lang].kwargs()
-        charset = self.charset
 
         def run(p: np.ndarray):
-            return beam_decode(p, charset, lm, allowed=self.mask, **kw)
+            return beam_decode(p, charset, lm, allowed=mask, **kw)
 
         return run
 
@@ -388,6 +429,27 @@ def check_line_shape(rgb: np.ndarray, name: str) -> None:
     if w > MAX_ASPECT * h or h > MAX_ASPECT * w:
         raise ImageError(f"{name}: {w}x{h} px is too elongated for a text line (limit {MAX_ASPECT}:1); "
                          f"crop it into lines, or read it as a page")
+
+
+@dataclass(frozen=True)
+class _LangView:
+    """One language's columns of the both-language head (lang auto): restricting by taking them and
+    renormalising gives the probabilities :func:`decode.restrict` would on those columns, on a matrix
+    a fraction of the size (so decoding never touches the other language's classes)."""
+
+    cols: np.ndarray  # column indices into the reader's charset
+    charset: tuple[str, ...]  # the characters of those columns
+    allowed: np.ndarray | None  # the reader's designated characters, on those columns
+
+    @classmethod
+    def of(cls, mask: np.ndarray, charset: Sequence[str], allowed: np.ndarray | None) -> "_LangView":
+        cols = np.flatnonzero(mask)
+        return cls(cols, tuple(charset[c] for c in cols), allowed[cols] if allowed is not None else None)
+
+    def take(self, p: np.ndarray) -> np.ndarray:
+        q = p.take(self.cols, axis=1)
+        q /= np.maximum(q.sum(axis=-1, keepdims=True), 1e-12)
+        return q
 
 
 def _restrict_own(p: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
