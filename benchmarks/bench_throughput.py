@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_common as bc  # noqa: E402
 
 CONFIGS = ("rapidocr-ort", "rapidocr-ov", "rapidocr-ov-tput", "notebook-omz", "hwocr-ppocr", "hwocr-ppocr-beam",
-           "hwocr-ppocr-zh-beam", "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam",
+           "hwocr-ppocr-zh-beam", "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-bf16", "hwocr-ppocr-bf16-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam",
            "hwocr-omz")
 OMZ_CONFIGS = ("notebook-omz", "hwocr-omz")
 #: what runs without --configs (the OMZ pair is slow and has random weights: ask for it)
@@ -129,7 +129,8 @@ def _hwocr(config: str, items, workdir: Path):
         # hwocr's defaults: lang auto (one read with both languages' classes, then each line's language),
         # as `hwocr read DIR` runs (parallel); -zh forces the language
         reader = Reader(lang="zh" if "-zh" in config else "auto", decoder="beam" if config.endswith("beam") else "greedy",
-                        parallel=True, precision="INT8" if "int8" in config else "f32" if "f32" in config else "auto")
+                        parallel=True, precision=next((v for k, v in (("int8", "INT8"), ("f32", "f32"), ("bf16", "bf16"))
+                                                       if f"-{k}" in config), "auto"))
     imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
 
     def run():

@@ -189,7 +189,7 @@ def test_first_character_prior_weight_sign():
     cs = ["", "的", "宓"]
     assert lm.score("", "的") > lm.score("", "宓") + 5
     p = _one_char(cs, {"的": 0.45, "宓": 0.45, "": 0.1})
-    pick = lambda w: _text(beam_decode(p, cs, lm, first_weight=w), cs)  # noqa: E731
+    pick = lambda w: _text(beam_decode(p, cs, lm, first_weight=w, insertion_bonus=0.2), cs)  # noqa: E731
     assert pick(0.3) == "的"  # a unigram prior favours the frequent one
     assert pick(-0.2) == "宓"  # a prior correction divides the recogniser's own bias out
 

@@ -185,11 +185,9 @@ def test_default_beam_reads_every_set_better_than_greedy(zh_reader, ja_reader):
         refs = [t for _, t in items]
         beam_acc = score([reader.decode(x).text for x in posts], refs).accuracy
         greedy_acc = score([greedy.decode(x).text for x in posts], refs).accuracy
-        # never worse than greedy by more than 0.3 points; gains on lines and hanzi (the worst case,
-        # not these sets, chose the constants: benchmarks/tune.py)
-        assert beam_acc >= greedy_acc - 0.003, (folder, beam_acc, greedy_acc)
-        if folder != "ja-chars":
-            assert beam_acc > greedy_acc + 0.005, (folder, beam_acc, greedy_acc)
+        # never worse than greedy; gains on lines and hanzi (f32 here: +0.6 on zh-lines, +0.5 on zh-chars,
+        # +1.1 on ja-chars every third; the worst case, not these sets, chose the constants: benchmarks/tune.py)
+        assert beam_acc > greedy_acc + 0.003, (folder, beam_acc, greedy_acc)
 
 
 @needs_shared(NB209)

@@ -180,6 +180,7 @@ class DocumentLanguage:
     the lines handed over together are nearly always of one language."""
 
     votes: dict[str, int] = field(default_factory=dict)
+    share: float = DOCUMENT_MAJORITY
 
     def add(self, lang: str) -> None:
         self.votes[lang] = self.votes.get(lang, 0) + 1
@@ -190,7 +191,7 @@ class DocumentLanguage:
         if ev.decisive > WEAK_DECISIVE or not n:
             return own
         top = max(self.votes, key=self.votes.get)
-        return top if self.votes[top] >= DOCUMENT_MAJORITY * n else own
+        return top if self.votes[top] >= self.share * n else own
 
 
 def own_class_masks(charset) -> dict[str, "np.ndarray"]:

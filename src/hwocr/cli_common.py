@@ -40,7 +40,7 @@ PRECISION_CHOICES = ("auto", "f32", "bf16", "FP32", "INT8", "FP16", "FP16-INT8")
 
 def precision_option(f):
     return click.option("--precision", type=click.Choice(PRECISION_CHOICES, case_sensitive=False), default=None,
-                        help="ppocr: auto (default: bf16 on CPUs with AMX-BF16, f32 elsewhere; 'hwocr devices' "
+                        help="ppocr: auto (default: bf16 on CPUs with native bf16 (AMX-BF16 or AVX512-BF16), f32 elsewhere; 'hwocr devices' "
                              "says which), f32 (= FP32), bf16 or INT8; omz: FP16 (default), FP32 or FP16-INT8.")(f)
 
 

@@ -14,7 +14,7 @@ OMZ_COMMIT = "7ef5b91f75115a5eec5a67921453d7faaff8f78b"
 OMZ_RAW = f"https://raw.githubusercontent.com/openvinotoolkit/open_model_zoo/{OMZ_COMMIT}/data/dataset_classes"
 
 PRECISIONS = ("FP16", "FP32", "FP16-INT8")
-#: precisions of the embedded ppocr recogniser: auto (the default: bf16 on CPUs with AMX-BF16, else f32),
+#: precisions of the embedded ppocr recogniser: auto (the default: bf16 on CPUs with AMX-BF16 or AVX512-BF16, else f32),
 #: f32 and bf16 (both the ONNX from the rapidocr wheel), INT8 (the packaged INT8 IR). FP32 = f32.
 PPOCR_PRECISIONS = ("auto", "f32", "bf16", "INT8")
 

@@ -37,7 +37,7 @@ def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *,
     ``input_spec``: InputSpec fields overriding a custom model's own (card, metadata, defaults).
     ``keep``: restrict the output to the characters it accepts (blank and space always kept). The
     classifier head is cut to them when the graph allows (``info.pruned``); otherwise the caller
-    must mask the probabilities itself. ``precision``: ppocr auto (default: bf16 on CPUs with AMX-BF16,
+    must mask the probabilities itself. ``precision``: ppocr auto (default: bf16 on CPUs with AMX-BF16 or AVX512-BF16,
     f32 elsewhere), f32 (or FP32), bf16 or INT8; omz FP16 (default), FP32 or FP16-INT8 (weights; f32
     compute)."""
     if engine == "ppocr":

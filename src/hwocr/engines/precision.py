@@ -1,8 +1,11 @@
-"""Which inference precision a CPU gets: ``auto`` = bf16 where the CPU has matrix units for it, else f32.
+"""Which inference precision a CPU gets: ``auto`` = bf16 where the CPU computes bf16 natively, else f32.
 
 bf16 is only chosen where OpenVINO lists BF16 among the CPU plugin's ``OPTIMIZATION_CAPABILITIES``
-*and* the processor reports AMX-BF16 tiles (``amx_bf16`` in /proc/cpuinfo): with AVX512-BF16 alone
-bf16 was measured slower than f32, and a CPU whose flags cannot be read gets f32.
+*and* the processor reports native bf16 arithmetic: AMX-BF16 tiles (``amx_bf16``) or AVX512-BF16
+dot products (``avx512_bf16``) in /proc/cpuinfo. Measured (``benchmarks/bench_throughput.py``, CPU time
+per line, PP-OCRv6 lines): an Intel Xeon with AMX reads 2.3x f32 in bf16, an AMD EPYC with AVX512-BF16
+and no AMX 1.6x. A CPU whose flags cannot be read, or without either, gets f32 (bf16 emulated in f32
+arithmetic gains nothing).
 """
 
 from __future__ import annotations
@@ -45,8 +48,12 @@ def cpu_flags(path: str | Path = "/proc/cpuinfo") -> frozenset[str]:
     return frozenset()
 
 
+#: /proc/cpuinfo flags of native bf16 arithmetic
+BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
 def has_bf16_units(capabilities, flags: frozenset[str]) -> bool:
-    return "BF16" in set(capabilities) and "amx_bf16" in flags
+    return "BF16" in set(capabilities) and bool(BF16_FLAGS & flags)
 
 
 def device_capabilities(core, device: str) -> list[str]:
@@ -78,6 +85,7 @@ def describe(device: str, core) -> str:
     caps = device_capabilities(core, device)
     parts = [device, f"({name})", f"capabilities: {' '.join(caps) or '?'}"]
     if device.upper().startswith("CPU"):
-        parts.append(f"amx_bf16: {'yes' if 'amx_bf16' in cpu_flags() else 'no'}")
+        flags = cpu_flags()
+        parts.append("native bf16: " + (", ".join(sorted(BF16_FLAGS & flags)) or "no"))
     parts.append(f"ppocr --precision auto runs: {choose('auto', device, core).label}")
     return "  ".join(parts)
