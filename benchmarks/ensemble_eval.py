@@ -68,7 +68,7 @@ def collect(dirs: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "lines.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    r6, r5 = Reader(), Reader(engine="ppocr-v5")
+    r6, r5 = Reader(ensemble=False), Reader(engine="ppocr-v5")
     g6, g5 = r6.with_decoder("greedy"), r5.with_decoder("greedy")
     pos6 = {c: i for i, c in enumerate(r6.charset)}
     idx = np.array([pos6.get(c, -1) for c in r5.charset])
@@ -169,8 +169,8 @@ def time_cmd(dirs: list[str], n: int, method: str) -> None:
 
     cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout.strip()
     print(f"CPU: {cpu}; {os.cpu_count()} cores; load before: {os.getloadavg()}; python {platform.python_version()}")
-    base = Reader()
-    ens = Reader(ensemble=method)
+    base = Reader(ensemble=False)
+    ens = Reader(ensemble=method)  # the default where v5 is installed
     print(f"precision: v6 {base.engine.precision}")
     for folder in dirs:
         items = bc.labels(Path(folder))[:n]

