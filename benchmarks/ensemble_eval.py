@@ -169,8 +169,11 @@ def time_cmd(dirs: list[str], n: int, method: str) -> None:
 
     cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout.strip()
     print(f"CPU: {cpu}; {os.cpu_count()} cores; load before: {os.getloadavg()}; python {platform.python_version()}")
-    base = Reader(ensemble=False)
+    import copy
+
     ens = Reader(ensemble=method)  # the default where v5 is installed
+    base = copy.copy(ens)  # v6 alone on the very same compiled v6 model (only v5's work differs)
+    base._ensemble = None
     print(f"precision: v6 {base.engine.precision}")
     for folder in dirs:
         items = bc.labels(Path(folder))[:n]
@@ -196,14 +199,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("stage", choices=("collect", "score", "time"))
     ap.add_argument("dirs", nargs="*")
     ap.add_argument("--n", type=int, default=150)
-    ap.add_argument("--method", default="pick")
+    ap.add_argument("--method", default="rover")
     a = ap.parse_args(argv)
     if a.stage == "collect":
         collect(a.dirs or default_dirs())
     elif a.stage == "score":
         score_cmd()
     else:
-        time_cmd(a.dirs or [str(VAL / n) for n in JA_VAL] + [str(bc.SHARED / "eval" / "ja-chars")], a.n, a.method)
+        time_cmd(a.dirs or [str(VAL / n) for n in JA_VAL] + [str(bc.SHARED / "eval" / "ja-chars"), str(VAL / "zh-sent")],
+                 a.n, a.method)
 
 
 if __name__ == "__main__":

@@ -194,3 +194,18 @@ def test_ensemble_on_a_page_block_and_the_cli():
                           str(SAMPLES / "ja-line.png")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert '"engine": "PP-OCRv6_rec_small+PP-OCRv5_mobile_rec"' in out.stdout and JA_TEXT in out.stdout
+
+
+@needs_v5
+def test_models_info_and_verify_know_v5():
+    from click.testing import CliRunner
+
+    from hwocr.cli import cli
+
+    r = CliRunner().invoke(cli, ["models", "info", "PP-OCRv5_mobile_rec"])
+    assert r.exit_code == 0 and PPOCRV5_REC.sha256 in r.output and PPOCRV5_REC.charlist[2] in r.output
+    assert "Apache-2.0" in r.output
+    r = CliRunner().invoke(cli, ["models", "verify", "PP-OCRv5_mobile_rec"])
+    assert r.exit_code == 0 and r.output.startswith("ok ")
+    r = CliRunner().invoke(cli, ["models", "list"])
+    assert "PP-OCRv5_mobile_rec" in r.output and "available" in r.output

