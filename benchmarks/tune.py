@@ -54,11 +54,13 @@ PRE_GRID = {
 #: character are skipped; the absolute fusion of before is reported for comparison)
 DEC_GRID = {
     "relative": [True],
-    "lm_weight": [0.05, 0.1, 0.2, 0.3, 0.5],
-    "lm_cap": [0.5, 1.0],
+    "lm_weight": {"zh": [0.1, 0.2, 0.3, 0.4], "ja": [0.3, 0.5, 0.8]},
+    "lm_cap": [1.0, 2.0, 4.0, 8.0],
     "insertion_bonus": [0.0, 0.2, 0.5],
     "first_weight": {"zh": [-0.2, -0.1, 0.0], "ja": [0.0, 0.1]},
-    "prior_weight": {"zh": [0.0, -0.1, -0.2], "ja": [0.0, -0.1]},
+    # every later character's unigram prior: random-order and everyday lines both gain from dividing
+    # out part of the recogniser's own frequency bias while the LM ranks in context
+    "prior_weight": {"zh": [0.0, -0.2, -0.4, -0.6, -0.8], "ja": [0.0, -0.1, -0.2, -0.4]},
     "beam_width": [4],
 }
 

@@ -11,7 +11,10 @@ LM term is ``lm_weight * ln P_lm(c | context)``, with two safeguards (:class:`Be
   deleted or replaced by the LM alone.
 
 The first character, which has no context, is scored by its own weight (``first_weight``, negative for a
-prior correction; see :data:`FIRST_WEIGHT`).
+prior correction; see :data:`FIRST_WEIGHT`). With ``prior_weight`` every later character's term also
+carries ``prior_weight * prior(c)`` (the same clipped unigram prior), so that in context the LM ranks
+while part of the recogniser's own bias towards frequent characters is divided out (relative terms
+only: the sum is measured from the best candidate and capped like the LM term).
 
 CTC probabilities are kept in the linear domain with a per-frame rescaling (only ratios between
 hypotheses matter), frames whose blank probability exceeds ``1 - prune_min`` (at most 0.999) are
@@ -54,8 +57,8 @@ class BeamParams:
 PARAMS: dict[str, BeamParams] = {
     # benchmarks/tune.py --stage dec: the best worst-case gain over greedy on every validation and dev set,
     # both at bf16 (the default on CPUs with native bf16) and at f32
-    "zh": BeamParams(lm_weight=0.1, insertion_bonus=0.0, first_weight=-0.1, lm_cap=1.0, relative=True, prior_weight=-0.2),
-    "ja": BeamParams(lm_weight=0.5, insertion_bonus=0.0, first_weight=0.0, lm_cap=1.0, relative=True),
+    "zh": BeamParams(lm_weight=0.3, insertion_bonus=0.2, first_weight=-0.1, lm_cap=8.0, relative=True, prior_weight=-0.6),
+    "ja": BeamParams(lm_weight=0.5, insertion_bonus=0.2, first_weight=0.0, lm_cap=8.0, relative=True, prior_weight=-0.1),
 }
 # (lm_weight, insertion_bonus) per language, in natural-log units.
 DEFAULTS: dict[str, tuple[float, float]] = {k: (v.lm_weight, v.insertion_bonus) for k, v in PARAMS.items()}

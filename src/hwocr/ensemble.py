@@ -15,12 +15,14 @@ README "A second model for Japanese" has the numbers.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .engines.v5 import ENGINE_NAME
+from .registry import PPOCRV5_REC
 from .errors import ModelError
 from .results import LineResult
 
@@ -110,15 +112,32 @@ class Ensemble:
     """The second model of a Reader and how its readings are combined with the first's."""
 
     def __init__(self, reader: "Reader", method: str, **reader_kw) -> None:
-        from .reader import Reader
+        from .engines.v5 import locate
+        from .store import Store
 
+        # missing or unverifiable: one line now, not on the first Japanese line
+        locate(Store.from_env(reader_kw.get("model_dir"), reader_kw.get("mirror"), reader_kw.get("offline")))
         self.method = method
-        self.second = Reader(lang="ja", engine=ENGINE_NAME, decoder=reader.decoder, top_k=reader.top_k, ensemble=False,
-                             **reader_kw)
+        self._kw = dict(decoder=reader.decoder, top_k=reader.top_k, **reader_kw)
+        self._second: "Reader | None" = None
+        self._lock = threading.Lock()
+
+    @property
+    def second(self) -> "Reader":
+        """The PP-OCRv5 reader, compiled on the first Japanese line (a Chinese-only job never pays its
+        memory)."""
+        if self._second is None:
+            with self._lock:
+                if self._second is None:
+                    from .reader import Reader
+
+                    self._second = Reader(lang="ja", engine=ENGINE_NAME, ensemble=False, **self._kw)
+        return self._second
 
     @property
     def name(self) -> str:
-        return self.second.engine.name
+        """The second model's name, without loading it (the name its results carry once loaded)."""
+        return self._second.engine.name if self._second is not None else PPOCRV5_REC.name
 
     def refine(self, reader: "Reader", results: Sequence[LineResult], rgbs: Sequence[np.ndarray],
                batch_size: int | None = None) -> list[LineResult]:
