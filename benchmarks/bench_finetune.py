@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                               "train_seconds": r.seconds, "history": r.history, "loadavg_start": load_start,
                               "loadavg": os.getloadavg(), "cpu": cpu_name()}, ensure_ascii=False))
             return 3
-        out = {"what": args.what, "lang": lang, "layers": args.layers, "lr": cfg.lr, "anchor": cfg.anchor,
+        out = {"what": args.what, "lang": lang, "finetune_seconds": round(time.monotonic() - t0, 1), "layers": args.layers, "lr": cfg.lr, "anchor": cfg.anchor,
                "distill": cfg.distill, "replay": cfg.replay, "train_seconds": res.report.seconds,
                "steps": res.report.steps, "best_step": res.report.best_step, "stopped": res.report.stopped,
                "internal": {"base": vars(res.report.base), "best": vars(res.report.best)}, "data": res.data,

@@ -88,7 +88,7 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
     report = train(model, frozen, train_set, Scorer(held, spec, charset, mask, frozen),
                    Scorer(general_set, spec, charset, mask, frozen), replay_set, spec, config, progress)
     try:
-        check_not_worse(report.base, report.best, config.general_tolerance)
+        check_not_worse(report.base, report.best, config.general_tolerance, report.history)
     except WorseModelError as e:
         e.report = report  # what was tried (every evaluation), for the caller
         raise

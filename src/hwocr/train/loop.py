@@ -173,14 +173,23 @@ def _greedy(row: np.ndarray, charset: tuple[str, ...]) -> str:
     return "".join(charset[row[k]] for k in keep)
 
 
-def check_not_worse(base: Scores, new: Scores, tolerance: float) -> None:
+def check_not_worse(base: Scores, new: Scores, tolerance: float, history: Sequence[dict] = ()) -> None:
     """Raise WorseModelError unless ``new`` reads the held-out split better than ``base`` and the
-    general synthetic set at most ``tolerance`` worse."""
+    general synthetic set at most ``tolerance`` worse. ``history``: the evaluations of the run, to
+    say why nothing better was kept."""
     if new.general < base.general - tolerance:
         raise WorseModelError(
             f"not saved: the fine-tuned model reads the general synthetic set worse than the base "
             f"(1-CER {new.general:.4f} vs {base.general:.4f}); try fewer --minutes or more varied samples")
     if new.heldout <= base.heldout:
+        better = [h for h in history if h["heldout"] > base.heldout]
+        if better:
+            top = max(better, key=lambda h: h["heldout"])
+            raise WorseModelError(
+                f"not saved: every step that read your held-out samples better than the base read the general "
+                f"synthetic set more than {100 * tolerance:g} points worse (best held-out 1-CER {top['heldout']:.4f} "
+                f"vs {base.heldout:.4f}, at general {top['general']:.4f} vs {base.general:.4f}): it would forget "
+                f"other writing; try fewer --steps, a lower --lr or more varied samples")
         raise WorseModelError(
             f"not saved: the fine-tuned model reads your held-out samples no better than the base "
             f"(1-CER {new.heldout:.4f} vs {base.heldout:.4f}); add more samples or train longer")
