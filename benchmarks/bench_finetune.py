@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--anchor", type=float, default=None, help="L2-SP weight (default: TrainConfig's)")
     ap.add_argument("--distill", type=float, default=None, help="distillation weight (default: TrainConfig's)")
     ap.add_argument("--replay", type=float, default=None, help="replayed share of a batch (default: TrainConfig's)")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (held-out split, batches, augmentation)")
     ap.add_argument("--keep", action="store_true", help="keep the /tmp work folder")
     args = ap.parse_args(argv)
 
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix=f"hwocr-bench-ft-{args.what}-", dir="/tmp"))
     try:
         adapt, test, lang = style_sets(work) if args.what == "style" else writer_sets(work)
-        cfg = TrainConfig(scope=args.layers, minutes=args.minutes, max_steps=args.steps,
+        cfg = TrainConfig(scope=args.layers, minutes=args.minutes, max_steps=args.steps, seed=args.seed,
                           **({"lr": args.lr} if args.lr else {}),
                           **({"anchor": args.anchor} if args.anchor is not None else {}),
                           **({"distill": args.distill} if args.distill is not None else {}),
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                               "train_seconds": r.seconds, "history": r.history, "loadavg_start": load_start,
                               "loadavg": os.getloadavg(), "cpu": cpu_name()}, ensure_ascii=False))
             return 3
-        out = {"what": args.what, "lang": lang, "finetune_seconds": round(time.monotonic() - t0, 1), "layers": args.layers, "lr": cfg.lr, "anchor": cfg.anchor,
+        out = {"what": args.what, "lang": lang, "finetune_seconds": round(time.monotonic() - t0, 1), "layers": args.layers, "lr": cfg.lr, "anchor": cfg.anchor, "seed": cfg.seed,
                "distill": cfg.distill, "replay": cfg.replay, "train_seconds": res.report.seconds,
                "steps": res.report.steps, "best_step": res.report.best_step, "stopped": res.report.stopped,
                "internal": {"base": vars(res.report.base), "best": vars(res.report.best)}, "data": res.data,
