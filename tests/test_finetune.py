@@ -54,7 +54,9 @@ def tiny_general(d: Path) -> Path:
     return d
 
 
-FAST = dict(scope="head", max_steps=12, batch_size=4, lr=3e-2, eval_every=4, patience=3, replay=0.25, augment=False)
+#: distillation on (the replayed lines are the tiny general set), weaker than the default to suit the large lr
+FAST = dict(scope="head", max_steps=12, batch_size=4, lr=3e-2, eval_every=4, patience=3, replay=0.25, augment=False,
+            distill=1.0)
 
 
 def test_finetune_round_trip_reads_as_taught(tmp_path):
@@ -92,6 +94,10 @@ def test_check_not_worse():
         check_not_worse(base, Scores(0.99, 0.94), tolerance=0.005)
     with pytest.raises(WorseModelError, match="held-out samples no better"):
         check_not_worse(base, Scores(0.8, 0.95), tolerance=0.005)
+    # nothing kept because every better step forgot: the message says so
+    history = [{"step": 0, "heldout": 0.8, "general": 0.95}, {"step": 20, "heldout": 0.9, "general": 0.93}]
+    with pytest.raises(WorseModelError, match=r"more than 0.5 points worse \(best held-out 1-CER 0.9000"):
+        check_not_worse(base, base, tolerance=0.005, history=history)
 
 
 CHARSET = ("", *LINE, " ")
@@ -141,6 +147,32 @@ def test_without_torch_the_command_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     r = CliRunner().invoke(cli, ["finetune", str(tmp_path), "-o", str(tmp_path / "m")])
     assert r.exit_code == 1 and "pip install 'hwocr[train]'" in r.output
+
+
+def test_distillation_is_zero_at_the_base_and_grows_when_the_model_moves():
+    from hwocr.train.loop import _distill, _teacher
+
+    from hwocr.store import packaged_path
+    from hwocr.train.graph import OnnxModule
+
+    m = OnnxModule.load(packaged_path(PPOCR_REC))
+    head = max(i for i, (op, *_) in enumerate(m.nodes) if op == "MatMul")
+    t = _teacher(m)
+    assert t.proto is m.proto and not any(p.requires_grad for p in t.parameters())
+    w = m.named_weights()[m.nodes[head][1][1]]
+    feats = torch.randn(2, 40, w.shape[0])
+    with torch.no_grad():
+        assert abs(float(_distill(m(feats, log_probs=True, start=head).permute(1, 0, 2), t, feats, head))) < 1e-5
+        w.add_(0.05 * torch.randn_like(w))
+        assert float(_distill(m(feats, log_probs=True, start=head).permute(1, 0, 2), t, feats, head)) > 1e-3
+
+
+@pytest.mark.parametrize("lang", ["zh", "ja"])
+def test_packaged_general_set_is_sentences_in_several_styles(lang):
+    rows = [ln.split("\t") for ln in (replay_dir(lang, "check") / "labels.tsv").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 150 and sum(len(t) for _, t in rows) > 1000
+    assert len({n.split("-", 1)[1].rsplit(".", 1)[0] for n, _ in rows}) == 5  # the five writer styles
+    assert all((replay_dir(lang, "check") / n).is_file() for n, _ in rows)
 
 
 def test_graph_matches_openvino():

@@ -26,7 +26,8 @@ from ..registry import PPOCR_REC, InputSpec
 from ..store import packaged_path
 from .data import load_folder
 from .graph import OnnxModule
-from .loop import Frozen, Scorer, scope_start, TrainConfig, TrainReport, check_not_worse, pick_device, split_heldout, train
+from .loop import (Frozen, Scorer, TrainConfig, TrainReport, WorseModelError, check_not_worse, pick_device, scope_start,
+                   split_heldout, train)
 
 BASES = ("ppocr",)
 MODEL_FILE = "model.onnx"
@@ -86,7 +87,11 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
     frozen = Frozen(model, scope_start(model, config.scope), dev)
     report = train(model, frozen, train_set, Scorer(held, spec, charset, mask, frozen),
                    Scorer(general_set, spec, charset, mask, frozen), replay_set, spec, config, progress)
-    check_not_worse(report.base, report.best, config.general_tolerance)
+    try:
+        check_not_worse(report.base, report.best, config.general_tolerance, report.history)
+    except WorseModelError as e:
+        e.report = report  # what was tried (every evaluation), for the caller
+        raise
     summary = {**data.summary(), "train": len(train_set), "heldout": len(held), "replay": len(replay_set),
                "general": len(general_set)}
     write_model_dir(out, model.cpu(), charset, spec, lang, report,
