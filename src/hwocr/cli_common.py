@@ -31,7 +31,8 @@ def warn(msg: str) -> None:
 def lang_option(f):
     return click.option("--lang", type=click.Choice(LANG_CHOICES), default=AUTO, show_default=True,
                         help="Language of the text (auto: decided per line, per block on a page; any kana means "
-                             "Japanese).")(f)
+                             "Japanese; lines that say little follow the language most images of the same "
+                             "command read as).")(f)
 
 
 #: what --precision accepts (ppocr: auto, f32 = FP32, bf16, INT8; omz: FP16, FP32, FP16-INT8)

@@ -53,7 +53,9 @@ class Reader:
     Args:
         lang: "auto" (default: each line is read once with both languages' characters; any kana makes it
             Japanese, else more Japanese-only than Chinese-only kanji; it is then restricted to that
-            language and decoded with its language model; ``LineResult.lang`` says which), "zh"
+            language and decoded with its language model; ``LineResult.lang`` says which; in a call with
+            several lines, a line with at most one character only one language writes follows the
+            language most of the call's lines read as), "zh"
             (simplified Chinese) or "ja" (Japanese). The omz engine has one model per language: auto
             is zh for it.
         engine: "ppocr" (embedded PP-OCRv6-small, default), "omz" (Intel Open Model Zoo model for
