@@ -460,7 +460,11 @@ def _preload(readers: Readers, lang: str, warmup: bool) -> None:
     if warmup:
         import numpy as np
 
-        r.read_arrays([np.full((48, 96, 3), 255, np.uint8)])
+        blank = np.full((48, 96, 3), 255, np.uint8)
+        r.read_arrays([blank])
+        ens = getattr(r, "_ensemble", None)
+        if ens is not None:  # the second model for Japanese lines: loaded now, not on the first request
+            ens.second.read_arrays([blank])
 
 
 def _page_supported(readers: Readers) -> bool:
