@@ -256,9 +256,9 @@ def test_auto_decides_once_per_group(auto_reader):
 
 
 def test_document_language_rules():
-    """A line with at most one character only one language writes follows the call's majority
-    (at least 60% of its lines); a line with more evidence, or a call with no clear majority, keeps
-    its own reading."""
+    """A line whose evidence for one language exceeds the other's by at most one character follows
+    the call's majority (at least 60% of its lines); a line with more evidence, or a call with no clear
+    majority, keeps its own reading."""
     from hwocr.charsets import DocumentLanguage, LangEvidence
 
     doc = DocumentLanguage()
@@ -271,6 +271,9 @@ def test_document_language_rules():
     assert doc.language(weak) == "zh" and doc.language(one_kana) == "ja"
     doc.add("zh")
     assert doc.language(one_kana) == "zh"  # a lone kana lookalike (カ / 力) in a Chinese call
+    mixed = LangEvidence(ja_only=2, zh_only=3)  # a hasty kanji line misread both ways: a margin of one
+    assert mixed.decisive == 1 and mixed.language() == "zh"
+    assert DocumentLanguage({"ja": 9, "zh": 1}).language(mixed) == "ja"
 
 
 @needs_shared(EVAL / "ja-lines")
