@@ -62,6 +62,16 @@ class RssSampler(threading.Thread):
             self.stop.wait(self.every)
 
 
+def stop_server(proc: subprocess.Popen, sampler: "RssSampler", wait_s: float) -> None:
+    """Stop sampling, then the server ``proc`` (killed if it has not exited after ``wait_s``)."""
+    sampler.stop.set()
+    proc.terminate()
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_healthy(proc: subprocess.Popen, url: str, limit_s: float) -> None:
     """Wait until the server ``proc`` answers /healthz with 200 (SystemExit if it exits or takes too long)."""
     t = time.monotonic()
@@ -173,12 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         rss_end = rss_mb(proc.pid)
         health = httpx.get(f"{url}/healthz", timeout=10).json()
     finally:
-        sampler.stop.set()
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc, sampler, 15)
     rss = [r for _, r in sampler.samples]
     load_rss = rss[n_before:]
     n = len(lat)

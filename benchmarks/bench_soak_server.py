@@ -50,7 +50,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_server import RssSampler, free_port, pct, rss_mb, wait_healthy  # noqa: E402
+from bench_server import RssSampler, free_port, pct, rss_mb, stop_server, wait_healthy  # noqa: E402
 from compose_pages import degrade, paste, trim  # noqa: E402
 
 EPS_LOOP = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 64\n{ } loop\n"
@@ -258,12 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         rss_end = rss_mb(proc.pid)
         health = httpx.get(f"{url}/healthz", timeout=10)
     finally:
-        sampler.stop.set()
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc, sampler, 60)
     rss = [r for _, r in sampler.samples][n_before:]
     out = {
         "sent": done, "planned": len(items), "lines": a.requests, "pages": a.pages, "hostile": a.hostile,

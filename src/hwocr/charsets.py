@@ -172,8 +172,8 @@ class LangEvidence:
 #: validation and dev set as the right --lang does, at bf16 and f32; counting the evidence instead of its
 #: margin left ja-rand 0.19 points below)
 WEAK_DECISIVE = 1
-#: ... when at least this share of the call's lines agree (``benchmarks/tune.py``: 0.5 and 0.6 tie on
-#: every set, 0.7 costs ja-char 0.5 points)
+#: ... when at least this share of the call's lines agree (``benchmarks/tune.py --doc-share``: 0.5 and
+#: 0.6 tie on every set, 0.7 costs ja-char 0.5 points at f32)
 DOCUMENT_MAJORITY = 0.6
 
 

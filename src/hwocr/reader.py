@@ -54,8 +54,8 @@ class Reader:
         lang: "auto" (default: each line is read once with both languages' characters; any kana makes it
             Japanese, else more Japanese-only than Chinese-only kanji; it is then restricted to that
             language and decoded with its language model; ``LineResult.lang`` says which; in a call with
-            several lines, a line with at most one character only one language writes follows the
-            language most of the call's lines read as), "zh"
+            several lines, a line whose evidence for one language exceeds the other's by at most one
+            character follows the language most of the call's lines read as), "zh"
             (simplified Chinese) or "ja" (Japanese). The omz engine has one model per language: auto
             is zh for it.
         engine: "ppocr" (embedded PP-OCRv6-small, default), "omz" (Intel Open Model Zoo model for
@@ -130,13 +130,12 @@ class Reader:
         self._lang_masks = {k: dec.class_mask(charset, language_filter(k)) if restrict else None
                             for k in LANGS} if lang == AUTO else {}
         self._own_masks = own_class_masks(charset) if lang == AUTO else {}
-        #: the same as columns: auto decodes each line on its language's columns only
-        self._lang_views = {k: _LangView.of(m, charset, None) for k, m in self._lang_masks.items() if m is not None}
         own = self._own_masks
         self._own_w = np.stack([own["ja"], own["zh"]], axis=1).astype(np.float32) if own else None
         self.allowed = _allowed_mask(allow, charset) if allow is not None else None
-        if self.allowed is not None:
-            self._lang_views = {k: _LangView.of(self._lang_masks[k], charset, self.allowed) for k in self._lang_views}
+        #: the same as columns: auto decodes each line on its language's columns only
+        self._lang_views = {k: _LangView.of(m, charset, self.allowed) for k, m in self._lang_masks.items()
+                            if m is not None}
         self._beams: dict[str, object] = {}
         if decoder == "beam":
             for k in (LANGS if lang == AUTO else (lang,)):
