@@ -5,7 +5,8 @@ Each column is read as ``hwocr eval DIR --decoder greedy``, ``hwocr eval DIR`` a
 --lang zh|ja`` read it (the folder in batches, as one document for ``--lang auto``; Japanese lines
 also by PP-OCRv5 where it is installed). The peer column comes from ``benchmarks/peer_eval.py``.
 
-    python benchmarks/accuracy.py DIR[=zh|ja] ...   # default: every dev set and validation set
+    python benchmarks/accuracy.py DIR[,DIR2...][=zh|ja] ...   # default: every dev set and validation set,
+                          # and each validation set pooled with its more draws (validation.py --more)
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from tune import DEV_SETS, VAL, VAL_SETS  # noqa: E402
 
 def default_dirs() -> list[str]:
     dev = [f"{bc.SHARED / 'eval' / n}={lg}" for n, lg in {**DEV_SETS, "ja-lines": "ja"}.items()]
-    return dev + [f"{VAL / n}={lg}" for n, lg in VAL_SETS.items()]
+    val = [f"{VAL / n}={lg}" for n, lg in VAL_SETS.items()]
+    for n, lg in VAL_SETS.items():  # the set pooled with its more draws (validation.py --more), where built
+        more = sorted(VAL.parent.glob(f"validation-s*/{n}-s*"))
+        if more:
+            val.append(",".join(map(str, [VAL / n, *more])) + f"={lg}")
+    return dev + val
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,21 +45,26 @@ def main(argv: list[str] | None = None) -> None:
     print("| set | n | greedy | default (auto, beam) | right --lang, beam | auto chose right |")
     print("|---|---|---|---|---|---|")
     for spec in a.dirs or default_dirs():
-        folder, _, lang = spec.partition("=")
-        items = bc.labels(Path(folder))
-        refs = [t for _, t in items]
-        rgbs = [load_image(p).rgb for p, _ in items]
-        res = auto.read_arrays(rgbs)  # exactly what `hwocr eval DIR` reads (the folder as one document)
-        langs = [x.lang for x in res]
-        g = score([x.text for x in greedy.read_arrays(rgbs)], refs)
-        d = score([x.text for x in res], refs)
+        folders, _, lang = spec.partition("=")
         if lang and lang not in forced:
             forced[lang] = Reader(lang=lang, parallel=True)
-        r = score([x.text for x in forced[lang].read_arrays(rgbs)], refs) if lang else d
+        refs, texts = [], {"g": [], "d": [], "r": []}
+        langs: list[str] = []
+        for folder in folders.split(","):  # DIR1,DIR2,...: each read as one document, scored pooled
+            items = bc.labels(Path(folder))
+            refs += [t for _, t in items]
+            rgbs = [load_image(p).rgb for p, _ in items]
+            res = auto.read_arrays(rgbs)  # exactly what `hwocr eval DIR` reads (the folder as one document)
+            langs += [x.lang for x in res]
+            texts["d"] += [x.text for x in res]
+            texts["g"] += [x.text for x in greedy.read_arrays(rgbs)]
+            texts["r"] += [x.text for x in forced[lang].read_arrays(rgbs)] if lang else [x.text for x in res]
+        g, d, r = (score(texts[k], refs) for k in "gdr")
         right = sum(lg == lang for lg in langs) / len(langs) if lang else float("nan")
-        print(f"| {Path(folder).name} | {g.n} | {g.accuracy:.4f} | **{d.accuracy:.4f}** | {r.accuracy:.4f} | {right:.3f} |",
+        name = Path(folders.split(",")[0]).name + (f" x{len(folders.split(','))}" if "," in folders else "")
+        print(f"| {name} | {g.n} | {g.accuracy:.4f} | **{d.accuracy:.4f}** | {r.accuracy:.4f} | {right:.3f} |",
               flush=True)
-        print(json.dumps({"set": Path(folder).name, "greedy": g.to_dict(), "default": d.to_dict(), "lang": r.to_dict()}),
+        print(json.dumps({"set": name, "greedy": g.to_dict(), "default": d.to_dict(), "lang": r.to_dict()}),
               file=sys.stderr)
 
 

@@ -1,14 +1,18 @@
 """PP-OCRv5 mobile beside PP-OCRv6 small (issue 11 item 5): which combination, measured where.
 
 Stage ``collect`` reads every set once with each model (both-language heads, as ``--lang auto``
-reads) and decodes each line, for the right ``--lang`` and for auto (v6's per-line decision), with
-greedy and beam, for v6, v5 and the frame-wise fusion of their posteriors (v5's classes mapped onto
-v6's charset; the two models give the same frames for the same input). It stores texts and
-confidences in a JSON file. Stage ``score`` evaluates the combination rules on that file; the
-rules' constants are chosen on the validation suite (worst-case gain over v6 across its ja sets,
-and no loss on its zh sets with auto), then the dev sets (``../shared/eval``) confirm.
+reads) and decodes each line, for the right ``--lang`` and for auto (v6's per-line decision): v6 greedy
+and beam, v5 greedy and beam, and the frame-wise fusion of their posteriors (v5's classes mapped onto
+v6's charset; the two models give the same frames for the same input). It stores texts, per-character
+confidences and top classes (what the vote reads) in ``build/ensemble/lines-<precision>.json``.
+Stage ``score`` evaluates the combination rules on every collected precision; the constants of
+:mod:`hwocr.ensemble` are chosen on the validation suite by the worst case, over its three Japanese
+sets and every precision, of two gains: the default pipeline (v6 beam + v5 greedy, voted with the LM)
+over v6 beam alone, and over the greedy pipeline (v6 greedy + v5 greedy, voted without the LM) with the
+same constants. The dev sets (``../shared/eval``) confirm.
 
-    python benchmarks/ensemble_eval.py collect [DIR=lang ...]     # -> build/ensemble/lines.json
+    python benchmarks/ensemble_eval.py collect [DIR=lang ...] [--precision auto|f32]   # default: every set,
+                                        # with the more draws of benchmarks/validation.py --more
     python benchmarks/ensemble_eval.py score                      # tables
     python benchmarks/ensemble_eval.py time [DIR ...] [--n 150]   # ms/line, v6 alone vs --ensemble, interleaved
 """
@@ -16,9 +20,12 @@ and no loss on its zh sets with auto), then the dev sets (``../shared/eval``) co
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -41,12 +48,14 @@ ZH_VAL = ("zh-sent", "zh-rand", "zh-char")
 
 def default_dirs() -> list[str]:
     val = [f"{VAL / n}={lg}" for n, lg in VAL_SETS.items()]
+    val += [f"{d}={VAL_SETS[n]}" for n in JA_VAL for d in sorted(VAL.parent.glob(f"validation-s*/{n}-s*"))]
     dev = [f"{bc.SHARED / 'eval' / n}={lg}" for n, lg in {**DEV_SETS, "ja-lines": "ja"}.items()]
     return val + dev
 
 
 def _line(res) -> dict:
-    return {"t": res.text, "c": round(res.confidence, 5), "cc": [round(c.confidence, 4) for c in res.chars]}
+    return {"t": res.text, "c": round(res.confidence, 5), "cc": [round(c.confidence, 4) for c in res.chars],
+            "a": [[[x.char, round(x.confidence, 4)] for x in c.alternatives] for c in res.chars]}
 
 
 def fuse(p6: np.ndarray, p5: np.ndarray, idx: np.ndarray, w: float = 0.5) -> np.ndarray:
@@ -60,15 +69,17 @@ def fuse(p6: np.ndarray, p5: np.ndarray, idx: np.ndarray, w: float = 0.5) -> np.
     return out / out.sum(axis=1, keepdims=True)
 
 
-def collect(dirs: list[str]) -> None:
+def collect(dirs: list[str], precision: str) -> None:
     from hwocr import Reader
+    from hwocr.ensemble import TOP_K
     from hwocr.imageio import load_image
     from hwocr.reader import LinePosteriors
 
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "lines.json"
+    r6 = Reader(ensemble=False, top_k=TOP_K, precision=precision)
+    r5 = Reader(engine="ppocr-v5", top_k=TOP_K, precision=precision)
+    path = OUT / f"lines-{r6.engine.precision}.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    r6, r5 = Reader(ensemble=False), Reader(engine="ppocr-v5")
     g6, g5 = r6.with_decoder("greedy"), r5.with_decoder("greedy")
     pos6 = {c: i for i, c in enumerate(r6.charset)}
     idx = np.array([pos6.get(c, -1) for c in r5.charset])
@@ -94,34 +105,61 @@ def collect(dirs: list[str]) -> None:
             rows.append(row)
         data[name] = {"lang": lang, "rows": rows}
         path.write_text(json.dumps(data, ensure_ascii=False))
-        print(f"{name}: {len(rows)} lines, {time.time() - t0:.0f} s", flush=True)
+        print(f"{name}: {len(rows)} lines, {time.time() - t0:.0f} s -> {path.name}", flush=True)
 
 
 # -- combination rules on the collected lines ------------------------------------------------------
-def rover(x: dict, y: dict, bias: float, keep: float) -> str:
+def _chars(x: dict) -> list:
+    from hwocr.results import Alternative, CharResult
+
+    if len(x["cc"]) != len(x["t"]):  # a character that is not one code point: not voted on
+        return []
+    return [CharResult(ch, p, 0.0, 0.0, tuple(Alternative(a, q) for a, q in alts))
+            for ch, p, alts in zip(x["t"], x["cc"], x["a"])]
+
+
+def voted(x: dict, y: dict, bias: float, keep: float, lm=None, lm_weight: float = 0.0) -> str:
     """hwocr.ensemble.vote on two collected readings (x preferred)."""
     from hwocr.ensemble import vote
 
-    if len(x["cc"]) != len(x["t"]) or len(y["cc"]) != len(y["t"]):
+    a, b = _chars(x), _chars(y)
+    if not a and x["t"] or not b and y["t"]:
         return x["t"]
-    picks = vote(list(zip(x["t"], x["cc"])), list(zip(y["t"], y["cc"])), bias, keep)
-    return "".join((x, y)[k]["t"][i] for k, i in picks)
+    return "".join((x, y)[k]["t"][i] for k, i in vote(a, b, bias, keep, lm, lm_weight))
+
+
+def old_rover(x: dict, y: dict, bias: float = 0.1, keep: float = 0.7) -> str:
+    """The vote shipped before (v6 beam + v5 beam, the more confident character, v6 by ``bias``)."""
+    from hwocr.ensemble import align
+
+    out = []
+    for i, j in align(x["t"], y["t"]):
+        if i >= 0 and j >= 0:
+            out.append(x["t"][i] if x["t"][i] == y["t"][j] or x["cc"][i] + bias >= y["cc"][j] else y["t"][j])
+        elif i >= 0:
+            if x["cc"][i] >= keep:
+                out.append(x["t"][i])
+        elif y["cc"][j] >= keep + bias:
+            out.append(y["t"][j])
+    return "".join(out)
+
+
+GRID = {"bias": (0.0, 0.05, 0.1, 0.2), "keep": (0.7, 0.8, 0.9), "lm_weight": (0.1, 0.2, 0.35, 0.5)}
 
 
 def rules() -> dict:
-    """name -> (row dict of one language -> text)."""
-    r: dict = {"v6 (default)": lambda d: d["v6b"]["t"], "v5 alone": lambda d: d["v5b"]["t"]}
-    if True:
-        r["fused posteriors, beam"] = lambda d: d["fb"]["t"] if "fb" in d else d["v6b"]["t"]
-        r["fused posteriors, greedy"] = lambda d: d["fg"]["t"] if "fg" in d else d["v6g"]["t"]
-    for m in (0.0, 0.02, 0.05, 0.1):
-        r[f"pick by greedy conf, margin {m:g}"] = (lambda m: lambda d: d["v5b"]["t"] if d["v5g"]["c"] > d["v6g"]["c"] + m
-                                                    else d["v6b"]["t"])(m)
-        r[f"pick by beam conf, margin {m:g}"] = (lambda m: lambda d: d["v5b"]["t"] if d["v5b"]["c"] > d["v6b"]["c"] + m
-                                                  else d["v6b"]["t"])(m)
-    for bias in (0.0, 0.05, 0.1, 0.2):
-        for keep in (0.3, 0.5, 0.7, 0.9):
-            r[f"ROVER beam, bias {bias:g}, keep {keep:g}"] = (lambda b, k: lambda d: rover(d["v6b"], d["v5b"], b, k))(bias, keep)
+    """name -> (row dict of one language -> text); ``greedy b k`` / ``default b k w`` pairs share constants."""
+    from hwocr.lm import CharLM
+
+    lm = CharLM.for_lang("ja")
+    r: dict = {"v6 beam alone": lambda d: d["v6b"]["t"], "v6 greedy alone": lambda d: d["v6g"]["t"],
+               "v5 greedy alone": lambda d: d["v5g"]["t"],
+               "fused posteriors, beam": lambda d: d["fb"]["t"] if "fb" in d else d["v6b"]["t"],
+               "old vote (v6 beam + v5 beam, max confidence)": lambda d: old_rover(d["v6b"], d["v5b"])}
+    for b, k in itertools.product(GRID["bias"], GRID["keep"]):
+        r[f"greedy {b:g} {k:g}"] = (lambda b, k: lambda d: voted(d["v6g"], d["v5g"], b, k))(b, k)
+        for w in GRID["lm_weight"]:
+            r[f"default {b:g} {k:g} {w:g}"] = (lambda b, k, w: lambda d: voted(d["v6b"], d["v5g"], b, k, lm, w))(b, k, w)
     return r
 
 
@@ -136,30 +174,52 @@ def score_sets(data: dict, setting: str) -> dict[str, dict[str, float]]:
             preds = []
             for row in s["rows"]:
                 if setting == "lang":
-                    d = row[s["lang"]]
-                    preds.append(f(d))
+                    preds.append(f(row[s["lang"]]))
                 else:
                     d = row[row["auto"]]
                     preds.append(f(d) if row["auto"] == "ja" else d["v6b"]["t"])
-            sc = score(preds, [row["ref"] for row in s["rows"]])
-            out.setdefault(rule, {})[name] = (sc.accuracy, sc.exact)
+            out.setdefault(rule, {})[name] = score(preds, [row["ref"] for row in s["rows"]]).accuracy
     return out
 
 
+def _seedless(name: str) -> str:
+    """``ja-rand-s12`` (a set of the suite built with ``--seed 12``, renamed) -> ``ja-rand``."""
+    return re.sub(r"-s\d+$", "", name)
+
+
 def score_cmd() -> None:
-    data = json.loads((OUT / "lines.json").read_text())
-    names = [n for n in (*JA_VAL, *ZH_VAL, "ja-chars", "ja-lines", "zh-chars", "zh-lines") if n in data]
-    for setting in ("lang", "auto"):
-        tab = score_sets(data, setting)
-        base = tab["v6 (default)"]
-        print(f"\n## {setting}: 1-CER per set; worst = worst-case gain over v6 on the ja validation sets "
-              f"(and zh validation with auto)")
-        print("| rule | worst | " + " | ".join(names) + " |")
-        print("|---|---|" + "---|" * len(names))
+    files = sorted(OUT.glob("lines-*.json"))
+    names = [*JA_VAL, *ZH_VAL, "ja-chars", "ja-lines", "zh-chars", "zh-lines"]
+    names += sorted({n for path in files for n in json.loads(path.read_text()) if n not in names})
+    names += [f"{n}*{sum(_seedless(k) == n for k in names)}" for n in JA_VAL]
+    tabs: dict[str, dict] = {}
+    for path in files:
+        data = json.loads(path.read_text())
+        for n in JA_VAL:  # more seeds of the suite where collected: pooled with the first as one bigger set
+            seeds = [k for k in data if _seedless(k) == n]
+            if len(seeds) > 1:
+                data[f"{n}*{len(seeds)}"] = {"lang": "ja", "rows": [r for k in seeds for r in data[k]["rows"]]}
+        prec = path.stem.split("-", 1)[1]
+        for setting in ("lang", "auto"):
+            tabs[f"{prec}/{setting}"] = score_sets(data, setting)
+    worst: dict[str, float] = {}
+    for key, tab in tabs.items():
+        base = tab["v6 beam alone"]
+        print(f"\n## {key}: 1-CER; gain = worst over the ja validation sets (auto: and zh) of the rule over v6 "
+              f"beam alone and, for a default rule, over the greedy rule with the same constants")
+        print("| rule | gain | " + " | ".join(n for n in names if n in base) + " |")
+        print("|---|---|" + "---|" * sum(n in base for n in names))
+        ja = [n for n in base if "*" in n] or [n for n in JA_VAL if n in base]  # pooled seeds where collected
+        crit = ja + ([n for n in ZH_VAL if n in base] if key.endswith("auto") else [])
         for rule, row in tab.items():
-            crit = [n for n in JA_VAL if n in row] + ([n for n in ZH_VAL if n in row] if setting == "auto" else [])
-            worst = min(row[n][0] - base[n][0] for n in crit) if crit else float("nan")
-            print(f"| {rule} | {worst:+.4f} | " + " | ".join(f"{row[n][0]:.4f}" for n in names) + " |")
+            g = min(row[n] - base[n] for n in crit)
+            if rule.startswith("default "):
+                twin = tab["greedy " + " ".join(rule.split()[1:3])]
+                g = min(g, min(row[n] - twin[n] for n in ja))
+            worst[rule] = min(worst.get(rule, math.inf), g)
+            print(f"| {rule} | {100 * g:+.2f} | " + " | ".join(f"{row[n]:.4f}" for n in names if n in row) + " |")
+    best = max((r for r in worst if r.startswith("default ")), key=lambda r: worst[r])
+    print(f"\nbest default rule by the worst case over {', '.join(tabs)}: {best} ({100 * worst[best]:+.2f} points)")
 
 
 # -- time per line ----------------------------------------------------------------------------------
@@ -200,9 +260,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("dirs", nargs="*")
     ap.add_argument("--n", type=int, default=150)
     ap.add_argument("--method", default="rover")
-    a = ap.parse_args(argv)
+    ap.add_argument("--precision", default="auto")
+    a = ap.parse_intermixed_args(argv)
     if a.stage == "collect":
-        collect(a.dirs or default_dirs())
+        collect(a.dirs or default_dirs(), a.precision)
     elif a.stage == "score":
         score_cmd()
     else:

@@ -4,7 +4,7 @@ rapidocr 3.x ships the same PP-OCRv6-small recogniser; this runs its ``text_rec`
 its greedy CTC decoder, its full 18 708-character head) on each image of a labelled folder and
 scores the texts with hwocr's metric (1 - corpus CER after NFKC, white space removed).
 
-    python benchmarks/peer_eval.py DIR [DIR...] [--engine openvino|onnxruntime]
+    python benchmarks/peer_eval.py DIR[,DIR2...] [DIR...] [--engine openvino|onnxruntime]   # DIR1,DIR2: pooled
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     from hwocr.metrics import score
 
-    for d in a.dirs:
-        items = bc.labels(d)
+    for d in a.dirs:  # DIR1,DIR2,...: scored pooled
+        items = [it for f in str(d).split(",") for it in bc.labels(Path(f))]
         s = score(peer_texts([p for p, _ in items], a.engine), [t for _, t in items])
-        print(f"{d.name}\tn={s.n}\t1-CER={s.accuracy:.4f}\texact={s.exact:.3f}", flush=True)
+        fs = str(d).split(",")
+        print(f"{Path(fs[0]).name}{f' x{len(fs)}' if len(fs) > 1 else ''}\tn={s.n}\t1-CER={s.accuracy:.4f}\texact={s.exact:.3f}", flush=True)
 
 
 if __name__ == "__main__":

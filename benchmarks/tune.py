@@ -21,6 +21,7 @@ the decoder search then runs on those posteriors. The validation suite is built 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import math
 import pickle
@@ -88,6 +89,9 @@ def load_sets(names=None) -> dict[str, tuple[str, list[np.ndarray], list[str]]]:
             print(f"skip {name}: {folder} missing", file=sys.stderr)
             continue
         items = bc.labels(folder)
+        if name in VAL_SETS:  # more draws of the set (validation.py --more), pooled with it
+            for extra in sorted(VAL.parent.glob(f"validation-s*/{name}-s*")):
+                items += bc.labels(extra)
         out[name] = (lang, [load_image(p).rgb for p, _ in items], [t for _, t in items])
     return out
 
@@ -99,7 +103,8 @@ def posteriors(sets, spec_over: dict, key: str, precision: str = "auto") -> dict
     from hwocr import decode as dec
 
     r = Reader(lang="auto", decoder="greedy", precision=precision)
-    path = CACHE / f"{key}-{r.engine.precision}.pkl"
+    sizes = "".join(f"{n}{len(v[1])}" for n, v in sorted(sets.items()))  # a different suite: a new cache
+    path = CACHE / f"{key}-{r.engine.precision}-{hashlib.sha1(sizes.encode()).hexdigest()[:8]}.pkl"
     print(f"posteriors: {path.name}", flush=True)
     if path.exists():
         return pickle.loads(path.read_bytes())
@@ -239,6 +244,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sets", nargs="*")
     ap.add_argument("--precisions", nargs="+", default=["auto", "f32"],
                     help="decoder constants are chosen by their worst case over every set at each of these")
+    ap.add_argument("--langs", nargs="+", choices=["zh", "ja"], default=["zh", "ja"],
+                    help="tune the decoder of these languages (the others keep their shipped constants)")
+    ap.add_argument("--grid", nargs="*", default=[], metavar="FIELD=V1,V2",
+                    help="search only these values of a decoder field in this run (e.g. lm_weight=0.3,0.5)")
     ap.add_argument("--doc-share", type=float, nargs="*", default=[0.5, 0.6, 0.7],
                     help="majority shares tried for lang auto's one-document reading")
     a = ap.parse_args(argv)
@@ -303,10 +312,17 @@ def main(argv: list[str] | None = None) -> None:
     names = list(post)
     with ctx.Pool(a.jobs) as pool:
         greedy = evaluate(pool, names, [None])[0]
-    chosen = {}
+    from hwocr.beam import PARAMS
+
+    for spec in a.grid:  # a narrower decoder search for this run
+        field, _, vals = spec.partition("=")
+        DEC_GRID[field] = [v == "True" if v in ("True", "False") else float(v) for v in vals.split(",")]
+
+    # languages not tuned in this run keep their shipped constants (for the auto table below)
+    chosen = {lg: {k: v for k, v in vars(PARAMS[lg]).items() if k in DEC_GRID} for lg in ("zh", "ja")}
     rows = [("greedy", greedy)]
     with ctx.Pool(a.jobs) as pool:
-        for lang in ("zh", "ja"):
+        for lang in a.langs:
             old = {"lm_weight": 0.3, "insertion_bonus": 0.5, "first_weight": {"zh": -0.2, "ja": 0.0}[lang],
                    "lm_cap": math.inf, "relative": False, "beam_width": 4}
             lnames = [n for n in names if _G["langs"][n] == lang]
@@ -332,8 +348,8 @@ def main(argv: list[str] | None = None) -> None:
         _G.pop("doc")
     print("\nlang auto against the right --lang (1-CER):\n" + table(rows, names))
     print(f"\nship: preprocessing {cur}")
-    for lang, b in chosen.items():
-        print(f"ship: PARAMS[{lang!r}] = {b}")
+    for lang in a.langs:
+        print(f"ship: PARAMS[{lang!r}] = {chosen[lang]}")
 
 
 if __name__ == "__main__":

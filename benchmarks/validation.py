@@ -18,6 +18,11 @@ Each set is written as ``build/validation/<set>/`` (PNG files + ``labels.tsv``),
     (cd build/heldout && apt-get source --download-only anthy && tar xzf anthy_0.4.orig.tar.gz)
     python scripts/make_samples.py --fetch --out build/samples   # stroke data into build/sample-deps
     python benchmarks/validation.py [--seed 11] [--out build/validation]
+
+More draws of the random-order and Japanese sets (the first is small enough that a tie of one or two
+characters decides a comparison; ``tune.py`` and ``ensemble_eval.py`` pool these with it):
+
+    for s in 12 13 14; do python benchmarks/validation.py --more --seed $s; done
 """
 
 from __future__ import annotations
@@ -140,7 +145,7 @@ def _has(src, c: str) -> bool:
         return False
 
 
-def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | None = None) -> None:
+def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | None = None, suffix: str = "") -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_samples as ms
 
@@ -150,7 +155,7 @@ def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | 
             continue
         rng = np.random.default_rng([seed, k])
         src = sources[lang]
-        folder = out / name
+        folder = out / f"{name}{suffix}"
         folder.mkdir(parents=True, exist_ok=True)
         rows = []
         for i, text in enumerate(texts(kind, lang, n, rng, src)):
@@ -169,8 +174,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--deps", type=Path, default=DEPS)
     ap.add_argument("--sets", nargs="*", help="build only these sets")
+    ap.add_argument("--more", action="store_true",
+                    help="another draw of the suite: build/validation-s<seed>/<set>-s<seed> (tune.py and "
+                         "ensemble_eval.py pool it with the first)")
     a = ap.parse_args(argv)
-    build(a.out, a.seed, a.deps, a.sets)
+    if a.more:
+        build(ROOT / "build" / f"validation-s{a.seed}", a.seed, a.deps, a.sets, f"-s{a.seed}")
+    else:
+        build(a.out, a.seed, a.deps, a.sets)
 
 
 if __name__ == "__main__":

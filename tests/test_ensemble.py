@@ -4,6 +4,7 @@ reads, how readings are voted, and one-line failures when it is missing."""
 from __future__ import annotations
 
 import hashlib
+import math
 import subprocess
 import sys
 import zipfile
@@ -15,7 +16,7 @@ from hwocr.engines import v5
 from hwocr.ensemble import align, merge, vote, wanted
 from hwocr.errors import DownloadError, ModelError
 from hwocr.registry import PPOCRV5_REC
-from hwocr.results import CharResult, LineResult
+from hwocr.results import Alternative, CharResult, LineResult
 from hwocr.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,26 +37,57 @@ def no_v5(monkeypatch, tmp_path):
 
 
 # -- voting -------------------------------------------------------------------------------------------
+def _c(ch, p, *alts, x=0.0):
+    return CharResult(ch, p, x, x + 10, tuple(Alternative(a, q) for a, q in alts))
+
+
+class _LM:
+    """A language model that only knows 東京 (ln 0.5) and the unigram 亰 (ln 0.5); everything else ln 1e-4."""
+
+    def score(self, ctx, ch):
+        return math.log(0.5) if (ctx, ch) in {("東", "京"), ("", "亰")} else math.log(1e-4)
+
+    def next_context(self, ctx, ch):
+        return (ctx + ch)[-1:]
+
+
 def test_align_and_vote():
     assert align("abc", "abc") == [(0, 0), (1, 1), (2, 2)]
     assert align("ac", "abc") == [(0, 0), (-1, 1), (1, 2)]
-    a = [("東", 0.9), ("京", 0.5)]
-    # a substitution goes to the second model only when it is more confident by more than the bias
-    assert vote(a, [("東", 0.9), ("亰", 0.55)], bias=0.1) == [(0, 0), (0, 1)]
-    assert vote(a, [("東", 0.9), ("亰", 0.7)], bias=0.1) == [(0, 0), (1, 1)]
+    a = [_c("東", 0.9), _c("京", 0.5)]
+    # a substitution goes to the second model only when its score is ahead by more than a factor e^bias
+    assert vote(a, [_c("東", 0.9), _c("亰", 0.55)], bias=0.1) == [(0, 0), (0, 1)]
+    assert vote(a, [_c("東", 0.9), _c("亰", 0.7)], bias=0.1) == [(0, 0), (1, 1)]
+    # each model also votes for the other's character with its own probability for it
+    hedged = [_c("東", 0.9), _c("京", 0.5, ("京", 0.5), ("亰", 0.45))]
+    assert vote(hedged, [_c("東", 0.9), _c("亰", 0.3)], bias=0.1) == [(0, 0), (1, 1)]
+    assert vote(a, [_c("東", 0.9), _c("亰", 0.3, ("亰", 0.3), ("京", 0.25))], bias=0.1) == [(0, 0), (0, 1)]
     # a character only one model read stays when confident enough (the second's: keep + bias)
-    assert vote(a, [("東", 0.9)], bias=0.1, keep=0.7) == [(0, 0)]
-    assert vote([("東", 0.9)], [("東", 0.9), ("京", 0.75)], bias=0.1, keep=0.7) == [(0, 0)]
-    assert vote([("東", 0.9)], [("東", 0.9), ("京", 0.85)], bias=0.1, keep=0.7) == [(0, 0), (1, 1)]
+    assert vote(a, [_c("東", 0.9)], bias=0.1, keep=0.7) == [(0, 0)]
+    assert vote([_c("東", 0.9)], [_c("東", 0.9), _c("京", 0.75)], bias=0.1, keep=0.7) == [(0, 0)]
+    assert vote([_c("東", 0.9)], [_c("東", 0.9), _c("京", 0.85)], bias=0.1, keep=0.7) == [(0, 0), (1, 1)]
+
+
+def test_vote_with_the_lm_decides_close_disagreements_in_context():
+    a, b = [_c("東", 0.9), _c("亰", 0.6)], [_c("東", 0.9), _c("京", 0.5)]
+    assert vote(a, b, bias=0.05) == [(0, 0), (0, 1)]  # without the LM: the more probable 亰
+    assert vote(a, b, bias=0.05, lm=_LM(), lm_weight=0.2) == [(0, 0), (1, 1)]  # 東京 in context
+    assert vote(a, b, bias=0.05, lm=_LM(), lm_weight=0.01) == [(0, 0), (0, 1)]  # a weak LM does not overrule
+    # a confident reading is not overruled: the LM term is capped
+    assert vote([_c("東", 0.9), _c("亰", 0.99)], b, bias=0.05, lm=_LM(), lm_weight=0.2, lm_cap=1.0) == [(0, 0), (0, 1)]
+    # a line's first character has no context: no LM term (the unigram would favour frequent characters)
+    assert vote([_c("京", 0.6)], [_c("亰", 0.5)], bias=0.05, lm=_LM(), lm_weight=0.5) == [(0, 0)]
 
 
 def test_merge_names_both_models():
-    c = lambda ch, p, x: CharResult(ch, p, x, x + 10)  # noqa: E731
-    r6 = LineResult("東亰", 0.7, (c("東", 0.9, 0), c("亰", 0.5, 10)), engine="v6", lang="ja")
-    r5 = LineResult("東京", 0.9, (c("東", 0.9, 0), c("京", 0.9, 11)), engine="v5", lang="ja")
+    r6 = LineResult("東亰", 0.7, (_c("東", 0.9), _c("亰", 0.5, ("亰", 0.5), ("京", 0.1), x=10)), engine="v6", lang="ja")
+    r5 = LineResult("東京", 0.9, (_c("東", 0.9), _c("京", 0.9, x=11)), engine="v5", lang="ja")
     m = merge(r6, r5)
     assert m.text == "東京" and m.engine == "v6+v5" and m.notes == ("ensemble:v5=1/2",) and m.lang == "ja"
     assert m.chars[1].x0 == 11 and m.confidence == pytest.approx(0.9)
+    # alternatives read for the vote are trimmed to what the caller asked for
+    assert merge(r6, LineResult("東", 0.9, (_c("東", 0.9),), engine="v5"), keep=0.4, top_k=1).chars[1].alternatives \
+        == (Alternative("亰", 0.5),)
 
 
 def test_wanted(no_v5):

@@ -1,20 +1,31 @@
 """``--ensemble``: Japanese lines read by PP-OCRv6 small and PP-OCRv5 mobile, merged by character voting.
 
-Each Japanese line (``--lang ja``, or a line ``--lang auto`` reads as Japanese) is read and decoded
-(beam by default) by both models; the two readings are aligned by edit distance and merged (a
-two-system ROVER, :func:`vote`): where they differ the more confident character wins, v6 by a margin
-of ``BIAS``; a character only one of them read is kept when its confidence is at least ``KEEP`` (v5's:
-``KEEP + BIAS``). Chinese lines are read by v6 alone (v5 reads Chinese worse, and voting lost there).
-``LineResult.engine`` names the models that read the line; a note ``ensemble:v5=N/M`` says how
-many of its M characters came from v5.
+Each Japanese line (``--lang ja``, or a line ``--lang auto`` reads as Japanese) is decoded from v6
+(beam by default) and from v5 (greedy: v5's beam with v6's constants read random-order lines worse).
+The two readings are aligned by edit distance (a two-system ROVER, :func:`vote`):
 
-Chosen by ``benchmarks/ensemble_eval.py`` on the validation suite (worst-case gain over v6 across
-its three Japanese sets with the right ``--lang``, and no loss on any set with ``--lang auto``);
-README "A second model for Japanese" has the numbers.
+* where they agree the character stays;
+* where they differ, each candidate scores the two models' summed probability for it (each reading
+  carries its top classes at the character's peak frame, so a model also votes for the character it
+  did not choose); v5's wins only when its score is ahead by more than a factor ``e^BIAS``. With the
+  beam decoder the disagreements are decided together with the language model (``LM_WEIGHT``; no
+  term for a line's first character, which has no context), so the vote keeps what the LM
+  contributed on running text;
+* a character only one model read is kept when its confidence is at least ``KEEP`` (v5's:
+  ``KEEP + BIAS``).
+
+Chinese lines are read by v6 alone (v5 reads Chinese worse, and voting lost there).
+``LineResult.engine`` names the models that read the line; a note ``ensemble:v5=N/M`` says how many
+of its M characters came from v5.
+
+Chosen by ``benchmarks/ensemble_eval.py`` on the validation suite (worst-case gain across its three
+Japanese sets, at bf16 and at f32, over v6 alone and over the greedy pipeline; no loss on any set with
+``--lang auto``); README "A second model for Japanese" has the numbers.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
@@ -24,20 +35,28 @@ import numpy as np
 from .engines.v5 import ENGINE_NAME
 from .registry import PPOCRV5_REC
 from .errors import ModelError
-from .results import LineResult
+from .results import CharResult, LineResult
 
 if TYPE_CHECKING:
+    from .lm import CharLM
     from .reader import Reader
 
 METHODS = ("rover",)
-#: v6's margin: v5's character replaces v6's only when more confident by more than this
-BIAS = 0.1
+#: v6's margin (natural log of the summed probabilities): v5's character replaces v6's only when ahead by more
+BIAS = 0.2
 #: a character only one model read is kept when at least this confident (v5's: KEEP + BIAS)
 KEEP = 0.7
+#: alternatives each reading carries into the vote (a model's probability for the other's character)
+TOP_K = 5
+#: (beam decoder) weight and cap of the LM's ln-probability when the disagreements are decided
+LM_WEIGHT, LM_CAP = 0.1, 8.0
+#: readings kept while the disagreements of a line are decided
+WIDTH = 4
 #: the languages whose lines both models read
 LANGS = ("ja",)
 #: results refined per round (the second model's posteriors of a round's Japanese lines are held at once)
 CHUNK = 16
+_FLOOR = math.log(1e-6)
 
 
 def wanted(ensemble: bool | str | None, engine: str, lang: str, store=None) -> str | None:
@@ -81,27 +100,71 @@ def align(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
     return out[::-1]
 
 
-def vote(a: Sequence[tuple[str, float]], b: Sequence[tuple[str, float]], bias: float = BIAS,
-         keep: float = KEEP) -> list[tuple[int, int]]:
-    """Two-system ROVER over (character, confidence) sequences, ``a`` the preferred one: the merged
-    reading as a list of (0, i) = a's i-th character or (1, j) = b's j-th."""
-    out: list[tuple[int, int]] = []
-    for i, j in align([c for c, _ in a], [c for c, _ in b]):
+def _prob(c: CharResult, char: str) -> float:
+    """A reading's probability for ``char`` at character ``c``'s peak frame (0 where not among its top classes)."""
+    if c.char == char:
+        return c.confidence
+    return next((a.confidence for a in c.alternatives if a.char == char), 0.0)
+
+
+def _slots(a: Sequence[CharResult], b: Sequence[CharResult], bias: float, keep: float
+           ) -> list[list[tuple[int, int, float]]]:
+    """The aligned readings as slots of options (reading, index, ln score): one option where the
+    readings agree or only one read a character it keeps, both where they differ."""
+    out: list[list[tuple[int, int, float]]] = []
+    for i, j in align([c.char for c in a], [c.char for c in b]):
         if i >= 0 and j >= 0:
-            out.append((0, i) if a[i][0] == b[j][0] or a[i][1] + bias >= b[j][1] else (1, j))
+            x, y = a[i].char, b[j].char
+            if x == y:
+                out.append([(0, i, 0.0)])
+                continue
+            sx, sy = (_prob(a[i], ch) + _prob(b[j], ch) for ch in (x, y))
+            out.append([(0, i, math.log(max(sx, 1e-6))), (1, j, math.log(max(sy, 1e-6)) - bias)])
         elif i >= 0:
-            if a[i][1] >= keep:
-                out.append((0, i))
-        elif b[j][1] >= keep + bias:
-            out.append((1, j))
+            if a[i].confidence >= keep:
+                out.append([(0, i, 0.0)])
+        elif b[j].confidence >= keep + bias:
+            out.append([(1, j, 0.0)])
     return out
 
 
-def merge(r6: LineResult, r5: LineResult, bias: float = BIAS, keep: float = KEEP) -> LineResult:
-    """The voted line of two readings of it (character spans are in the same line pixels)."""
+def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, keep: float = KEEP,
+         lm: "CharLM | None" = None, lm_weight: float = LM_WEIGHT, lm_cap: float = LM_CAP,
+         width: int = WIDTH) -> list[tuple[int, int]]:
+    """Two-system ROVER of two readings of a line, ``a`` the preferred one: the merged reading as a
+    list of (0, i) = a's i-th character or (1, j) = b's j-th. With ``lm`` the disagreements are
+    decided by their vote score plus ``lm_weight`` x the LM's capped ln-probability of every
+    character after the first (a small beam over the slots, readings with the same LM context merged)."""
+    slots = _slots(a, b, bias, keep)
+    if lm is None or all(len(s) == 1 for s in slots):
+        return [max(s, key=lambda o: o[2])[:2] for s in slots]
+    chars = (a, b)
+    hyps: list[tuple[float, str, bool, list[tuple[int, int]]]] = [(0.0, "", False, [])]
+    for s in slots:
+        best: dict[str, tuple[float, str, bool, list[tuple[int, int]]]] = {}
+        for score, ctx, started, picks in hyps:
+            for k, i, sc in s:
+                ch = chars[k][i].char
+                term = max(lm.score(ctx, ch), -lm_cap) * lm_weight if started else 0.0
+                nctx = lm.next_context(ctx, ch)
+                h = (score + sc + term, nctx, True, picks + [(k, i)])
+                if nctx not in best or h[0] > best[nctx][0]:  # the same context: only the better can win
+                    best[nctx] = h
+        hyps = sorted(best.values(), key=lambda h: -h[0])[:width]
+    return hyps[0][3]
+
+
+def merge(r6: LineResult, r5: LineResult, bias: float = BIAS, keep: float = KEEP, lm: "CharLM | None" = None,
+          top_k: int | None = None) -> LineResult:
+    """The voted line of two readings of it (character spans are in the same line pixels); ``lm``:
+    decide the disagreements with it (the beam decoder's); ``top_k``: alternatives kept per character
+    (None: as read)."""
     src = (r6.chars, r5.chars)
-    picks = vote([(c.char, c.confidence) for c in r6.chars], [(c.char, c.confidence) for c in r5.chars], bias, keep)
+    picks = vote(r6.chars, r5.chars, bias, keep, lm)
     chars = tuple(src[k][i] for k, i in picks)
+    if top_k is not None:
+        chars = tuple(c if len(c.alternatives) <= top_k else replace(c, alternatives=c.alternatives[:top_k])
+                      for c in chars)
     conf = float(np.mean([c.confidence for c in chars])) if chars else 0.0
     n5 = sum(k for k, _ in picks)
     return replace(r6, text="".join(c.char for c in chars), confidence=conf, chars=chars,
@@ -118,7 +181,8 @@ class Ensemble:
         # missing or unverifiable: one line now, not on the first Japanese line
         locate(Store.from_env(reader_kw.get("model_dir"), reader_kw.get("mirror"), reader_kw.get("offline")))
         self.method = method
-        self._kw = dict(decoder=reader.decoder, top_k=reader.top_k, **reader_kw)
+        # v5 is decoded greedy whatever the first reader's decoder (the LM comes in at the vote)
+        self._kw = dict(decoder="greedy", top_k=max(reader.top_k, TOP_K), **reader_kw)
         self._second: "Reader | None" = None
         self._lock = threading.Lock()
 
@@ -146,10 +210,18 @@ class Ensemble:
         out = list(results)
         idx = [i for i, r in enumerate(results) if r.lang in LANGS]
         if idx:
-            second = self.second.with_decoder(reader.decoder)
+            from .lm import CharLM
+
+            lm = CharLM.for_lang("ja") if reader.decoder == "beam" else None
+            second = self.second
             for i, post in zip(idx, second.posteriors([rgbs[i] for i in idx], batch_size)):
-                out[i] = merge(results[i], second.decode(post))
+                out[i] = merge(results[i], second.decode(post), lm=lm, top_k=reader.top_k)
         return out
+
+    @staticmethod
+    def top_k(lang: str, top_k: int) -> int:
+        """The alternatives the first model's reading of a ``lang`` line carries into the vote."""
+        return max(top_k, TOP_K) if lang in LANGS else top_k
 
     def stream(self, reader: "Reader", results: Iterable[LineResult], kept: dict[int, np.ndarray],
                batch_size: int | None = None) -> Iterator[LineResult]:

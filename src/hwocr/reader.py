@@ -230,6 +230,7 @@ class Reader:
         lang = lang or self.line_language(post)
         view = self._lang_views.get(lang)
         charset, allowed = (view.charset, view.allowed) if view else (self.charset, self.allowed)
+        top_k = self._ensemble.top_k(lang, self.top_k) if self._ensemble is not None else self.top_k
         chars: list[CharResult] = []
         for w, p in zip(post.windows, post.probs):
             seam = len(chars)  # the first character this window adds
@@ -240,7 +241,7 @@ class Reader:
                 ems = dec.designate(ems, p, allowed)
             rows = self.engine.info.frame_rows
             stride = w.tensor.shape[-1] * rows / p.shape[0]
-            for ci in dec.describe(ems, p, self.top_k, rows):
+            for ci in dec.describe(ems, p, top_k, rows):
                 x0 = w.offset + ci.f0 * stride
                 x1 = w.offset + min(ci.f1 * stride, w.valid)
                 centre = (x0 + x1) / 2
