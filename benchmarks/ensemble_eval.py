@@ -144,7 +144,7 @@ def old_rover(x: dict, y: dict, bias: float = 0.1, keep: float = 0.7) -> str:
     return "".join(out)
 
 
-GRID = {"bias": (0.0, 0.05, 0.1, 0.2), "keep": (0.7, 0.8, 0.9), "lm_weight": (0.1, 0.2, 0.35, 0.5)}
+GRID = {"bias": (0.0, 0.05, 0.1, 0.2), "keep": (0.7, 0.8, 0.9), "lm_weight": (0.0, 0.05, 0.1, 0.2, 0.35, 0.5)}
 
 
 def rules() -> dict:

@@ -15,7 +15,11 @@ the decoder search then runs on those posteriors. The validation suite is built 
 
     python benchmarks/tune.py                 # everything, prints the tables and the constants to ship
     python benchmarks/tune.py --stage dec     # decoder only, on the shipped preprocessing
-    python benchmarks/tune.py --jobs 2
+    python benchmarks/tune.py --stage dec --langs ja --sets ja-sent ja-rand ja-char ja-chars ja-lines
+    python benchmarks/tune.py --jobs 2 [--grid lm_weight=0.2,0.3 ...]   # a narrower decoder search
+
+More draws of the validation sets (``validation.py --more``, ``build/validation-s*/<set>-s*``) are
+pooled with the first where they were built.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ PRE_GRID = {
 #: character are skipped; the absolute fusion of before is reported for comparison)
 DEC_GRID = {
     "relative": [True],
-    "lm_weight": {"zh": [0.1, 0.2, 0.3, 0.4], "ja": [0.3, 0.5, 0.8]},
+    "lm_weight": {"zh": [0.1, 0.2, 0.3, 0.4], "ja": [0.1, 0.2, 0.3, 0.5, 0.8]},
     "lm_cap": [1.0, 2.0, 4.0, 8.0],
     "insertion_bonus": [0.0, 0.2, 0.5],
     "first_weight": {"zh": [-0.2, -0.1, 0.0], "ja": [0.0, 0.1]},

@@ -11,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hwocr.engines import v5
 from hwocr.ensemble import align, merge, vote, wanted
@@ -77,6 +79,24 @@ def test_vote_with_the_lm_decides_close_disagreements_in_context():
     assert vote([_c("東", 0.9), _c("亰", 0.99)], b, bias=0.05, lm=_LM(), lm_weight=0.2, lm_cap=1.0) == [(0, 0), (0, 1)]
     # a line's first character has no context: no LM term (the unigram would favour frequent characters)
     assert vote([_c("京", 0.6)], [_c("亰", 0.5)], bias=0.05, lm=_LM(), lm_weight=0.5) == [(0, 0)]
+
+
+_readings = st.lists(st.tuples(st.sampled_from("東京亰はのが"), st.floats(0.01, 1.0)), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_readings, _readings, st.booleans())
+def test_vote_properties(x, y, with_lm):
+    a, b = [_c(ch, p) for ch, p in x], [_c(ch, p) for ch, p in y]
+    lm = _LM() if with_lm else None
+    picks = vote(a, b, lm=lm)
+    # every pick is a character of one of the readings, in reading order, each used at most once
+    for k in (0, 1):
+        idx = [i for kk, i in picks if kk == k]
+        assert idx == sorted(set(idx)) and all(0 <= i < len((a, b)[k]) for i in idx)
+    assert len(picks) <= len(a) + len(b)
+    # two identical readings merge into themselves; a reading voted with itself keeps only what it has
+    assert vote(a, a, lm=lm) == [(0, i) for i in range(len(a))]
 
 
 def test_merge_names_both_models():

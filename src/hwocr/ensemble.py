@@ -49,7 +49,7 @@ KEEP = 0.7
 #: alternatives each reading carries into the vote (a model's probability for the other's character)
 TOP_K = 5
 #: (beam decoder) weight and cap of the LM's ln-probability when the disagreements are decided
-LM_WEIGHT, LM_CAP = 0.1, 8.0
+LM_WEIGHT, LM_CAP = 0.05, 8.0
 #: readings kept while the disagreements of a line are decided
 WIDTH = 4
 #: the languages whose lines both models read
