@@ -230,6 +230,12 @@ def test_ensemble_reads_and_says_which_models(tmp_path):
     assert list(r._iter_results(iter(rgbs))) == [ja, zh]
     assert Reader(lang="ja", ensemble=False).read_arrays(rgbs[:1])[0].engine == "PP-OCRv6_rec_small"
     assert Reader(lang="zh")._ensemble is None
+    # the vote reads 5 alternatives per character; results carry what the caller asked for
+    assert not any(c.alternatives for c in ja.chars)
+    two = Reader(top_k=2).read_arrays(rgbs[:1])[0]
+    assert two.text == ja.text and all(1 <= len(c.alternatives) <= 2 for c in two.chars)
+    post = r.posteriors(rgbs[:1])[0]
+    assert not any(c.alternatives for c in r.decode(post).chars)  # the public decode: the reader's top_k
 
 
 @needs_v5

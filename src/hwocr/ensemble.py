@@ -56,7 +56,6 @@ WIDTH = 4
 LANGS = ("ja",)
 #: results refined per round (the second model's posteriors of a round's Japanese lines are held at once)
 CHUNK = 16
-_FLOOR = math.log(1e-6)
 
 
 def wanted(ensemble: bool | str | None, engine: str, lang: str, store=None) -> str | None:

@@ -205,7 +205,7 @@ class Reader:
         ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
         for g, post in zip(groups, posts, strict=True):
             ev[g] += self.evidence(post)
-        res = [self.decode(post, ev[g].language()) for g, post in zip(groups, posts)]
+        res = [self._decode(post, ev[g].language()) for g, post in zip(groups, posts)]
         return self._ensemble.refine(self, res, rgbs, batch_size) if self._ensemble is not None else res
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
@@ -225,12 +225,13 @@ class Reader:
     def line_language(self, post: LinePosteriors) -> str:
         return self.evidence(post).language() if self.lang == AUTO else self.lang
 
-    def decode(self, post: LinePosteriors, lang: str | None = None) -> LineResult:
-        """Decode one line's posteriors; ``lang`` (auto readers only) overrides the per-line decision."""
+    def decode(self, post: LinePosteriors, lang: str | None = None, top_k: int | None = None) -> LineResult:
+        """Decode one line's posteriors; ``lang`` (auto readers only) overrides the per-line decision;
+        ``top_k``: alternatives per character (default: the reader's)."""
         lang = lang or self.line_language(post)
         view = self._lang_views.get(lang)
         charset, allowed = (view.charset, view.allowed) if view else (self.charset, self.allowed)
-        top_k = self._ensemble.top_k(lang, self.top_k) if self._ensemble is not None else self.top_k
+        top_k = self.top_k if top_k is None else top_k
         chars: list[CharResult] = []
         for w, p in zip(post.windows, post.probs):
             seam = len(chars)  # the first character this window adds
@@ -263,6 +264,14 @@ class Reader:
         policy = f"split:{n}" if n > 1 else ""
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy,
                           precision=self.engine.precision, lang=lang)
+
+    def _decode(self, post: LinePosteriors, lang: str | None = None) -> LineResult:
+        """:meth:`decode` for this reader's own results: with the vote, a Japanese line carries the
+        alternatives the vote reads (it trims them back to ``top_k``)."""
+        if self._ensemble is None:
+            return self.decode(post, lang)
+        lang = lang or self.line_language(post)
+        return self.decode(post, lang, self._ensemble.top_k(lang, self.top_k))
 
     def detector(self, name: str = "ppocr"):
         """The line detector ``name`` (ppocr, omz or an IR path) for pages, loaded on first use and
@@ -325,18 +334,18 @@ class Reader:
 
         def flush() -> None:
             for k, (p, e) in waiting.items():
-                ready[k] = self.decode(p, doc.language(e))
+                ready[k] = self._decode(p, doc.language(e))
             waiting.clear()
 
         for i, post in self._iter_posteriors(rgbs, batch_size):
             cancel.check()
             if self.lang != AUTO:
-                ready[i] = self.decode(post)
+                ready[i] = self._decode(post)
             else:
                 ev = self.evidence(post)
                 doc.add(ev.language())
                 if ev.decisive > WEAK_DECISIVE:
-                    ready[i] = self.decode(post, ev.language())
+                    ready[i] = self._decode(post, ev.language())
                 else:
                     waiting[i] = (post, ev)
                     held += sum(p.nbytes for p in post.probs)
