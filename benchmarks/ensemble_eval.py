@@ -14,6 +14,7 @@ same constants. The dev sets (``../shared/eval``) confirm.
     python benchmarks/ensemble_eval.py collect [DIR=lang ...] [--precision auto|f32]   # default: every set,
                                         # with the more draws of benchmarks/validation.py --more
     python benchmarks/ensemble_eval.py score                      # tables
+    HWOCR_ENSEMBLE_GRID=2 python benchmarks/ensemble_eval.py score   # LM weight x first-character prior
     python benchmarks/ensemble_eval.py time [DIR ...] [--n 150]   # ms/line, v6 alone vs --ensemble, interleaved
 """
 
@@ -118,14 +119,15 @@ def _chars(x: dict) -> list:
             for ch, p, alts in zip(x["t"], x["cc"], x["a"])]
 
 
-def voted(x: dict, y: dict, bias: float, keep: float, lm=None, lm_weight: float = 0.0) -> str:
+def voted(x: dict, y: dict, bias: float, keep: float, lm=None, lm_weight: float = 0.0,
+          first: tuple[float, float] = (0.0, 0.0)) -> str:
     """hwocr.ensemble.vote on two collected readings (x preferred)."""
     from hwocr.ensemble import vote
 
     a, b = _chars(x), _chars(y)
     if not a and x["t"] or not b and y["t"]:
         return x["t"]
-    return "".join((x, y)[k]["t"][i] for k, i in vote(a, b, bias, keep, lm, lm_weight))
+    return "".join(ch for _, _, ch in vote(a, b, bias, keep, lm, lm_weight, first=first))
 
 
 def old_rover(x: dict, y: dict, bias: float = 0.1, keep: float = 0.7) -> str:
@@ -144,7 +146,12 @@ def old_rover(x: dict, y: dict, bias: float = 0.1, keep: float = 0.7) -> str:
     return "".join(out)
 
 
-GRID = {"bias": (0.0, 0.05, 0.1, 0.2), "keep": (0.7, 0.8, 0.9), "lm_weight": (0.0, 0.05, 0.1, 0.2, 0.35, 0.5)}
+GRID = {"bias": (0.0, 0.05, 0.1, 0.2), "keep": (0.7, 0.8, 0.9), "lm_weight": (0.0, 0.05, 0.1, 0.2, 0.35, 0.5),
+        "first": ((0.0, 0.0),)}
+#: a second, narrower search at the best (bias, keep) of the first: the LM weight and the script prior
+#: of the first character ((kanji, kana) weights) together
+GRID2 = {"bias": (0.2,), "keep": (0.7,), "lm_weight": (0.05, 0.1, 0.2),
+         "first": tuple(itertools.product((0.0, -0.1, -0.2), (0.0, 0.1, 0.2)))}
 
 
 def rules() -> dict:
@@ -156,10 +163,12 @@ def rules() -> dict:
                "v5 greedy alone": lambda d: d["v5g"]["t"],
                "fused posteriors, beam": lambda d: d["fb"]["t"] if "fb" in d else d["v6b"]["t"],
                "old vote (v6 beam + v5 beam, max confidence)": lambda d: old_rover(d["v6b"], d["v5b"])}
-    for b, k in itertools.product(GRID["bias"], GRID["keep"]):
+    grid = GRID2 if os.environ.get("HWOCR_ENSEMBLE_GRID") == "2" else GRID
+    for b, k in itertools.product(grid["bias"], grid["keep"]):
         r[f"greedy {b:g} {k:g}"] = (lambda b, k: lambda d: voted(d["v6g"], d["v5g"], b, k))(b, k)
-        for w in GRID["lm_weight"]:
-            r[f"default {b:g} {k:g} {w:g}"] = (lambda b, k, w: lambda d: voted(d["v6b"], d["v5g"], b, k, lm, w))(b, k, w)
+        for w, f in itertools.product(grid["lm_weight"], grid["first"]):
+            name = f"default {b:g} {k:g} {w:g}" + (f" first {f[0]:g},{f[1]:g}" if f != (0.0, 0.0) else "")
+            r[name] = (lambda b, k, w, f: lambda d: voted(d["v6b"], d["v5g"], b, k, lm, w, f))(b, k, w, f)
     return r
 
 

@@ -46,6 +46,8 @@ def _c(ch, p, *alts, x=0.0):
 class _LM:
     """A language model that only knows 東京 (ln 0.5) and the unigram 亰 (ln 0.5); everything else ln 1e-4."""
 
+    order = 2
+
     def score(self, ctx, ch):
         return math.log(0.5) if (ctx, ch) in {("東", "京"), ("", "亰")} else math.log(1e-4)
 
@@ -53,32 +55,25 @@ class _LM:
         return (ctx + ch)[-1:]
 
 
+def _picks(picks):
+    return [(k, i) for k, i, _ in picks]
+
+
 def test_align_and_vote():
     assert align("abc", "abc") == [(0, 0), (1, 1), (2, 2)]
     assert align("ac", "abc") == [(0, 0), (-1, 1), (1, 2)]
     a = [_c("東", 0.9), _c("京", 0.5)]
     # a substitution goes to the second model only when its score is ahead by more than a factor e^bias
-    assert vote(a, [_c("東", 0.9), _c("亰", 0.55)], bias=0.1) == [(0, 0), (0, 1)]
-    assert vote(a, [_c("東", 0.9), _c("亰", 0.7)], bias=0.1) == [(0, 0), (1, 1)]
+    assert vote(a, [_c("東", 0.9), _c("亰", 0.55)], bias=0.1) == [(0, 0, "東"), (0, 1, "京")]
+    assert vote(a, [_c("東", 0.9), _c("亰", 0.7)], bias=0.1) == [(0, 0, "東"), (1, 1, "亰")]
     # each model also votes for the other's character with its own probability for it
     hedged = [_c("東", 0.9), _c("京", 0.5, ("京", 0.5), ("亰", 0.45))]
-    assert vote(hedged, [_c("東", 0.9), _c("亰", 0.3)], bias=0.1) == [(0, 0), (1, 1)]
-    assert vote(a, [_c("東", 0.9), _c("亰", 0.3, ("亰", 0.3), ("京", 0.25))], bias=0.1) == [(0, 0), (0, 1)]
+    assert _picks(vote(hedged, [_c("東", 0.9), _c("亰", 0.3)], bias=0.1)) == [(0, 0), (1, 1)]
+    assert _picks(vote(a, [_c("東", 0.9), _c("亰", 0.3, ("亰", 0.3), ("京", 0.25))], bias=0.1)) == [(0, 0), (0, 1)]
     # a character only one model read stays when confident enough (the second's: keep + bias)
-    assert vote(a, [_c("東", 0.9)], bias=0.1, keep=0.7) == [(0, 0)]
-    assert vote([_c("東", 0.9)], [_c("東", 0.9), _c("京", 0.75)], bias=0.1, keep=0.7) == [(0, 0)]
-    assert vote([_c("東", 0.9)], [_c("東", 0.9), _c("京", 0.85)], bias=0.1, keep=0.7) == [(0, 0), (1, 1)]
-
-
-def test_vote_with_the_lm_decides_close_disagreements_in_context():
-    a, b = [_c("東", 0.9), _c("亰", 0.6)], [_c("東", 0.9), _c("京", 0.5)]
-    assert vote(a, b, bias=0.05) == [(0, 0), (0, 1)]  # without the LM: the more probable 亰
-    assert vote(a, b, bias=0.05, lm=_LM(), lm_weight=0.2) == [(0, 0), (1, 1)]  # 東京 in context
-    assert vote(a, b, bias=0.05, lm=_LM(), lm_weight=0.01) == [(0, 0), (0, 1)]  # a weak LM does not overrule
-    # a confident reading is not overruled: the LM term is capped
-    assert vote([_c("東", 0.9), _c("亰", 0.99)], b, bias=0.05, lm=_LM(), lm_weight=0.2, lm_cap=1.0) == [(0, 0), (0, 1)]
-    # a line's first character has no context: no LM term (the unigram would favour frequent characters)
-    assert vote([_c("京", 0.6)], [_c("亰", 0.5)], bias=0.05, lm=_LM(), lm_weight=0.5) == [(0, 0)]
+    assert _picks(vote(a, [_c("東", 0.9)], bias=0.1, keep=0.7)) == [(0, 0)]
+    assert _picks(vote([_c("東", 0.9)], [_c("東", 0.9), _c("京", 0.75)], bias=0.1, keep=0.7)) == [(0, 0)]
+    assert _picks(vote([_c("東", 0.9)], [_c("東", 0.9), _c("京", 0.85)], bias=0.1, keep=0.7)) == [(0, 0), (1, 1)]
 
 
 _readings = st.lists(st.tuples(st.sampled_from("東京亰はのが"), st.floats(0.01, 1.0)), max_size=8)
@@ -92,11 +87,41 @@ def test_vote_properties(x, y, with_lm):
     picks = vote(a, b, lm=lm)
     # every pick is a character of one of the readings, in reading order, each used at most once
     for k in (0, 1):
-        idx = [i for kk, i in picks if kk == k]
+        idx = [i for kk, i, _ in picks if kk == k]
         assert idx == sorted(set(idx)) and all(0 <= i < len((a, b)[k]) for i in idx)
     assert len(picks) <= len(a) + len(b)
-    # two identical readings merge into themselves; a reading voted with itself keeps only what it has
-    assert vote(a, a, lm=lm) == [(0, i) for i in range(len(a))]
+    # without alternatives every character is one a reading read; two identical readings merge into themselves
+    assert all(ch == (a, b)[k][i].char for k, i, ch in picks)
+    assert vote(a, a, lm=lm) == [(0, i, c.char) for i, c in enumerate(a)]
+
+
+def test_vote_with_the_lm_decides_close_disagreements_in_context():
+    a, b = [_c("東", 0.9), _c("亰", 0.6)], [_c("東", 0.9), _c("京", 0.5)]
+    assert _picks(vote(a, b, bias=0.05)) == [(0, 0), (0, 1)]  # without the LM: the more probable 亰
+    assert _picks(vote(a, b, bias=0.05, lm=_LM(), lm_weight=0.2)) == [(0, 0), (1, 1)]  # 東京 in context
+    assert _picks(vote(a, b, bias=0.05, lm=_LM(), lm_weight=0.01)) == [(0, 0), (0, 1)]  # a weak LM does not overrule
+    # a confident reading is not overruled: the LM term is capped
+    assert _picks(vote([_c("東", 0.9), _c("亰", 0.99)], b, bias=0.05, lm=_LM(), lm_weight=0.2, lm_cap=1.0)) \
+        == [(0, 0), (0, 1)]
+    # the first character has no context: only the script prior, here none
+    assert vote([_c("京", 0.6)], [_c("亰", 0.5)], bias=0.05, lm=_LM(), lm_weight=0.5, first=(0.0, 0.0)) \
+        == [(0, 0, "京")]
+    # with the LM a top class neither reading chose can win in context: both read 亰 but hedge on 京
+    hedge = [_c("東", 0.9), _c("亰", 0.5, ("亰", 0.5), ("京", 0.45))]
+    assert vote(hedge, hedge, bias=0.05, lm=_LM(), lm_weight=0.2)[1] == (0, 1, "京")
+    assert vote(hedge, hedge, bias=0.05)[1] == (0, 1, "亰")  # greedy voting: only what was read
+
+
+def test_the_first_characters_script_prior():
+    # an isolated character: the prior (unigram ln-probability from the floor) weighted by its script
+    kana = [_c("は", 0.5, ("は", 0.5), ("ば", 0.45))]
+    lm = _LM()
+    assert vote(kana, kana, lm=lm, first=(0.0, 0.0)) == [(0, 0, "は")]
+    assert vote([_c("亰", 0.4, ("亰", 0.4), ("京", 0.42))], [_c("京", 0.3)], lm=lm, first=(0.0, 0.0))[0][2] == "京"
+    # 亰 is frequent to this LM (ln 0.5): a positive kanji weight favours it, a negative one the other
+    two = [_c("亰", 0.4, ("亰", 0.4), ("京", 0.42))]
+    assert vote(two, two, lm=lm, first=(0.1, 0.0))[0][2] == "亰"
+    assert vote(two, two, lm=lm, first=(-0.1, 0.0))[0][2] == "京"
 
 
 def test_merge_names_both_models():

@@ -120,6 +120,11 @@ def language_filter(lang: str) -> Callable[[str], bool]:
     raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANG_CHOICES)})")
 
 
+def is_han(c: str) -> bool:
+    """A CJK unified ideograph (hanzi / kanji) or 〇."""
+    return _is_han(c)
+
+
 def is_kana(c: str) -> bool:
     """Hiragana or katakana (not the prolonged-sound mark or iteration marks, which a Chinese
     line can seem to hold: ー looks like 一)."""

@@ -7,10 +7,11 @@ The two readings are aligned by edit distance (a two-system ROVER, :func:`vote`)
 * where they agree the character stays;
 * where they differ, each candidate scores the two models' summed probability for it (each reading
   carries its top classes at the character's peak frame, so a model also votes for the character it
-  did not choose); v5's wins only when its score is ahead by more than a factor ``e^BIAS``. With the
-  beam decoder the disagreements are decided together with the language model (``LM_WEIGHT``; no
-  term for a line's first character, which has no context), so the vote keeps what the LM
-  contributed on running text;
+  did not choose); v5's wins only when its score is ahead by more than a factor ``e^BIAS``;
+* with the beam decoder every top class of either reading is a candidate (a confusion network),
+  decided together with the language model: ``LM_WEIGHT`` x its ln-probability in context, and for a
+  line's first character, which has no context, a unigram prior weighted by script
+  (``FIRST_PRIOR``: isolated kana gain from it, against Latin and katakana lookalikes);
 * a character only one model read is kept when its confidence is at least ``KEEP`` (v5's:
   ``KEEP + BIAS``).
 
@@ -34,6 +35,7 @@ import numpy as np
 
 from .engines.v5 import ENGINE_NAME
 from .registry import PPOCRV5_REC
+from .charsets import is_han, is_kana
 from .errors import ModelError
 from .results import CharResult, LineResult
 
@@ -52,6 +54,10 @@ TOP_K = 5
 LM_WEIGHT, LM_CAP = 0.05, 8.0
 #: readings kept while the disagreements of a line are decided
 WIDTH = 4
+#: (beam decoder) weights of a line's first character's unigram prior: (kanji, kana); isolated kana
+#: gain from a positive one (against Latin and katakana lookalikes), isolated kanji from a negative one
+FIRST_PRIOR = (0.0, 0.2)
+_FLOOR = math.log(1e-6)
 #: the languages whose lines both models read
 LANGS = ("ja",)
 #: results refined per round (the second model's posteriors of a round's Japanese lines are held at once)
@@ -106,47 +112,79 @@ def _prob(c: CharResult, char: str) -> float:
     return next((a.confidence for a in c.alternatives if a.char == char), 0.0)
 
 
-def _slots(a: Sequence[CharResult], b: Sequence[CharResult], bias: float, keep: float
-           ) -> list[list[tuple[int, int, float]]]:
-    """The aligned readings as slots of options (reading, index, ln score): one option where the
-    readings agree or only one read a character it keeps, both where they differ."""
-    out: list[list[tuple[int, int, float]]] = []
+#: an option of a slot: (reading, index, character, ln score); the character is that reading's, or
+#: (with the LM) one of the two readings' top classes there
+Option = tuple[int, int, str, float]
+
+
+def _slots(a: Sequence[CharResult], b: Sequence[CharResult], bias: float, keep: float, wide: bool
+           ) -> list[list[Option]]:
+    """The aligned readings as slots of options: where both read a character, its candidates score
+    the two models' summed probability (the second's own character ``bias`` behind); ``wide``: every
+    class either reading has there is a candidate, not only the two read. A character only one of
+    them read is a single option when it is kept."""
+    out: list[list[Option]] = []
     for i, j in align([c.char for c in a], [c.char for c in b]):
         if i >= 0 and j >= 0:
-            x, y = a[i].char, b[j].char
-            if x == y:
-                out.append([(0, i, 0.0)])
-                continue
-            sx, sy = (_prob(a[i], ch) + _prob(b[j], ch) for ch in (x, y))
-            out.append([(0, i, math.log(max(sx, 1e-6))), (1, j, math.log(max(sy, 1e-6)) - bias)])
+            x, y = a[i], b[j]
+            cands = [x.char, y.char]
+            if wide:
+                cands += [alt.char for c in (x, y) for alt in c.alternatives]
+            opts = []
+            for ch in dict.fromkeys(cands):
+                sc = math.log(max(_prob(x, ch) + _prob(y, ch), 1e-6)) - (bias if ch != x.char else 0.0)
+                k, idx = (0, i) if ch == x.char or ch != y.char else (1, j)
+                opts.append((k, idx, ch, sc))
+            out.append(opts if wide or x.char != y.char else opts[:1])
         elif i >= 0:
             if a[i].confidence >= keep:
-                out.append([(0, i, 0.0)])
+                out.append([(0, i, a[i].char, 0.0)])
         elif b[j].confidence >= keep + bias:
-            out.append([(1, j, 0.0)])
+            out.append([(1, j, b[j].char, 0.0)])
     return out
+
+
+def _first_prior(lm: "CharLM", ch: str, first: tuple[float, float]) -> float:
+    """The line's first character, which has no context: its unigram ln-probability (from a floor of
+    1e-6) weighted by its script, ``first`` = (kanji, kana) weights (a negative one divides part of
+    the recogniser's preference for frequent characters out)."""
+    w = first[0] if is_han(ch) else first[1] if is_kana(ch) else 0.0
+    return w * (max(lm.score("", ch), _FLOOR) - _FLOOR) if w else 0.0
 
 
 def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, keep: float = KEEP,
          lm: "CharLM | None" = None, lm_weight: float = LM_WEIGHT, lm_cap: float = LM_CAP,
-         width: int = WIDTH) -> list[tuple[int, int]]:
+         first: tuple[float, float] = FIRST_PRIOR, width: int = WIDTH) -> list[tuple[int, int, str]]:
     """Two-system ROVER of two readings of a line, ``a`` the preferred one: the merged reading as a
-    list of (0, i) = a's i-th character or (1, j) = b's j-th. With ``lm`` the disagreements are
-    decided by their vote score plus ``lm_weight`` x the LM's capped ln-probability of every
-    character after the first (a small beam over the slots, readings with the same LM context merged)."""
-    slots = _slots(a, b, bias, keep)
-    if lm is None or all(len(s) == 1 for s in slots):
-        return [max(s, key=lambda o: o[2])[:2] for s in slots]
-    chars = (a, b)
-    hyps: list[tuple[float, str, bool, list[tuple[int, int]]]] = [(0.0, "", False, [])]
+    list of (reading, index, character), the character at ``a[index]`` (reading 0) or ``b[index]``
+    (reading 1), which is that reading's own unless the LM chose another of the two readings' top
+    classes there. Without ``lm`` each slot takes its best-scored character of the two read. With
+    ``lm`` every top class of either reading is a candidate, decided by its vote score plus
+    ``lm_weight`` x the LM's capped ln-probability in context (the first character: the script prior
+    ``first``), by a small beam over the slots (readings with the same LM context merged)."""
+    slots = _slots(a, b, bias, keep, wide=lm is not None)
+    if lm is None:
+        return [max(s, key=lambda o: o[3])[:3] for s in slots]
+    # a candidate further behind its slot's best than the LM can make up is dropped (the same result):
+    # its own term and those of the characters whose context it is differ by at most lm_cap x weight
+    # each, the first character's prior by at most its weight x -ln(1e-6)
+    reach = lm.order * lm_weight * lm_cap
+    for n, s in enumerate(slots):
+        if len(s) > 1:
+            top = max(o[3] for o in s)
+            margin = reach + (max(map(abs, first)) * -_FLOOR if n == 0 else 0.0)
+            slots[n] = [o for o in s if o[3] >= top - margin]
+    hyps: list[tuple[float, str, bool, list[tuple[int, int, str]]]] = [(0.0, "", False, [])]
     for s in slots:
-        best: dict[str, tuple[float, str, bool, list[tuple[int, int]]]] = {}
+        best: dict[str, tuple[float, str, bool, list[tuple[int, int, str]]]] = {}
         for score, ctx, started, picks in hyps:
-            for k, i, sc in s:
-                ch = chars[k][i].char
-                term = max(lm.score(ctx, ch), -lm_cap) * lm_weight if started else 0.0
+            for k, i, ch, sc in s:
+                if started:
+                    term = max(lm.score(ctx, ch), -lm_cap) * lm_weight
+                else:
+                    term = _first_prior(lm, ch, first) if len(s) > 1 else 0.0
                 nctx = lm.next_context(ctx, ch)
-                h = (score + sc + term, nctx, True, picks + [(k, i)])
+                h = (score + sc + term, nctx, True, picks + [(k, i, ch)])
                 if nctx not in best or h[0] > best[nctx][0]:  # the same context: only the better can win
                     best[nctx] = h
         hyps = sorted(best.values(), key=lambda h: -h[0])[:width]
@@ -157,16 +195,22 @@ def merge(r6: LineResult, r5: LineResult, bias: float = BIAS, keep: float = KEEP
           top_k: int | None = None) -> LineResult:
     """The voted line of two readings of it (character spans are in the same line pixels); ``lm``:
     decide the disagreements with it (the beam decoder's); ``top_k``: alternatives kept per character
-    (None: as read)."""
+    (None: as read). A character neither reading chose keeps the span of the reading it came from,
+    with that reading's probability for it (the other's where that is 0)."""
     src = (r6.chars, r5.chars)
+    chars = []
     picks = vote(r6.chars, r5.chars, bias, keep, lm)
-    chars = tuple(src[k][i] for k, i in picks)
-    if top_k is not None:
-        chars = tuple(c if len(c.alternatives) <= top_k else replace(c, alternatives=c.alternatives[:top_k])
-                      for c in chars)
+    for k, i, ch in picks:
+        c = src[k][i]
+        if ch != c.char:
+            p = _prob(c, ch) or max((_prob(x, ch) for x in src[1 - k]), default=0.0)
+            c = replace(c, char=ch, confidence=p)
+        if top_k is not None and len(c.alternatives) > top_k:
+            c = replace(c, alternatives=c.alternatives[:top_k])
+        chars.append(c)
     conf = float(np.mean([c.confidence for c in chars])) if chars else 0.0
-    n5 = sum(k for k, _ in picks)
-    return replace(r6, text="".join(c.char for c in chars), confidence=conf, chars=chars,
+    n5 = sum(k for k, _, _ in picks)
+    return replace(r6, text="".join(c.char for c in chars), confidence=conf, chars=tuple(chars),
                    engine=f"{r6.engine}+{r5.engine}", notes=(*r6.notes, f"ensemble:v5={n5}/{len(chars)}"))
 
 
