@@ -130,6 +130,11 @@ def test_merge_names_both_models():
     m = merge(r6, r5)
     assert m.text == "東京" and m.engine == "v6+v5" and m.notes == ("ensemble:v5=1/2",) and m.lang == "ja"
     assert m.chars[1].x0 == 11 and m.confidence == pytest.approx(0.9)
+    # with the LM a top class of v5 only can win: it keeps v5's span and v5's probability for it
+    a6 = LineResult("東亰", 0.6, (_c("東", 0.9), _c("亰", 0.3, x=10)), engine="v6", lang="ja")
+    a5 = LineResult("東亰", 0.6, (_c("東", 0.9), _c("亰", 0.3, ("京", 0.55), ("亰", 0.3), x=11)), engine="v5")
+    m = merge(a6, a5, bias=0.05, lm=_LM())
+    assert m.text == "東京" and (m.chars[1].x0, m.chars[1].confidence) == (11, 0.55) and m.notes == ("ensemble:v5=1/2",)
     # alternatives read for the vote are trimmed to what the caller asked for
     assert merge(r6, LineResult("東", 0.9, (_c("東", 0.9),), engine="v5"), keep=0.4, top_k=1).chars[1].alternatives \
         == (Alternative("亰", 0.5),)

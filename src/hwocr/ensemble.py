@@ -132,8 +132,10 @@ def _slots(a: Sequence[CharResult], b: Sequence[CharResult], bias: float, keep: 
                 cands += [alt.char for c in (x, y) for alt in c.alternatives]
             opts = []
             for ch in dict.fromkeys(cands):
-                sc = math.log(max(_prob(x, ch) + _prob(y, ch), 1e-6)) - (bias if ch != x.char else 0.0)
-                k, idx = (0, i) if ch == x.char or ch != y.char else (1, j)
+                px, py = _prob(x, ch), _prob(y, ch)
+                sc = math.log(max(px + py, 1e-6)) - (bias if ch != x.char else 0.0)
+                # the reading whose character (or else whose higher probability) it is
+                k, idx = (0, i) if ch == x.char or (ch != y.char and px >= py) else (1, j)
                 opts.append((k, idx, ch, sc))
             out.append(opts if wide or x.char != y.char else opts[:1])
         elif i >= 0:
@@ -165,9 +167,10 @@ def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, k
     slots = _slots(a, b, bias, keep, wide=lm is not None)
     if lm is None:
         return [max(s, key=lambda o: o[3])[:3] for s in slots]
-    # a candidate further behind its slot's best than the LM can make up is dropped (the same result):
-    # its own term and those of the characters whose context it is differ by at most lm_cap x weight
-    # each, the first character's prior by at most its weight x -ln(1e-6)
+    # a candidate further behind its slot's best than the LM can make up is dropped (it could not win;
+    # the same text on every collected set): its own term and those of the characters whose context
+    # it is differ by at most lm_cap x weight each, the first character's prior by at most its weight
+    # x -ln(1e-6)
     reach = lm.order * lm_weight * lm_cap
     for n, s in enumerate(slots):
         if len(s) > 1:
@@ -195,16 +198,15 @@ def merge(r6: LineResult, r5: LineResult, bias: float = BIAS, keep: float = KEEP
           top_k: int | None = None) -> LineResult:
     """The voted line of two readings of it (character spans are in the same line pixels); ``lm``:
     decide the disagreements with it (the beam decoder's); ``top_k``: alternatives kept per character
-    (None: as read). A character neither reading chose keeps the span of the reading it came from,
-    with that reading's probability for it (the other's where that is 0)."""
+    (None: as read). A character neither reading chose keeps the span of the reading whose top
+    class it was, with that reading's probability for it."""
     src = (r6.chars, r5.chars)
     chars = []
     picks = vote(r6.chars, r5.chars, bias, keep, lm)
     for k, i, ch in picks:
         c = src[k][i]
         if ch != c.char:
-            p = _prob(c, ch) or max((_prob(x, ch) for x in src[1 - k]), default=0.0)
-            c = replace(c, char=ch, confidence=p)
+            c = replace(c, char=ch, confidence=_prob(c, ch))
         if top_k is not None and len(c.alternatives) > top_k:
             c = replace(c, alternatives=c.alternatives[:top_k])
         chars.append(c)
