@@ -15,6 +15,7 @@ same constants. The dev sets (``../shared/eval``) confirm.
                                         # with the more draws of benchmarks/validation.py --more
     python benchmarks/ensemble_eval.py score                      # tables
     HWOCR_ENSEMBLE_GRID=2 python benchmarks/ensemble_eval.py score   # LM weight x first-character prior
+    HWOCR_ENSEMBLE_GRID=3 python benchmarks/ensemble_eval.py score   # stronger kana priors
     python benchmarks/ensemble_eval.py time [DIR ...] [--n 150]   # ms/line, v6 alone vs --ensemble, interleaved
 """
 
@@ -152,6 +153,8 @@ GRID = {"bias": (0.0, 0.05, 0.1, 0.2), "keep": (0.7, 0.8, 0.9), "lm_weight": (0.
 #: of the first character ((kanji, kana) weights) together
 GRID2 = {"bias": (0.2,), "keep": (0.7,), "lm_weight": (0.05, 0.1, 0.2),
          "first": tuple(itertools.product((0.0, -0.1, -0.2), (0.0, 0.1, 0.2)))}
+#: stronger kana weights at the chosen LM weight
+GRID3 = {"bias": (0.2,), "keep": (0.7,), "lm_weight": (0.05,), "first": tuple((0.0, k) for k in (0.2, 0.4, 0.6, 0.8))}
 
 
 def rules() -> dict:
@@ -163,7 +166,7 @@ def rules() -> dict:
                "v5 greedy alone": lambda d: d["v5g"]["t"],
                "fused posteriors, beam": lambda d: d["fb"]["t"] if "fb" in d else d["v6b"]["t"],
                "old vote (v6 beam + v5 beam, max confidence)": lambda d: old_rover(d["v6b"], d["v5b"])}
-    grid = GRID2 if os.environ.get("HWOCR_ENSEMBLE_GRID") == "2" else GRID
+    grid = {"2": GRID2, "3": GRID3}.get(os.environ.get("HWOCR_ENSEMBLE_GRID", ""), GRID)
     for b, k in itertools.product(grid["bias"], grid["keep"]):
         r[f"greedy {b:g} {k:g}"] = (lambda b, k: lambda d: voted(d["v6g"], d["v5g"], b, k))(b, k)
         for w, f in itertools.product(grid["lm_weight"], grid["first"]):
