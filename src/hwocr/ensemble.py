@@ -150,7 +150,7 @@ def _first_prior(lm: "CharLM", ch: str, first: tuple[float, float]) -> float:
     """The line's first character, which has no context: its unigram ln-probability (from a floor of
     1e-6) weighted by its script, ``first`` = (kanji, kana) weights (a negative one divides part of
     the recogniser's preference for frequent characters out)."""
-    w = first[0] if is_han(ch) else first[1] if is_kana(ch) else 0.0
+    w = 0.0 if len(ch) != 1 else first[0] if is_han(ch) else first[1] if is_kana(ch) else 0.0
     return w * (max(lm.score("", ch), _FLOOR) - _FLOOR) if w else 0.0
 
 
