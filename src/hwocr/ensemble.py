@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .beam import PRIOR_FLOOR as _FLOOR
 from .engines.v5 import ENGINE_NAME
 from .registry import PPOCRV5_REC
 from .charsets import is_han, is_kana
@@ -57,7 +58,6 @@ WIDTH = 4
 #: (beam decoder) weights of a line's first character's unigram prior: (kanji, kana); isolated kana
 #: gain from a positive one (against Latin and katakana lookalikes), isolated kanji from a negative one
 FIRST_PRIOR = (0.0, 0.2)
-_FLOOR = math.log(1e-6)
 #: the languages whose lines both models read
 LANGS = ("ja",)
 #: results refined per round (the second model's posteriors of a round's Japanese lines are held at once)
