@@ -110,3 +110,17 @@ def test_describe_spans_stay_ordered_when_columns_go_backwards():
     info = dec.describe(dec.greedy(p), p, frame_rows=2)
     bounds = [b for i in info for b in (i.f0, i.f1)]
     assert bounds == sorted(bounds) and bounds[0] >= 0 and bounds[-1] <= 4
+
+
+def test_guess_reads_the_most_probable_character_of_an_all_blank_line():
+    p = np.full((6, 4), 0.0, np.float32)
+    p[:, 0] = 1.0
+    p[3] = [0.6, 0.1, 0.3, 0.0]  # blank wins every frame; class 2 is the best character
+    p[1] = [0.9, 0.08, 0.0, 0.02]
+    assert dec.greedy(p) == []
+    assert dec.guess(p) == dec.Emission(2, 3, 3, 3)
+    allowed = np.array([True, True, False, True])
+    assert dec.guess(p, allowed) == dec.Emission(1, 3, 3, 3)
+    # nothing near the floor (blank and noise images): still nothing
+    assert dec.guess(p, floor=0.31) is None
+    assert dec.guess(np.eye(4, dtype=np.float32)[[0, 0, 0]]) is None

@@ -76,6 +76,18 @@ def test_align_and_vote():
     assert _picks(vote([_c("東", 0.9)], [_c("東", 0.9), _c("京", 0.85)], bias=0.1, keep=0.7)) == [(0, 0), (1, 1)]
 
 
+def test_a_reading_of_nothing_casts_no_vote():
+    """A model that read nothing does not veto the other's characters, however unsure (KEEP is for
+    one character the other model did not see in a line both read)."""
+    a = [_c("く", 0.4), _c("つ", 0.3)]
+    assert _picks(vote(a, [], keep=0.7)) == [(0, 0), (0, 1)]
+    assert _picks(vote([], a, keep=0.7)) == [(1, 0), (1, 1)]
+    assert _picks(vote(a, [], keep=0.7, lm=_LM())) == [(0, 0), (0, 1)]
+    assert vote([], []) == []
+    # a reading of one other character still takes part as before
+    assert _picks(vote(a, [_c("く", 0.9)], keep=0.7)) == [(0, 0)]
+
+
 _readings = st.lists(st.tuples(st.sampled_from("東京亰はのが"), st.floats(0.01, 1.0)), max_size=8)
 
 

@@ -7,6 +7,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import EVAL, NB209, NB209_TEXT, OMZ_JA, ROOT, needs_shared, stroke_line
@@ -291,6 +293,44 @@ def test_auto_reads_a_call_as_one_document(auto_reader):
     small = copy.copy(auto_reader)
     small._DEFER_LINES = 1  # flushed at once: only the lines seen so far vote
     assert [r.lang for r in Reader.read_arrays(small, [ja, ja, name])] == ["ja", "ja", "ja"]
+
+
+@needs_shared(EVAL / "ja-lines")
+def test_auto_language_does_not_depend_on_which_inference_finishes_first(auto_reader):
+    """The call's majority is counted in line order: lines completing in another order (several
+    streams, batches of other widths) decide the same languages."""
+    from hwocr.reader import Reader
+
+    name = load_image(next((EVAL / "ja-lines").glob("*.png"))).rgb
+    ja = load_image(ROOT / "samples" / "ja-line.png").rgb
+    small = copy.copy(auto_reader)
+    small._DEFER_LINES = 1
+    own = small._iter_posteriors
+    small._iter_posteriors = lambda rgbs, bs=None: reversed(list(own(rgbs, bs)))  # the last line first
+    assert [r.lang for r in Reader.read_arrays(small, [ja, ja, name])] == ["ja", "ja", "ja"]
+
+
+@given(st.permutations(range(12)))
+def test_in_order_restores_line_order(order):
+    from hwocr.reader import Reader
+
+    assert list(Reader._in_order((i, str(i)) for i in order)) == [(i, str(i)) for i in range(12)]
+
+
+def test_an_inked_line_that_decodes_to_nothing_reads_its_best_guess(zh_reader):
+    """Every frame's best class is the blank, yet the line has ink: it reads its most probable
+    character (a guess costs no more than the deletion), with that low confidence."""
+    from hwocr.reader import LinePosteriors
+
+    rgb = load_image(ROOT / "samples" / "zh-line.png").rgb
+    post = zh_reader.posteriors([rgb])[0]
+    p = post.probs[0].copy()
+    peak = p[:, 1:].max()
+    p[:, 0] = np.maximum(p[:, 0], p[:, 1:].max(axis=1) * 1.5)  # the blank ahead everywhere
+    p /= p.sum(axis=1, keepdims=True)
+    res = zh_reader.decode(LinePosteriors(post.windows, (p,)))
+    assert len(res.text) == 1 and res.text in "今天天气很好我们去公园散步"
+    assert 0.05 <= res.confidence < 0.5 < peak
 
 
 @needs_shared(EVAL / "ja-chars")

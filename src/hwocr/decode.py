@@ -57,6 +57,24 @@ def greedy(probs: np.ndarray) -> list[Emission]:
     return out
 
 
+#: a line that decodes to nothing still reads its most probable character when that is at least this
+#: probable somewhere: a guess costs no more than the deletion when there is a character, and blank or
+#: noise images stay empty (their best non-blank class is below 0.03)
+GUESS_FLOOR = 0.05
+
+
+def guess(probs: np.ndarray, allowed: np.ndarray | None = None, floor: float = GUESS_FLOOR) -> Emission | None:
+    """The most probable non-blank (allowed) class over all frames as one emission, or None when it is
+    below ``floor``: what a line reads when every frame's best class is the blank."""
+    q = probs[:, 1:] if allowed is None else probs[:, 1:] * allowed[1:]
+    if q.size == 0:
+        return None
+    t, c = np.unravel_index(int(q.argmax()), q.shape)
+    if q[t, c] < floor:
+        return None
+    return Emission(int(c) + 1, int(t), int(t), int(t))
+
+
 def designate(emissions: list[Emission], probs: np.ndarray, allowed: np.ndarray, top_k: int = ALLOW_TOP_K) -> list[Emission]:
     """The reference demo's designated-characters filter: an emitted character outside ``allowed``
     is replaced by the most probable allowed class among that frame's top-k; kept if none."""

@@ -122,8 +122,10 @@ def _slots(a: Sequence[CharResult], b: Sequence[CharResult], bias: float, keep: 
     """The aligned readings as slots of options: where both read a character, its candidates score
     the two models' summed probability (the second's own character ``bias`` behind); ``wide``: every
     class either reading has there is a candidate, not only the two read. A character only one of
-    them read is a single option when it is kept."""
+    them read is a single option when it is kept; a reading of nothing casts no vote against the other's."""
     out: list[list[Option]] = []
+    if not a or not b:
+        return [[(0, i, c.char, 0.0)] for i, c in enumerate(a)] or [[(1, j, c.char, 0.0)] for j, c in enumerate(b)]
     for i, j in align([c.char for c in a], [c.char for c in b]):
         if i >= 0 and j >= 0:
             x, y = a[i], b[j]

@@ -233,13 +233,8 @@ class Reader:
         charset, allowed = (view.charset, view.allowed) if view else (self.charset, self.allowed)
         top_k = self.top_k if top_k is None else top_k
         chars: list[CharResult] = []
-        for w, p in zip(post.windows, post.probs):
+        for w, p, ems in self._window_emissions(post, view, allowed, lang):
             seam = len(chars)  # the first character this window adds
-            if view is not None:
-                p = view.take(p)
-            ems = self._emissions(p, lang)
-            if allowed is not None:
-                ems = dec.designate(ems, p, allowed)
             rows = self.engine.info.frame_rows
             stride = w.tensor.shape[-1] * rows / p.shape[0]
             for ci in dec.describe(ems, p, top_k, rows):
@@ -264,6 +259,23 @@ class Reader:
         policy = f"split:{n}" if n > 1 else ""
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy,
                           precision=self.engine.precision, lang=lang)
+
+    def _window_emissions(self, post: LinePosteriors, view: "_LangView | None", allowed: np.ndarray | None,
+                          lang: str) -> list[tuple[Window, np.ndarray, list[dec.Emission]]]:
+        """Each window with its (language-restricted) probabilities and decoded emissions. A line
+        that decodes to nothing at all reads its most probable character instead (:func:`decode.guess`)."""
+        out = []
+        for w, p in zip(post.windows, post.probs):
+            if view is not None:
+                p = view.take(p)
+            ems = self._emissions(p, lang)
+            out.append((w, p, dec.designate(ems, p, allowed) if allowed is not None else ems))
+        if not any(ems for _, _, ems in out):
+            found = [(g, k) for k, (_, p, _) in enumerate(out) if (g := dec.guess(p, allowed)) is not None]
+            if found:
+                g, k = max(found, key=lambda x: out[x[1]][1][x[0].peak, x[0].cls])
+                out[k] = (out[k][0], out[k][1], [g])
+        return out
 
     def _decode(self, post: LinePosteriors, lang: str | None = None) -> LineResult:
         """:meth:`decode` for this reader's own results: with the vote, a Japanese line carries the
@@ -337,7 +349,7 @@ class Reader:
                 ready[k] = self._decode(p, doc.language(e))
             waiting.clear()
 
-        for i, post in self._iter_posteriors(rgbs, batch_size):
+        for i, post in self._in_order(self._iter_posteriors(rgbs, batch_size)):
             cancel.check()
             if self.lang != AUTO:
                 ready[i] = self._decode(post)
@@ -359,6 +371,19 @@ class Reader:
         while nxt in ready:
             yield ready.pop(nxt)
             nxt += 1
+
+    @staticmethod
+    def _in_order(items: Iterable[tuple[int, LinePosteriors]]) -> Iterator[tuple[int, LinePosteriors]]:
+        """(index, posteriors) pairs in index order, from pairs in completion order: the call's majority
+        language then depends on the lines' order only, not on which inference finished first."""
+        early: dict[int, LinePosteriors] = {}
+        nxt = 0
+        for i, post in items:
+            early[i] = post
+            while nxt in early:
+                yield nxt, early.pop(nxt)
+                nxt += 1
+        yield from sorted(early.items())  # (none left when the indices are 0 ... n-1)
 
     def _iter_posteriors(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None
                          ) -> Iterator[tuple[int, LinePosteriors]]:
