@@ -289,6 +289,24 @@ def test_page_pdf(client):
     assert_error(client.post("/v1/line", content=buf.getvalue(), headers={"Content-Type": "application/pdf"}), 415)
 
 
+def test_hostile_documents_are_json_errors_and_the_server_goes_on(client):
+    """A 2.4 KB PDF whose page needs gigabytes to draw, a PDF with a looping page tree and a TIFF whose
+    second page is 50000 x 50000: one JSON error each (not a 500, not a dead server)."""
+    pytest.importorskip("pypdfium2")
+    if not client.get("/healthz").json()["page"]:
+        pytest.skip("this build has no page reader")
+    from test_hostile_documents import laughs_pdf, pdf, tiff, white
+
+    pdf_type = {"Content-Type": "application/pdf"}
+    assert_error(client.post("/v1/page", content=laughs_pdf(), headers=pdf_type), 400, "refused")
+    loop = pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
+    assert_error(client.post("/v1/page", content=loop, headers=pdf_type), 400, "corrupt")
+    two = tiff([(64, 64, white(64 * 64)), (50000, 50000, white(50000 * 50000))])
+    assert_error(client.post("/v1/page", params={"page": 1}, content=two, headers={"Content-Type": "image/tiff"}),
+                 413, "too large")
+    assert client.get("/healthz").status_code == 200
+
+
 # -- bad input ---------------------------------------------------------------------------------------------
 def test_empty_body(client):
     assert_error(post_line(client, b""), 400, "empty")

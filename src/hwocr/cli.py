@@ -202,13 +202,19 @@ def eval_cmd(folder, as_json, show_errors, **opts):
 
     items = read_labels(folder)
     reader = make_reader(**opts)
-    imgs = [load_image(p, reader.max_pixels).rgb for p, _ in items]
-    reader.read_arrays(imgs[:1])  # warm-up: the first inference compiles kernels
+
+    def images():  # decoded as the reader pulls them: memory stays bounded for any number of lines
+        for p, _ in items:
+            rgb = load_image(p, reader.max_pixels).rgb
+            reader.check_line(rgb, str(p))
+            yield rgb
+
+    reader.read_arrays([load_image(items[0][0], reader.max_pixels).rgb])  # warm-up: compiles kernels
     # the folder is read as `hwocr read DIR` reads it: in batches, and with --lang auto as one
     # document (lines that say little about their language follow the folder's majority)
     t = time.perf_counter()
-    results = reader.read_arrays(imgs)
-    times = [(time.perf_counter() - t) * 1000 / max(1, len(imgs))] * len(imgs)
+    results = list(reader._iter_results(images()))
+    times = [(time.perf_counter() - t) * 1000 / max(1, len(items))] * len(items)
     preds = [r.text for r in results]
     refs = [t for _, t in items]
     s = score(preds, refs, times)

@@ -36,40 +36,39 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
     from .imageio import EXTENSIONS, describe
     from .pages import export
     from .pages.document import read_image
-    from .pages.inputs import load_pages
+    from .pages.inputs import iter_pages
+    from .pages.pdfwrite import encode_page
 
     if fmt == "pdf" and not output:
         raise HwocrError("--format pdf writes a file: give it with -o OUT.pdf")
     paths = expand_inputs(files, EXTENSIONS)
     reader = make_reader(**opts)
     det = reader.detector(detector)
+    # pages are decoded, read and dropped one at a time: only the results (and, for --format pdf,
+    # each page's JPEG) are kept, so a long document costs one page's pixels at a time
     results, images = [], []
+    overlays = _Overlays(overlay)
     failed = 0
     for f in paths:
         try:
             name, src = source(f)
-            try:
-                pages = load_pages(src, dpi=dpi, max_pixels=reader.max_pixels)
-            except HwocrError as e:
-                raise renamed(e, src, name) from None
         except HwocrError as e:
             fail(str(e))
             failed += 1
             continue
-        for p in pages:
-            label = p.name if isinstance(src, str) else p.name.replace(describe(src), name, 1)
-            results.append(read_image(reader, p.rgb, detector=det, direction=direction, source=label, page=p.index,
-                                      vertical=vertical))
-            images.append(p.rgb)
-    if overlay and results:
-        from .render import numbered
-
-        for k, (res, rgb) in enumerate(zip(results, images)):
-            dest = numbered(overlay, k, len(results))
-            try:
-                export.overlay(rgb, res).save(dest)
-            except (OSError, ValueError) as e:
-                raise HwocrError(f"{dest}: cannot write overlay ({e})") from None
+        try:
+            for p in iter_pages(src, dpi=dpi, max_pixels=reader.max_pixels):
+                label = p.name if isinstance(src, str) else p.name.replace(describe(src), name, 1)
+                res = read_image(reader, p.rgb, detector=det, direction=direction, source=label, page=p.index,
+                                 vertical=vertical)
+                results.append(res)
+                overlays.add(p.rgb, res)
+                if fmt == "pdf":
+                    images.append(encode_page(p.rgb))
+        except HwocrError as e:  # this file's remaining pages are skipped; those read are kept
+            fail(str(renamed(e, src, name)))
+            failed += 1
+    overlays.close()
     if fmt == "pdf":
         data = export.to_pdf(results, images, dpi)
         _write(output, data)
@@ -83,6 +82,41 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
             click.echo(text, nl=False)
     if failed:
         sys.exit(EXIT_ERROR)
+
+
+class _Overlays:
+    """--overlay pictures written as pages are read: OUT.png for a single page, else OUT-1.png,
+    OUT-2.png, ... (the first page waits until a second one shows there are several)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path, self.n, self.first = path, 0, None
+
+    def add(self, rgb, res) -> None:
+        if not self.path:
+            return
+        self.n += 1
+        if self.n == 1:
+            self.first = (rgb, res)
+            return
+        if self.first is not None:
+            self._save(*self.first, 0, 2)
+            self.first = None
+        self._save(rgb, res, self.n - 1, 2)
+
+    def close(self) -> None:
+        if self.first is not None:
+            self._save(*self.first, 0, 1)
+            self.first = None
+
+    def _save(self, rgb, res, k: int, n: int) -> None:
+        from .pages import export
+        from .render import numbered
+
+        dest = numbered(self.path, k, n)
+        try:
+            export.overlay(rgb, res).save(dest)
+        except (OSError, ValueError) as e:
+            raise HwocrError(f"{dest}: cannot write overlay ({e})") from None
 
 
 def _write(path: str, data: bytes) -> None:

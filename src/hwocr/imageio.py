@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,19 +156,17 @@ def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
     return img
 
 
-def read_source(source: ImageSource, name: str | None = None) -> bytes:
-    """The bytes of a path or bytes source, or a one-line ImageError (missing, a folder, unreadable, empty)."""
+#: the largest input file read (the same bound as standard input's): an image or PDF this big is
+#: not a scan, and reading a file costs its whole size in memory before it is decoded
+MAX_FILE_BYTES = 256 << 20
+
+
+def read_source(source: ImageSource, name: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a path or bytes source, or a one-line ImageError (missing, a folder, not a regular
+    file such as a FIFO or a device, over ``max_bytes``, unreadable, empty)."""
     name = name or describe(source)
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise ImageError(f"{name}: no such file")
-        if path.is_dir():
-            raise ImageError(f"{name}: is a directory, not an image")
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise ImageError(f"{name}: cannot read file ({e.strerror or e})") from None
+        data = _read_file(Path(source), name, max_bytes)
     elif isinstance(source, (bytes, bytearray)):
         data = bytes(source)
     else:
@@ -177,10 +176,35 @@ def read_source(source: ImageSource, name: str | None = None) -> bytes:
     return data
 
 
+def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
+    try:
+        st = path.stat()  # follows symbolic links: what would be read
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except OSError as e:
+        raise ImageError(f"{name}: cannot read file ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError(f"{name}: is a directory, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(f"{name}: not a regular file (a device, pipe or socket)")
+    if st.st_size > max_bytes:
+        raise InputTooLarge(f"{name}: file is {st.st_size / 2**20:.0f} MB, over the {max_bytes >> 20} MB limit")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)  # the file may have grown since stat
+    except OSError as e:
+        raise ImageError(f"{name}: cannot read file ({e.strerror or e})") from None
+    if len(data) > max_bytes:
+        raise InputTooLarge(f"{name}: file is over the {max_bytes >> 20} MB limit")
+    return data
+
+
 def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
     try:
-        img.load()
-        img = ImageOps.exif_transpose(img) or img
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's warnings (corrupt EXIF ...): the input is judged below
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
     except Exception as e:  # noqa: BLE001
         raise ImageError(f"{name}: corrupt or truncated image ({_short(e)})") from None
     mode = img.mode

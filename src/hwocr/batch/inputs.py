@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import HwocrError
+from ..pages.inputs import MAX_PAGES  # a document with more pages is refused (bounds one input's work)
 
 #: what a folder expands to
 PAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pdf")
-#: a document with more pages than this is refused (bounds the work one input can cause)
-MAX_PAGES = 10_000
 
 
 @dataclass(frozen=True)

@@ -184,10 +184,10 @@ def read_document(reader, source: ImageSource, *, detector: str | Detector = "pp
                   dpi: float = 200, pages: Sequence[int] | None = None, turn: str = DEFAULT_TURN,
                   vertical: str = DEFAULT_VERTICAL) -> list[PageResult]:
     """Every page of ``source`` (image, multi-page TIFF or PDF), or the pages numbered in ``pages``."""
-    from .inputs import load_pages
+    from .inputs import iter_pages
 
     out = []
-    for p in load_pages(source, dpi=dpi, max_pixels=reader.max_pixels, pages=pages):
+    for p in iter_pages(source, dpi=dpi, max_pixels=reader.max_pixels, pages=pages):
         out.append(read_image(reader, p.rgb, detector=detector, direction=direction, turn=turn, source=p.name,
                               page=p.index, vertical=vertical))
     return out

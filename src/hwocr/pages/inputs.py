@@ -4,13 +4,16 @@ every frame of a multi-page TIFF or GIF, or every page of a PDF rendered with py
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
-from typing import Sequence
+import warnings
+from typing import Iterator, Sequence
 
 import numpy as np
-from PIL import ImageSequence
+from PIL import Image
 
 from ..errors import ImageError, InputTooLarge
+from .pdfrender import PdfRenderer
 from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, detect_format, load_image, load_pil, read_source
 
 DEFAULT_DPI = 200
@@ -29,6 +32,8 @@ def is_pdf(source: ImageSource) -> bool:
     head = b""
     if isinstance(source, (str, os.PathLike)):
         try:
+            if not stat.S_ISREG(os.stat(source).st_mode):
+                return False  # (opening a FIFO would wait for a writer)
             with open(source, "rb") as f:
                 head = f.read(16)
         except OSError:
@@ -48,8 +53,23 @@ def _wanted(n: int, pages: Sequence[int] | None, name: str) -> list[int]:
     return list(pages)
 
 
-def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
-             pages: Sequence[int] | None = None) -> list[PageImage]:
+#: pages read from one document at most (a PDF, a multi-page TIFF or GIF): the work a small file can
+#: ask for is bounded by this times one page's
+MAX_PAGES = 10_000
+
+
+def _first(e: Exception) -> str:
+    return str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+
+
+def _check_count(n: int, name: str, pages: Sequence[int] | None) -> None:
+    if n > MAX_PAGES and pages is None:
+        raise InputTooLarge(f"{name}: has {n} pages, over the limit of {MAX_PAGES} per document")
+
+
+def iter_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+             pages: Sequence[int] | None = None) -> Iterator[PageImage]:
+    """The pages of a PDF rendered one at a time (only the page being yielded is in memory)."""
     name = describe(source)
     try:
         import pypdfium2 as pdfium
@@ -61,47 +81,86 @@ def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
-        raise ImageError(f"{name}: cannot open PDF ({str(e).splitlines()[0][:120] if str(e) else 'corrupt'})") from None
-    out = []
+        why = _first(e) if str(e) and "Success" not in str(e) else "corrupt, or no pages"
+        raise ImageError(f"{name}: cannot open PDF ({why})") from None
     try:
-        for i in _wanted(len(doc), pages, name):
-            pg = doc[i]
-            w_pt, h_pt = pg.get_size()
-            scale = dpi / 72.0
-            if w_pt * h_pt * scale * scale > max_pixels:
-                raise InputTooLarge(f"{name}: page {i + 1} at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
-                                 f"use a lower --dpi")
-            bmp = pg.render(scale=scale)
-            img = bmp.to_pil()
-            out.append(PageImage(load_image(img, max_pixels).rgb, f"{name}#{i + 1}" if len(doc) > 1 else name, i))
+        n = len(doc)
+        if n == 0:
+            raise ImageError(f"{name}: the PDF has no pages")
+        _check_count(n, name, pages)
+        with PdfRenderer(data) as renderer:  # pages are drawn in a child process of bounded memory and time
+            for i in _wanted(n, pages, name):
+                label = f"{name}#{i + 1}" if n > 1 else name
+                yield PageImage(_render(doc, renderer, i, dpi, max_pixels, label), label, i)
     finally:
         doc.close()
-    return out
 
 
-def load_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
-               pages: Sequence[int] | None = None) -> list[PageImage]:
-    """All pages of ``source`` (or those numbered in ``pages``, 0-based) as RGB arrays."""
+def _render(doc, renderer: PdfRenderer, i: int, dpi: float, max_pixels: int, label: str) -> np.ndarray:
+    import pypdfium2 as pdfium
+
+    scale = dpi / 72.0
+    try:
+        w_pt, h_pt = doc.get_page_size(i)  # (from the page tree: loading the page would parse its content here)
+    except pdfium.PdfiumError as e:
+        raise ImageError(f"{label}: cannot read the page (corrupt PDF: {_first(e)})") from None
+    if w_pt * h_pt * scale * scale > max_pixels:
+        raise InputTooLarge(f"{label}: page at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
+                            f"use a lower --dpi")
+    return _named(renderer.render(i, scale, label), max_pixels, label)
+
+
+def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+             pages: Sequence[int] | None = None) -> list[PageImage]:
+    return list(iter_pdf(source, dpi, max_pixels, pages))
+
+
+def iter_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+               pages: Sequence[int] | None = None) -> Iterator[PageImage]:
+    """The pages of ``source`` (or those numbered in ``pages``, 0-based) as RGB arrays, decoded one
+    at a time as they are pulled. At most :data:`MAX_PAGES` per document unless ``pages`` picks them."""
     if is_pdf(source):
-        return load_pdf(source, dpi, max_pixels, pages)
+        yield from iter_pdf(source, dpi, max_pixels, pages)
+        return
     name = describe(source)
     if isinstance(source, np.ndarray):
         _wanted(1, pages, name)
-        return [PageImage(load_image(source, max_pixels).rgb, name, 0)]
+        yield PageImage(load_image(source, max_pixels).rgb, name, 0)
+        return
     img = load_pil(source, max_pixels)
     n = getattr(img, "n_frames", 1) or 1
     if n <= 1:
         _wanted(1, pages, name)
-        return [PageImage(_named(img, max_pixels, name), name, 0)]
-    out = []
-    want = set(_wanted(n, pages, name))
+        yield PageImage(_named(img, max_pixels, name), name, 0)
+        return
+    _check_count(n, name, pages)
+    for i in _wanted(n, pages, name):
+        label = f"{name}#{i + 1}"
+        yield PageImage(_frame(img, i, max_pixels, label, name), label, i)
+
+
+def _frame(img, i: int, max_pixels: int, label: str, name: str) -> np.ndarray:
+    """Frame ``i`` of a multi-frame image, its size checked before it is decoded."""
     try:
-        for i, frame in enumerate(ImageSequence.Iterator(img)):
-            if i in want:
-                out.append(PageImage(_named(frame.copy(), max_pixels, f"{name}#{i + 1}"), f"{name}#{i + 1}", i))
-    except (OSError, ValueError) as e:
-        raise ImageError(f"{name}: corrupt multi-page image ({str(e).splitlines()[0][:120] if str(e) else e})") from None
-    return out
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's bomb and EXIF warnings: the checks below answer
+            img.seek(i)
+            w, h = img.size
+            if w * h > max_pixels:
+                raise InputTooLarge(f"{label}: image is too large ({w}x{h} px, limit {max_pixels / 1e6:.0f} MP)")
+            frame = img.copy()
+    except Image.DecompressionBombError as e:
+        raise InputTooLarge(f"{label}: image is too large ({_first(e)})") from None
+    except (OSError, ValueError, EOFError, SyntaxError) as e:
+        raise ImageError(f"{name}: corrupt multi-page image ({_first(e)})") from None
+    return _named(frame, max_pixels, label)
+
+
+def load_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+               pages: Sequence[int] | None = None) -> list[PageImage]:
+    """All pages of ``source`` (or those numbered in ``pages``, 0-based) as RGB arrays (every one in
+    memory at once: :func:`iter_pages` yields them one at a time)."""
+    return list(iter_pages(source, dpi, max_pixels, pages))
 
 
 def _named(img, max_pixels: int, name: str) -> np.ndarray:
@@ -112,4 +171,4 @@ def _named(img, max_pixels: int, name: str) -> np.ndarray:
         raise ImageError(str(e).replace(describe(img), name, 1)) from None
 
 
-__all__ = ["PageImage", "load_pages", "load_pdf", "is_pdf", "DEFAULT_DPI"]
+__all__ = ["PageImage", "iter_pages", "iter_pdf", "load_pages", "load_pdf", "is_pdf", "DEFAULT_DPI", "MAX_PAGES"]

@@ -11,6 +11,7 @@ space), hence the base of 1000. Each character is placed in its detected cell, s
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -42,7 +43,23 @@ def _tounicode(chars: list[str]) -> bytes:
     return "\n".join(lines).encode("ascii")
 
 
-def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray], dpi: float = 200, quality: int = 85) -> bytes:
+@dataclass(frozen=True)
+class EncodedImage:
+    """A page image already compressed for the PDF (a long document keeps these, not the pixels)."""
+
+    width: int
+    height: int
+    jpeg: bytes
+
+
+def encode_page(rgb: np.ndarray, quality: int = 85) -> EncodedImage:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).convert("RGB").save(buf, "JPEG", quality=quality)
+    return EncodedImage(rgb.shape[1], rgb.shape[0], buf.getvalue())
+
+
+def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray | EncodedImage], dpi: float = 200,
+                         quality: int = 85) -> bytes:
     if len(pages) != len(images):
         raise HwocrError("searchable PDF: one image per page result is needed")
     if not pages:
@@ -75,11 +92,10 @@ def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray], dpi: flo
     kids = []
     k = 72.0 / dpi
     for page, rgb in zip(pages, images):
-        h, w = rgb.shape[:2]
-        buf = io.BytesIO()
-        Image.fromarray(rgb).convert("RGB").save(buf, "JPEG", quality=quality)
+        enc = rgb if isinstance(rgb, EncodedImage) else encode_page(rgb, quality)
+        w, h = enc.width, enc.height
         img = add(stream(f"/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB "
-                         f"/BitsPerComponent 8 /Filter /DCTDecode", buf.getvalue()))
+                         f"/BitsPerComponent 8 /Filter /DCTDecode", enc.jpeg))
         wp, hp = w * k, h * k
         ops = [f"q {wp:.2f} 0 0 {hp:.2f} 0 0 cm /Im0 Do Q", "BT 3 Tr"]
         for ln in page.lines:

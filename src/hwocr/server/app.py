@@ -554,13 +554,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
                 raise too_big
         except ValueError:
             raise ApiError(400, "invalid Content-Length header", "bad_request") from None
+    from starlette.requests import ClientDisconnect
+
     chunks: list[bytes] = []
     n = 0
-    async for chunk in request.stream():
-        n += len(chunk)
-        if n > limit:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            n += len(chunk)
+            if n > limit:
+                raise too_big
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing went wrong here
+        raise ApiError(400, "the client closed the connection before the upload ended", "disconnected") from None
     return b"".join(chunks)
 
 

@@ -1,0 +1,137 @@
+"""Render PDF pages in a child process whose memory and time are bounded.
+
+A PDF page is a program: a few kilobytes of nested form objects can ask PDFium for billions of fills
+and gigabytes of memory, in one C call that no timeout in this process can stop. Pages are therefore
+drawn by a child process (``python -m hwocr.pages.pdfrender``, one per document, importing only
+pypdfium2) under an address-space limit; a page that needs more memory or more time than allowed
+ends the child and is answered with one ImageError, and this process (a CLI run, a server) goes on.
+
+Protocol on the child's stdin / stdout: the parent sends the PDF's size (8 bytes, big-endian) and its
+bytes, then one request per line, ``INDEX SCALE``; the child answers each with a JSON line
+(``{"w", "h", "stride", "n", "mode"}`` followed by ``stride * h`` bytes of pixels, or ``{"error"}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from ..errors import ImageError
+
+#: address space of the rendering process (a 64 MP page needs about 0.3 GB as pixels)
+MAX_RENDER_BYTES = 2 << 30
+#: seconds one page may take to render
+RENDER_TIMEOUT_S = 60.0
+
+
+class PdfRenderer:
+    """Renders pages of one PDF (its bytes) in a bounded child process; use as a context manager."""
+
+    def __init__(self, data: bytes, max_bytes: int = MAX_RENDER_BYTES, timeout_s: float = RENDER_TIMEOUT_S) -> None:
+        self._data, self._max, self._timeout = data, max_bytes, timeout_s
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "PdfRenderer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def render(self, i: int, scale: float, label: str) -> np.ndarray:
+        """Page ``i`` (0-based) at ``scale`` as an H x W x 3 RGB array, or a one-line ImageError."""
+        try:
+            if self._proc is None:
+                self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(self._max)], stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                self._proc.stdin.write(len(self._data).to_bytes(8, "big") + self._data)
+            self._proc.stdin.write(f"{i} {scale!r}\n".encode("ascii"))
+            self._proc.stdin.flush()
+            deadline = time.monotonic() + self._timeout
+            head = json.loads(self._read_line(deadline))
+            if "error" in head:
+                raise ImageError(f"{label}: cannot render the page (corrupt PDF: {head['error']})")
+            w, h, stride, n = (int(head[k]) for k in ("w", "h", "stride", "n"))
+            buf = self._read(stride * h, deadline)
+        except TimeoutError:
+            self.close()
+            raise ImageError(f"{label}: the page takes more than {self._timeout:g} s to render (refused)") from None
+        except (EOFError, OSError, ValueError):  # the child ended: out of memory (PDFium aborts) or crashed
+            self.close()
+            raise ImageError(f"{label}: the page cannot be rendered within {self._max >> 20} MB (refused)") from None
+        px = np.frombuffer(buf, np.uint8).reshape(h, stride)[:, : w * n].reshape(h, w, n)
+        if n == 1:
+            return np.ascontiguousarray(np.repeat(px, 3, axis=2))
+        return np.ascontiguousarray(px[:, :, 2::-1] if str(head.get("mode", "")).startswith("BGR") else px[:, :, :3])
+
+    def _wait(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self._proc.stdout], [], [], left)[0]:
+            raise TimeoutError
+
+    def _read_line(self, deadline: float) -> bytes:
+        out = b""
+        while not out.endswith(b"\n"):
+            self._wait(deadline)
+            c = os.read(self._proc.stdout.fileno(), 1)
+            if not c:
+                raise EOFError
+            out += c
+        return out
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        parts, got = [], 0
+        fd = self._proc.stdout.fileno()
+        while got < n:
+            self._wait(deadline)
+            b = os.read(fd, min(n - got, 1 << 20))
+            if not b:
+                raise EOFError
+            parts.append(b)
+            got += len(b)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        try:
+            proc.stdin.close()
+            proc.wait(1.0)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def _child(limit: int) -> None:
+    """The child: read the document, then render the pages asked for until stdin closes."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import pypdfium2 as pdfium
+
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    n = int.from_bytes(inp.read(8), "big")
+    doc = pdfium.PdfDocument(inp.read(n))
+    for line in inp:
+        i, scale = line.split()
+        try:
+            bmp = doc[int(i)].render(scale=float(scale), rev_byteorder=True)
+            head = {"w": bmp.width, "h": bmp.height, "stride": bmp.stride, "n": bmp.n_channels, "mode": bmp.mode}
+            out.write(json.dumps(head).encode() + b"\n" + bytes(bmp.buffer))
+        except MemoryError:
+            return  # the parent reads the end of the stream: over the memory limit
+        except Exception as e:  # noqa: BLE001 - PdfiumError and the like: reported as one line
+            msg = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+            out.write(json.dumps({"error": msg}).encode() + b"\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    _child(int(sys.argv[1]))
