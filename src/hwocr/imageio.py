@@ -143,6 +143,7 @@ def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
     if fmt.pil is None:
         raise ImageError(f"{name}: is a {fmt.name}; read it as a page (hwocr page, Reader.read_page, /v1/page)")
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's other warnings (corrupt EXIF ...) are not the user's to read
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = Image.open(io.BytesIO(data), formats=[fmt.pil])
