@@ -28,6 +28,7 @@ characters decides a comparison; ``tune.py`` and ``ensemble_eval.py`` pool these
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
@@ -112,6 +113,31 @@ def styled(img: Image.Image, post: str) -> Image.Image:
     return img
 
 
+def photo(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The rendered line as a phone photo of a notebook would show it: ink of a pen colour on tinted
+    paper, uneven light, sometimes a ruled line, a slight tilt, blur, sensor noise and JPEG."""
+    import cv2
+
+    a = 1.0 - np.asarray(img.convert("L"), dtype=np.float32) / 255.0  # ink coverage
+    h, w = a.shape
+    paper = np.array([rng.uniform(205, 250), rng.uniform(200, 245), rng.uniform(185, 240)], np.float32)
+    ink = np.array([(25, 35, 120), (30, 30, 35), (95, 95, 100), (20, 60, 40)][int(rng.integers(4))], np.float32)
+    out = paper * (1 - a[..., None]) + ink * a[..., None]
+    if rng.random() < 0.4:  # a ruled line under the text
+        y = int(h * rng.uniform(0.85, 0.97))
+        out[max(0, y - 1) : y + 1] = out[max(0, y - 1) : y + 1] * 0.6 + np.array([150, 170, 210], np.float32) * 0.4
+    xs, ys = np.meshgrid(np.linspace(-1, 1, w), np.linspace(-1, 1, h))
+    light = 1.0 - rng.uniform(0.0, 0.3) * (0.5 + 0.5 * (xs * rng.uniform(-1, 1) + ys * rng.uniform(-1, 1)))
+    out = out * light[..., None]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.uniform(-1.5, 1.5)), 1.0)
+    out = cv2.warpAffine(out, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 1.2)))
+    out = np.clip(out + rng.normal(0, rng.uniform(2, 6), out.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(out).save(buf, "JPEG", quality=int(rng.integers(50, 85)))
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
 def texts(kind: str, lang: str, n: int, rng: np.random.Generator, src) -> list[str]:
     if kind == "sent":
         pool = hsk_sentences() if lang == "zh" else anthy_sentences()
@@ -145,7 +171,8 @@ def _has(src, c: str) -> bool:
         return False
 
 
-def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | None = None, suffix: str = "") -> None:
+def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | None = None, suffix: str = "",
+          photos: bool = False) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_samples as ms
 
@@ -161,6 +188,8 @@ def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | 
         for i, text in enumerate(texts(kind, lang, n, rng, src)):
             style, mess, pen, post = STYLES[int(rng.integers(len(STYLES)))]
             img = styled(ms.render_line(text, src, int(rng.integers(1 << 30)), mess=mess, pen=pen), post)
+            if photos:
+                img, style = photo(img, rng), f"{style}-photo"
             fn = f"{name}-{i:04d}-{style}.png"
             img.save(folder / fn, compress_level=1)
             rows.append(f"{fn}\t{text}\n")
@@ -177,8 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--more", action="store_true",
                     help="another draw of the suite: build/validation-s<seed>/<set>-s<seed> (tune.py and "
                          "ensemble_eval.py pool it with the first)")
+    ap.add_argument("--photos", action="store_true",
+                    help="every line as a phone photo of a notebook (tinted paper, pen colours, uneven light, "
+                         "tilt, blur, noise, JPEG); build it elsewhere with --out: it is a check, not tuning data")
     a = ap.parse_args(argv)
-    if a.more:
+    if a.photos:
+        build(a.out, a.seed, a.deps, a.sets, photos=True)
+    elif a.more:
         build(ROOT / "build" / f"validation-s{a.seed}", a.seed, a.deps, a.sets, f"-s{a.seed}")
     else:
         build(a.out, a.seed, a.deps, a.sets)
