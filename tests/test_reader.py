@@ -259,7 +259,7 @@ def test_auto_decides_once_per_group(auto_reader):
 
 def test_document_language_rules():
     """A line whose evidence for one language exceeds the other's by at most one character follows
-    the call's majority (at least 60% of its lines); a line with more evidence, or a call with no clear
+    the call's majority (more than half of its lines); a line with more evidence, or a call with no
     majority, keeps its own reading."""
     from hwocr.charsets import DocumentLanguage, LangEvidence
 
@@ -273,6 +273,9 @@ def test_document_language_rules():
     assert doc.language(weak) == "zh" and doc.language(one_kana) == "ja"
     doc.add("zh")
     assert doc.language(one_kana) == "zh"  # a lone kana lookalike (カ / 力) in a Chinese call
+    assert DocumentLanguage({"ja": 4, "zh": 3}).language(weak) == "ja"  # 57%: a majority
+    assert DocumentLanguage({"ja": 6, "zh": 4}, share=0.6).language(weak) == "ja"
+    assert DocumentLanguage({"ja": 5, "zh": 4}, share=0.6).language(weak) == "zh"  # 56% < 60%: its own
     mixed = LangEvidence(ja_only=2, zh_only=3)  # a hasty kanji line misread both ways: a margin of one
     assert mixed.decisive == 1 and mixed.language() == "zh"
     assert DocumentLanguage({"ja": 9, "zh": 1}).language(mixed) == "ja"
