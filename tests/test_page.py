@@ -334,3 +334,25 @@ def test_cli_page(tmp_path):
     out = tmp_path / "o.pdf"
     r = CliRunner().invoke(cli, ["page", str(p), "--format", "pdf", "-o", str(out)])
     assert r.exit_code == 0 and out.read_bytes().startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("filenames", [None, True, False])
+@pytest.mark.parametrize("texts", [[], ["一行"], ["一行\n二行", "", "三"]])
+def test_page_output_streamed_a_page_at_a_time_is_the_documents_export(capsys, filenames, texts):
+    """`hwocr page` prints txt and json page by page as they are read: the same bytes as exporting
+    the whole document at the end (headers by default only with several pages)."""
+    from hwocr.cli_page import _Printer
+    from hwocr.pages import export
+    from hwocr.pages.document import PageLine, PageResult
+
+    box = ((0.0, 0.0), (9.0, 0.0), (9.0, 9.0), (0.0, 9.0))
+    pages = [PageResult(10, 10, tuple(PageLine(t, 0.9, box, "horizontal") for t in txt.split("\n") if t),
+                        f"doc.pdf#{k + 1}", k) for k, txt in enumerate(texts)]
+    for fmt in ("txt", "json"):
+        printer = _Printer(fmt, filenames)
+        for p in pages:
+            printer.add(p)
+        printer.close()
+        want = (export.to_json(pages) + "\n" if fmt == "json"
+                else export.to_text(pages, filenames if filenames is not None else len(pages) > 1))
+        assert capsys.readouterr().out == want

@@ -48,6 +48,8 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
     # each page's JPEG) are kept, so a long document costs one page's pixels at a time
     results, images = [], []
     overlays = _Overlays(overlay)
+    # txt and json to the terminal or a pipe come out page by page, as they are read
+    printer = _Printer(fmt, filenames) if fmt in ("txt", "json") and not output else None
     failed = 0
     for f in paths:
         try:
@@ -61,7 +63,10 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
                 label = p.name if isinstance(src, str) else p.name.replace(describe(src), name, 1)
                 res = read_image(reader, p.rgb, detector=det, direction=direction, source=label, page=p.index,
                                  vertical=vertical)
-                results.append(res)
+                if printer is not None:
+                    printer.add(res)
+                else:
+                    results.append(res)
                 overlays.add(p.rgb, res)
                 if fmt == "pdf":
                     images.append(encode_page(p.rgb))
@@ -69,7 +74,9 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
             fail(str(renamed(e, src, name)))
             failed += 1
     overlays.close()
-    if fmt == "pdf":
+    if printer is not None:
+        printer.close()
+    elif fmt == "pdf":
         data = export.to_pdf(results, images, dpi)
         _write(output, data)
     else:
@@ -82,6 +89,43 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
             click.echo(text, nl=False)
     if failed:
         sys.exit(EXIT_ERROR)
+
+
+class _Printer:
+    """txt or json on standard output, a page at a time: the same text as the whole document's
+    export. txt without --filenames/--no-filenames has headers when there are several pages, so the
+    first page waits until a second one shows there are."""
+
+    def __init__(self, fmt: str, filenames: bool | None) -> None:
+        self.fmt, self.filenames, self.n, self.first = fmt, filenames, 0, None
+
+    def add(self, res) -> None:
+        from .pages import export
+
+        self.n += 1
+        if self.fmt == "json":
+            import json
+
+            click.echo(('{"pages": [' if self.n == 1 else ", ") + json.dumps(res.to_dict(), ensure_ascii=False),
+                       nl=False)
+        elif self.filenames is None and self.n == 1:
+            self.first = res
+        elif self.filenames is None:
+            if self.first is not None:
+                click.echo(export.to_text([self.first], True), nl=False)
+                self.first = None
+            click.echo(export.to_text([res], True), nl=False)
+        else:
+            click.echo(("\f" if self.n > 1 and not self.filenames else "") + export.to_text([res], self.filenames),
+                       nl=False)
+
+    def close(self) -> None:
+        from .pages import export
+
+        if self.fmt == "json":
+            click.echo('{"pages": []}' if self.n == 0 else "]}")
+        elif self.first is not None:
+            click.echo(export.to_text([self.first], False), nl=False)
 
 
 class _Overlays:
