@@ -202,6 +202,8 @@ def test_concurrent_requests_give_identical_results():
 def test_healthz(client):
     d = client.get("/healthz").json()
     assert d["status"] == "ok" and "zh" in d["langs"] and isinstance(d["page"], bool) and d["workers"] >= 1
+    head = client.head("/healthz")  # what load balancers and monitors send
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_metrics(client):

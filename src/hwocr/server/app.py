@@ -411,7 +411,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         out["ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return JSONResponse(out)
 
-    @app.get("/healthz", response_model=HealthOut, summary="Liveness and readiness",
+    @app.api_route("/healthz", methods=["GET", "HEAD"], response_model=HealthOut, summary="Liveness and readiness",
              responses={503: {"model": HealthOut, "description": "every worker is stuck past the time limit"}})
     async def healthz(request: Request) -> JSONResponse:
         readers: Readers = request.app.state.readers
