@@ -411,7 +411,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         out["ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return JSONResponse(out)
 
-    @app.api_route("/healthz", methods=["GET", "HEAD"], response_model=HealthOut, summary="Liveness and readiness",
+    @app.get("/healthz", response_model=HealthOut, summary="Liveness and readiness",
              responses={503: {"model": HealthOut, "description": "every worker is stuck past the time limit"}})
     async def healthz(request: Request) -> JSONResponse:
         readers: Readers = request.app.state.readers
@@ -420,6 +420,10 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         out = HealthOut(status="degraded" if stuck else "ok", version=__version__, langs=readers.loaded(),
                         page=_page_supported(readers), workers=pool.workers, busy=pool.busy, stuck=stuck)
         return JSONResponse(out.model_dump(), status_code=503 if stuck >= pool.workers else 200)
+
+    @app.head("/healthz", include_in_schema=False)
+    async def healthz_head(request: Request) -> Response:  # what load balancers and monitors send
+        return Response(status_code=(await healthz(request)).status_code)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
