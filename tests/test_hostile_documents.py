@@ -214,3 +214,26 @@ def test_labels_that_are_not_utf8_or_start_with_a_bom(tmp_path):
     with pytest.raises(HwocrError, match=r"labels.tsv:2: not UTF-8"):
         read_labels(tmp_path)
     one_line_error(hwocr("eval", str(tmp_path)), "labels.tsv:2", "not UTF-8")
+
+
+def test_one_renderer_serves_documents_in_turn_and_survives_a_bomb():
+    """A batch worker keeps one rendering child: documents in turn, and a fresh child after one
+    that had to be stopped."""
+    from hwocr.errors import ImageError
+    from hwocr.pages.inputs import load_pages, load_pdf
+    from hwocr.pages.pdfrender import PdfRenderer
+
+    buf = io.BytesIO()
+    Image.new("RGB", (90, 60), (200, 10, 10)).save(buf, "PDF")
+    red, blank = buf.getvalue(), blank_pages_pdf(2)
+    with PdfRenderer() as r:
+        (a,) = load_pages(red, dpi=72, renderer=r)
+        child = r._proc.pid
+        b = load_pages(blank, dpi=72, renderer=r)
+        assert r._proc.pid == child  # the same child read both documents
+        with pytest.raises(ImageError, match="refused"):
+            load_pages(laughs_pdf(), dpi=72, renderer=r)
+        (c,) = load_pages(red, dpi=72, renderer=r)
+    assert tuple(a.rgb[30, 45]) == tuple(c.rgb[30, 45]) and a.rgb[30, 45, 0] > 150 > a.rgb[30, 45, 1]
+    assert [p.index for p in b] == [0, 1] and b[0].rgb.min() == 255
+    assert load_pdf(red, dpi=72)[0].rgb.shape == a.rgb.shape

@@ -31,11 +31,15 @@ class PageReader:
     settings: Settings
     reader: Any
     detector: Any
+    #: the PDF renderer (a child process) kept for every PDF page this worker reads
+    pdf: Any = None
 
     @classmethod
     def load(cls, settings: Settings) -> "PageReader":
+        from ..pages.pdfrender import PdfRenderer
+
         reader = settings.make_reader()
-        return cls(settings, reader, reader.detector(settings.detector))
+        return cls(settings, reader, reader.detector(settings.detector), PdfRenderer())
 
     def read(self, item: WorkItem) -> dict[str, Any]:
         """The ``hwocr page --format json`` record of the page plus key, file, page count, timing and
@@ -48,7 +52,8 @@ class PageReader:
         try:
             if item.pages > MAX_PAGES:
                 raise ImageError(f"{item.path}: has {item.pages} pages, over the limit of {MAX_PAGES} per document")
-            (p,) = load_pages(item.path, dpi=s.dpi, max_pixels=self.reader.max_pixels, pages=[item.page])
+            (p,) = load_pages(item.path, dpi=s.dpi, max_pixels=self.reader.max_pixels, pages=[item.page],
+                              renderer=self.pdf)
             res = read_image(self.reader, p.rgb, detector=self.detector, direction=s.direction, source=p.name,
                              page=p.index, vertical=s.vertical)
         except HwocrError as e:

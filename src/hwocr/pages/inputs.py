@@ -68,8 +68,9 @@ def _check_count(n: int, name: str, pages: Sequence[int] | None) -> None:
 
 
 def iter_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
-             pages: Sequence[int] | None = None) -> Iterator[PageImage]:
-    """The pages of a PDF rendered one at a time (only the page being yielded is in memory)."""
+             pages: Sequence[int] | None = None, renderer: PdfRenderer | None = None) -> Iterator[PageImage]:
+    """The pages of a PDF rendered one at a time (only the page being yielded is in memory), by
+    ``renderer`` (kept open for the caller's next document) or by a child process of its own."""
     name = describe(source)
     try:
         import pypdfium2 as pdfium
@@ -88,10 +89,16 @@ def iter_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
         if n == 0:
             raise ImageError(f"{name}: the PDF has no pages")
         _check_count(n, name, pages)
-        with PdfRenderer(data) as renderer:  # pages are drawn in a child process of bounded memory and time
+        own = renderer is None
+        renderer = renderer or PdfRenderer()  # pages are drawn in a child process of bounded memory and time
+        renderer.use(data)
+        try:
             for i in _wanted(n, pages, name):
                 label = f"{name}#{i + 1}" if n > 1 else name
                 yield PageImage(_render(doc, renderer, i, dpi, max_pixels, label), label, i)
+        finally:
+            if own:
+                renderer.close()
     finally:
         doc.close()
 
@@ -116,11 +123,13 @@ def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
 
 
 def iter_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
-               pages: Sequence[int] | None = None) -> Iterator[PageImage]:
+               pages: Sequence[int] | None = None, renderer: PdfRenderer | None = None) -> Iterator[PageImage]:
     """The pages of ``source`` (or those numbered in ``pages``, 0-based) as RGB arrays, decoded one
-    at a time as they are pulled. At most :data:`MAX_PAGES` per document unless ``pages`` picks them."""
+    at a time as they are pulled. At most :data:`MAX_PAGES` per document unless ``pages`` picks them.
+    ``renderer``: the PDF renderer to use (:class:`~hwocr.pages.pdfrender.PdfRenderer`; default: one
+    per document)."""
     if is_pdf(source):
-        yield from iter_pdf(source, dpi, max_pixels, pages)
+        yield from iter_pdf(source, dpi, max_pixels, pages, renderer)
         return
     name = describe(source)
     if isinstance(source, np.ndarray):
@@ -157,10 +166,10 @@ def _frame(img, i: int, max_pixels: int, label: str, name: str) -> np.ndarray:
 
 
 def load_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
-               pages: Sequence[int] | None = None) -> list[PageImage]:
+               pages: Sequence[int] | None = None, renderer: PdfRenderer | None = None) -> list[PageImage]:
     """All pages of ``source`` (or those numbered in ``pages``, 0-based) as RGB arrays (every one in
     memory at once: :func:`iter_pages` yields them one at a time)."""
-    return list(iter_pages(source, dpi, max_pixels, pages))
+    return list(iter_pages(source, dpi, max_pixels, pages, renderer))
 
 
 def _named(img, max_pixels: int, name: str) -> np.ndarray:

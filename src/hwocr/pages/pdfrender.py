@@ -6,9 +6,9 @@ drawn by a child process (``python -m hwocr.pages.pdfrender``, one per document,
 pypdfium2) under an address-space limit; a page that needs more memory or more time than allowed
 ends the child and is answered with one ImageError, and this process (a CLI run, a server) goes on.
 
-Protocol on the child's stdin / stdout: the parent sends the PDF's size (8 bytes, big-endian) and its
-bytes, then one request per line, ``INDEX SCALE``; the child answers each with a JSON line
-(``{"w", "h", "stride", "n", "mode"}`` followed by ``stride * h`` bytes of pixels, or ``{"error"}``).
+Protocol on the child's stdin / stdout, one request per line: ``D SIZE`` followed by SIZE bytes opens
+a document (no answer); ``R INDEX SCALE`` renders a page of it, answered with a JSON line (``{"w", "h",
+"stride", "n", "mode"}`` followed by ``stride * h`` bytes of pixels, or ``{"error"}``).
 """
 
 from __future__ import annotations
@@ -31,11 +31,14 @@ RENDER_TIMEOUT_S = 60.0
 
 
 class PdfRenderer:
-    """Renders pages of one PDF (its bytes) in a bounded child process; use as a context manager."""
+    """Renders pages of a PDF in a bounded child process; use as a context manager. One renderer can
+    serve several documents one after the other (:meth:`use`): a batch worker keeps its child."""
 
-    def __init__(self, data: bytes, max_bytes: int = MAX_RENDER_BYTES, timeout_s: float = RENDER_TIMEOUT_S) -> None:
+    def __init__(self, data: bytes | None = None, max_bytes: int = MAX_RENDER_BYTES,
+                 timeout_s: float = RENDER_TIMEOUT_S) -> None:
         self._data, self._max, self._timeout = data, max_bytes, timeout_s
         self._proc: subprocess.Popen | None = None
+        self._sent: bytes | None = None  # the document the child has open
 
     def __enter__(self) -> "PdfRenderer":
         return self
@@ -43,14 +46,22 @@ class PdfRenderer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def use(self, data: bytes) -> None:
+        """Render the pages of ``data`` from now on."""
+        self._data = data
+
     def render(self, i: int, scale: float, label: str) -> np.ndarray:
         """Page ``i`` (0-based) at ``scale`` as an H x W x 3 RGB array, or a one-line ImageError."""
+        if self._data is None:
+            raise ImageError(f"{label}: no PDF to render")
         try:
             if self._proc is None:
                 self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(self._max)], stdin=subprocess.PIPE,
                                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                self._proc.stdin.write(len(self._data).to_bytes(8, "big") + self._data)
-            self._proc.stdin.write(f"{i} {scale!r}\n".encode("ascii"))
+            if self._sent is None or (self._sent is not self._data and self._sent != self._data):
+                self._proc.stdin.write(b"D %d\n" % len(self._data) + self._data)
+                self._sent = self._data
+            self._proc.stdin.write(f"R {i} {scale!r}\n".encode("ascii"))
             self._proc.stdin.flush()
             deadline = time.monotonic() + self._timeout
             head = json.loads(self._read_line(deadline))
@@ -99,7 +110,7 @@ class PdfRenderer:
     def close(self) -> None:
         if self._proc is None:
             return
-        proc, self._proc = self._proc, None
+        proc, self._proc, self._sent = self._proc, None, None
         try:
             proc.stdin.close()
             proc.wait(1.0)
@@ -110,19 +121,31 @@ class PdfRenderer:
 
 
 def _child(limit: int) -> None:
-    """The child: read the document, then render the pages asked for until stdin closes."""
+    """The child: open the documents and render the pages asked for, until stdin closes."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import pypdfium2 as pdfium
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
-    n = int.from_bytes(inp.read(8), "big")
-    doc = pdfium.PdfDocument(inp.read(n))
+    doc = None
     for line in inp:
-        i, scale = line.split()
+        cmd, *args = line.split()
+        if cmd == b"D":  # a new document: its size, then its bytes (no answer: a failure shows at render)
+            data = inp.read(int(args[0]))
+            if doc is not None:
+                doc.close()
+            try:
+                doc = pdfium.PdfDocument(data)
+            except MemoryError:
+                return
+            except Exception:  # noqa: BLE001
+                doc = None
+            continue
         try:
-            bmp = doc[int(i)].render(scale=float(scale), rev_byteorder=True)
+            if doc is None:
+                raise ValueError("cannot open the document")
+            bmp = doc[int(args[0])].render(scale=float(args[1]), rev_byteorder=True)
             head = {"w": bmp.width, "h": bmp.height, "stride": bmp.stride, "n": bmp.n_channels, "mode": bmp.mode}
             out.write(json.dumps(head).encode() + b"\n" + bytes(bmp.buffer))
         except MemoryError:
