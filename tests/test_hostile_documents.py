@@ -105,9 +105,9 @@ def test_a_slow_page_is_refused_after_the_render_timeout():
     from hwocr.errors import ImageError
     from hwocr.pages.pdfrender import PdfRenderer
 
-    with PdfRenderer(laughs_pdf(), max_bytes=8 << 30, timeout_s=0.5) as r:
+    with PdfRenderer(max_bytes=8 << 30, timeout_s=0.5) as r:
         with pytest.raises(ImageError, match=r"more than 0.5 s to render"):
-            r.render(0, 1.0, "slow.pdf")
+            r.render(laughs_pdf(), 0, 1.0, "slow.pdf")
 
 
 def test_pages_are_decoded_one_at_a_time():
@@ -237,3 +237,19 @@ def test_one_renderer_serves_documents_in_turn_and_survives_a_bomb():
     assert tuple(a.rgb[30, 45]) == tuple(c.rgb[30, 45]) and a.rgb[30, 45, 0] > 150 > a.rgb[30, 45, 1]
     assert [p.index for p in b] == [0, 1] and b[0].rgb.min() == 255
     assert load_pdf(red, dpi=72)[0].rgb.shape == a.rgb.shape
+
+
+def test_a_shared_renderer_is_safe_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hwocr.pages.inputs import load_pages
+    from hwocr.pages.pdfrender import PdfRenderer
+
+    docs = []
+    for colour in ((200, 10, 10), (10, 200, 10), (10, 10, 200)):
+        buf = io.BytesIO()
+        Image.new("RGB", (90, 60), colour).save(buf, "PDF")
+        docs.append(buf.getvalue())
+    with PdfRenderer() as r, ThreadPoolExecutor(3) as ex:
+        got = list(ex.map(lambda k: load_pages(docs[k % 3], dpi=72, renderer=r)[0].rgb[30, 45].argmax(), range(12)))
+    assert got == [k % 3 for k in range(12)]

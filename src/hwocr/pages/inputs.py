@@ -91,11 +91,10 @@ def iter_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
         _check_count(n, name, pages)
         own = renderer is None
         renderer = renderer or PdfRenderer()  # pages are drawn in a child process of bounded memory and time
-        renderer.use(data)
         try:
             for i in _wanted(n, pages, name):
                 label = f"{name}#{i + 1}" if n > 1 else name
-                yield PageImage(_render(doc, renderer, i, dpi, max_pixels, label), label, i)
+                yield PageImage(_render(doc, data, renderer, i, dpi, max_pixels, label), label, i)
         finally:
             if own:
                 renderer.close()
@@ -103,7 +102,7 @@ def iter_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
         doc.close()
 
 
-def _render(doc, renderer: PdfRenderer, i: int, dpi: float, max_pixels: int, label: str) -> np.ndarray:
+def _render(doc, data: bytes, renderer: PdfRenderer, i: int, dpi: float, max_pixels: int, label: str) -> np.ndarray:
     import pypdfium2 as pdfium
 
     scale = dpi / 72.0
@@ -114,7 +113,7 @@ def _render(doc, renderer: PdfRenderer, i: int, dpi: float, max_pixels: int, lab
     if w_pt * h_pt * scale * scale > max_pixels:
         raise InputTooLarge(f"{label}: page at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
                             f"use a lower --dpi")
-    return _named(renderer.render(i, scale, label), max_pixels, label)
+    return _named(renderer.render(data, i, scale, label), max_pixels, label)
 
 
 def load_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,

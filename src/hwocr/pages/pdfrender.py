@@ -18,6 +18,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -31,14 +32,14 @@ RENDER_TIMEOUT_S = 60.0
 
 
 class PdfRenderer:
-    """Renders pages of a PDF in a bounded child process; use as a context manager. One renderer can
-    serve several documents one after the other (:meth:`use`): a batch worker keeps its child."""
+    """Renders pages of PDFs in a bounded child process; use as a context manager. One renderer serves
+    any number of documents (a batch worker keeps its child), one page at a time (thread-safe)."""
 
-    def __init__(self, data: bytes | None = None, max_bytes: int = MAX_RENDER_BYTES,
-                 timeout_s: float = RENDER_TIMEOUT_S) -> None:
-        self._data, self._max, self._timeout = data, max_bytes, timeout_s
+    def __init__(self, max_bytes: int = MAX_RENDER_BYTES, timeout_s: float = RENDER_TIMEOUT_S) -> None:
+        self._max, self._timeout = max_bytes, timeout_s
         self._proc: subprocess.Popen | None = None
         self._sent: bytes | None = None  # the document the child has open
+        self._lock = threading.Lock()
 
     def __enter__(self) -> "PdfRenderer":
         return self
@@ -46,21 +47,20 @@ class PdfRenderer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def use(self, data: bytes) -> None:
-        """Render the pages of ``data`` from now on."""
-        self._data = data
+    def render(self, data: bytes, i: int, scale: float, label: str) -> np.ndarray:
+        """Page ``i`` (0-based) of the PDF ``data`` at ``scale`` as an H x W x 3 RGB array, or a
+        one-line ImageError."""
+        with self._lock:
+            return self._render(data, i, scale, label)
 
-    def render(self, i: int, scale: float, label: str) -> np.ndarray:
-        """Page ``i`` (0-based) at ``scale`` as an H x W x 3 RGB array, or a one-line ImageError."""
-        if self._data is None:
-            raise ImageError(f"{label}: no PDF to render")
+    def _render(self, data: bytes, i: int, scale: float, label: str) -> np.ndarray:
         try:
             if self._proc is None:
                 self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(self._max)], stdin=subprocess.PIPE,
                                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            if self._sent is None or (self._sent is not self._data and self._sent != self._data):
-                self._proc.stdin.write(b"D %d\n" % len(self._data) + self._data)
-                self._sent = self._data
+            if self._sent is None or (self._sent is not data and self._sent != data):
+                self._proc.stdin.write(b"D %d\n" % len(data) + data)
+                self._sent = data
             self._proc.stdin.write(f"R {i} {scale!r}\n".encode("ascii"))
             self._proc.stdin.flush()
             deadline = time.monotonic() + self._timeout
@@ -70,10 +70,10 @@ class PdfRenderer:
             w, h, stride, n = (int(head[k]) for k in ("w", "h", "stride", "n"))
             buf = self._read(stride * h, deadline)
         except TimeoutError:
-            self.close()
+            self._close()
             raise ImageError(f"{label}: the page takes more than {self._timeout:g} s to render (refused)") from None
         except (EOFError, OSError, ValueError):  # the child ended: out of memory (PDFium aborts) or crashed
-            self.close()
+            self._close()
             raise ImageError(f"{label}: the page cannot be rendered within {self._max >> 20} MB (refused)") from None
         px = np.frombuffer(buf, np.uint8).reshape(h, stride)[:, : w * n].reshape(h, w, n)
         if n == 1:
@@ -108,6 +108,10 @@ class PdfRenderer:
         return b"".join(parts)
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._proc is None:
             return
         proc, self._proc, self._sent = self._proc, None, None
