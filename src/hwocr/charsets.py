@@ -17,23 +17,25 @@ AUTO = "auto"
 LANG_CHOICES = (AUTO, *LANGS)
 
 
-def read_charlist(path: str | Path) -> list[str]:
+#: the largest charlist (or --allow list) read: several million entries
+MAX_CHARLIST_BYTES = 64 << 20
+
+
+def read_charlist(path: str | Path, what: str = "charlist") -> list[str]:
     """Read a charlist file (one symbol per line, UTF-8) as-is: never normalise it.
 
     Only the line terminator is stripped; the OMZ lists have no whitespace entries.
     A UTF-8 BOM on the first line is dropped. Empty lines are an error (they would shift indices).
+    ``what`` names the file in errors.
     """
+    from .files import read_small
+
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{p}: charlist not found") from None
-    except OSError as e:
-        raise ModelError(f"{p}: cannot read charlist ({e.strerror or e})") from None
+    raw = read_small(p, what, MAX_CHARLIST_BYTES, ModelError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ModelError(f"{p}: charlist is not UTF-8 text") from None
+        raise ModelError(f"{p}: {what} is not UTF-8 text") from None
     text = text.removeprefix("\ufeff")
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -41,9 +43,9 @@ def read_charlist(path: str | Path) -> list[str]:
     out = [ln.removesuffix("\r") for ln in lines]
     for i, s in enumerate(out):
         if s == "":
-            raise ModelError(f"{p}: charlist line {i + 1} is empty")
+            raise ModelError(f"{p}: {what} line {i + 1} is empty")
     if not out:
-        raise ModelError(f"{p}: charlist is empty")
+        raise ModelError(f"{p}: {what} is empty")
     return out
 
 

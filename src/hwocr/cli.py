@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -45,6 +46,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except HwocrError as e:
             fail(str(e))
+            ctx.exit(EXIT_ERROR)
+        except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_ERROR)
+        except OSError as e:  # a full disk, /dev/full, a closed stream: one line, not a traceback
+            what = e.strerror or str(e)
+            fail(f"{e.filename}: {what}" if e.filename else f"cannot write the output ({what})")
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             fail("interrupted")

@@ -133,3 +133,16 @@ def renamed(e: HwocrError, data: object, name: str) -> HwocrError:
     from .imageio import describe
 
     return type(e)(str(e).replace(describe(data), name, 1)) if not isinstance(data, str) else e
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses NaN (every comparison with NaN is false, so a range lets it
+    through)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        rv = super().convert(value, param, ctx)
+        if isinstance(rv, float) and math.isnan(rv):
+            self.fail("NaN is not a number here", param, ctx)
+        return rv

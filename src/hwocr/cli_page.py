@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import EXIT_ERROR, engine_options, expand_inputs, fail, make_reader, renamed, source
+from .cli_common import EXIT_ERROR, FiniteFloatRange, engine_options, expand_inputs, fail, make_reader, renamed, source
 from .errors import HwocrError
 
 
@@ -29,7 +29,7 @@ from .errors import HwocrError
 @click.option("--filenames/--no-filenames", default=None,
               help="txt: start each page with a line '==> FILE <==' (default: with several pages); without, "
                    "pages are separated by a form feed.")
-@click.option("--dpi", type=click.FloatRange(10, 1200), default=200, show_default=True, help="PDF rendering resolution.")
+@click.option("--dpi", type=FiniteFloatRange(10, 1200), default=200, show_default=True, help="PDF rendering resolution.")
 def page(files, detector, direction, vertical, fmt, output, overlay, filenames, dpi, **opts):
     """Read whole pages from FILES (images, multi-page TIFF, PDF; folders, glob patterns, or - for
     standard input): detect text lines, order them, read each line."""

@@ -536,9 +536,7 @@ def _restrict_own(p: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 def _allowed_mask(allow: str | Path | Iterable[str], charset: Sequence[str]) -> np.ndarray:
     if isinstance(allow, (str, Path)):
-        if not Path(allow).is_file():
-            raise HwocrError(f"{allow}: allowed-characters file (--allow) not found")
-        chars = set(read_charlist(allow))
+        chars = set(read_charlist(allow, "allowed-characters file (--allow)"))
     else:
         chars = set(allow)
     if not chars:

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from .errors import DownloadError, ModelError
+from .errors import DownloadError, HwocrError, ModelError
 from .registry import FileSpec, PackagedModel
 
 ENV_DIR = "HWOCR_MODEL_DIR"
@@ -31,8 +31,14 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("hwocr", appauthor=False))
 
 
-def _truthy(v: str | None) -> bool:
-    return (v or "").strip().lower() in ("1", "true", "yes", "on")
+def _truthy(v: str | None, name: str = ENV_OFFLINE) -> bool:
+    """An on/off environment value; anything else is an error (a typo must not mean "online")."""
+    t = (v or "").strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("", "0", "false", "no", "off"):
+        return False
+    raise HwocrError(f"${name}={v[:40]!r}: expected 1 or 0 (true/false, yes/no, on/off)")
 
 
 @dataclass

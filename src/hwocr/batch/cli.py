@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..cli_common import lang_option, precision_option
+from ..cli_common import FiniteFloatRange, lang_option, precision_option
 from ..errors import HwocrError
 
 
@@ -31,7 +31,7 @@ def _default_workers() -> int:
               help="Pages submitted and not yet returned (default: twice the worker threads).")
 @click.option("--shard-size", type=click.IntRange(1, 1_000_000), default=256, show_default=True,
               help="Records per output shard (a shard is also written every --commit-seconds).")
-@click.option("--commit-seconds", type=click.FloatRange(0.0, 3600.0), default=5.0, show_default=True)
+@click.option("--commit-seconds", type=FiniteFloatRange(0.0, 3600.0), default=5.0, show_default=True)
 @lang_option
 @click.option("--engine", default="ppocr", show_default=True, help="Line recogniser: ppocr, omz or a model path.")
 @click.option("--detector", default="ppocr", show_default=True, help="Line detector: ppocr, omz or an IR .xml.")
@@ -40,7 +40,7 @@ def _default_workers() -> int:
 @precision_option
 @click.option("--direction", type=click.Choice(["auto", "horizontal", "vertical"]), default="auto", show_default=True)
 @click.option("--vertical", type=click.Choice(["both", "rotate", "reflow"]), default="both", show_default=True)
-@click.option("--dpi", type=click.FloatRange(10, 1200), default=200, show_default=True, help="PDF rendering resolution.")
+@click.option("--dpi", type=FiniteFloatRange(10, 1200), default=200, show_default=True, help="PDF rendering resolution.")
 @click.option("--model-dir", type=click.Path(file_okay=False))
 @click.option("--offline", is_flag=True, default=None)
 @click.option("--hocr", is_flag=True, help="Also write OUT/docs/NAME.hocr for each document whose pages all read.")

@@ -57,6 +57,14 @@ class DaskRunner:
     def __init__(self, settings: Settings, workers: int, address: str | None = None,
                  in_flight: int | None = None) -> None:
         self.cluster = None
+        if address:  # checked first: a Client given a malformed address raises and leaves its thread running
+            from distributed.comm.addressing import parse_address, parse_host_port
+
+            try:
+                parse_host_port(parse_address(address)[1], 8786)
+            except (ValueError, TypeError) as e:
+                raise HwocrError(f"--address {address[:100]!r}: not a Dask scheduler address "
+                                 f"({str(e).splitlines()[0][:100]})") from None
         try:
             if address:
                 self.client = Client(address, timeout="20s", set_as_default=False)

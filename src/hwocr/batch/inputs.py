@@ -33,8 +33,13 @@ class WorkItem:
     key: str
 
 
-def expand_paths(args: Iterable[str], manifests: Iterable[str] = ()) -> Iterator[str]:
-    """File paths from ``args`` (files, folders, globs, ``@manifest``) and manifest files, in order."""
+def expand_paths(args: Iterable[str], manifests: Iterable[str] = (), exclude: str | None = None) -> Iterator[str]:
+    """File paths from ``args`` (files, folders, globs, ``@manifest``) and manifest files, in order.
+    Files under ``exclude`` (the job's output folder, whose exported PDFs a rerun would read again)
+    are left out."""
+    if exclude is not None:
+        yield from (f for f in expand_paths(args, manifests) if not _under(f, exclude))
+        return
     for m in manifests:
         yield from _manifest(m)
     for a in args:
@@ -56,11 +61,24 @@ def expand_paths(args: Iterable[str], manifests: Iterable[str] = ()) -> Iterator
             yield a
 
 
-def _manifest(path: str) -> Iterator[str]:
+def _under(path: str, folder: str) -> bool:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise HwocrError(f"{path}: cannot read manifest ({getattr(e, 'strerror', None) or e})") from None
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+#: the largest manifest read (millions of paths)
+MAX_MANIFEST_BYTES = 256 << 20
+
+
+def _manifest(path: str) -> Iterator[str]:
+    from ..files import read_small
+
+    try:
+        text = read_small(path, "manifest", MAX_MANIFEST_BYTES).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HwocrError(f"{path}: cannot read manifest ({e})") from None
     base = Path(path).parent
     for line in text.splitlines():
         line = line.strip()
@@ -70,6 +88,12 @@ def _manifest(path: str) -> Iterator[str]:
 
 def file_hash(path: str) -> str | None:
     """SHA-256 of the file's bytes (None when it cannot be read: the worker reports why)."""
+    from ..files import regular_size
+    from ..imageio import MAX_FILE_BYTES
+
+    size = regular_size(path)
+    if size is None or size > MAX_FILE_BYTES:  # a FIFO, a device, too big: the worker says which
+        return None
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
@@ -83,8 +107,13 @@ def file_hash(path: str) -> str | None:
 def count_pages(path: str) -> int:
     """Pages of a PDF or frames of a multi-page image; 1 when the file cannot be opened (reading that
     one page then fails with the same message ``hwocr page`` gives)."""
+    from ..files import regular_size
+    from ..imageio import MAX_FILE_BYTES
     from ..pages.inputs import is_pdf
 
+    size = regular_size(path)
+    if size is None or size > MAX_FILE_BYTES:
+        return 1
     try:
         if is_pdf(path):
             import pypdfium2 as pdfium

@@ -38,7 +38,7 @@ def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory:
         seen: set[str] = set()
 
         def todo() -> Iterator[WorkItem]:
-            for item in work_items(expand_paths(inputs, manifests), skey):
+            for item in work_items(expand_paths(inputs, manifests, exclude=out), skey):
                 if item.key in seen:
                     continue
                 seen.add(item.key)

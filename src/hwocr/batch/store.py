@@ -45,6 +45,44 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+#: the longest line a shard or index holds (one page's record)
+MAX_RECORD_BYTES = 64 << 20
+
+
+def _corrupt(path: Path, why: str) -> HwocrError:
+    return HwocrError(f"{path}: corrupt batch output ({why}); move the folder away or write to a new one")
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of a store file, each at most MAX_RECORD_BYTES, as one-line errors when it is not
+    a readable UTF-8 regular file."""
+    from ..files import regular_size
+
+    if regular_size(path) is None:
+        raise _corrupt(path, "not a regular file")
+    try:
+        with open(path, "rb") as f:
+            while line := f.readline(MAX_RECORD_BYTES + 1):
+                if len(line) > MAX_RECORD_BYTES:
+                    raise _corrupt(path, f"a line longer than {MAX_RECORD_BYTES >> 20} MB")
+                yield line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _corrupt(path, "not UTF-8") from None
+    except OSError as e:
+        raise _corrupt(path, e.strerror or str(e)) from None
+
+
+def _read_shard(shard: Path) -> Iterator[dict[str, Any]]:
+    for n, line in enumerate(_lines(shard), 1):
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            raise _corrupt(shard, f"line {n} is not a JSON record (a write cut short?)") from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
+            raise _corrupt(shard, f"line {n} is not a page record")
+        yield rec
+
+
 class Store:
     """The records already written to ``out`` and the way to add more (see the module doc)."""
 
@@ -74,22 +112,18 @@ class Store:
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record written so far, shard by shard."""
         for shard in self.shards():
-            with open(shard, encoding="utf-8") as f:
-                for line in f:
-                    yield json.loads(line)
+            yield from _read_shard(shard)
 
     def _shard_keys(self, shard: Path) -> dict[str, bool]:
         idx = self.out / "index" / (shard.stem + ".keys")
         if not idx.exists():
-            keys = []
-            with open(shard, encoding="utf-8") as f:
-                for line in f:
-                    rec = json.loads(line)
-                    keys.append(f"{rec['key']}\t{'failed' if rec.get('error') else 'ok'}\n")
+            keys = [f"{rec['key']}\t{'failed' if rec.get('error') else 'ok'}\n" for rec in _read_shard(shard)]
             write_atomic(idx, "".join(keys).encode())
         out = {}
-        for line in idx.read_text().splitlines():
-            key, state = line.split("\t")
+        for n, line in enumerate(_lines(idx), 1):
+            key, tab, state = line.rstrip("\n").partition("\t")
+            if not tab or state not in ("ok", "failed"):
+                raise _corrupt(idx, f"line {n} is not 'KEY<TAB>ok|failed'")
             out[key] = state == "ok"
         return out
 

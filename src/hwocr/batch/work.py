@@ -17,9 +17,12 @@ from .settings import Settings
 def failure(item: WorkItem, reason: str, seconds: float = 0.0) -> dict[str, Any]:
     """The record of a page that could not be read: its one-line ``reason`` in ``error`` (prefixed with
     the file when the reason does not name it)."""
-    reason = reason.splitlines()[0][:500] if reason else "failed"
-    if item.path not in reason:
-        reason = f"{item.path}: {reason}"
+    def one_line(t: str) -> str:  # (a file name may hold a line break)
+        return t.replace("\r", "\\r").replace("\n", "\\n")
+
+    reason = one_line(reason)[:500] if reason else "failed"
+    if one_line(item.path) not in reason:
+        reason = f"{one_line(item.path)}: {reason}"
     return {"key": item.key, "file": item.path, "page": item.page, "pages": item.pages, "source": item.path,
             "error": reason, "seconds": round(seconds, 4)}
 

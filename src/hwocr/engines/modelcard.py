@@ -119,6 +119,12 @@ def card_file(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def _short(v: Any, n: int = 60) -> str:
+    """``repr(v)`` cut to ``n`` characters: an error line never echoes a whole hostile value."""
+    r = repr(v) if not isinstance(v, int) or abs(v) < 10**50 else f"<an integer of {len(str(abs(v)))} digits>"
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
 def load_card(path: str | os.PathLike) -> ModelCard:
     """Read and check the card for ``path`` (see :func:`card_file`). Every problem is a one-line
     :class:`ModelError`."""
@@ -127,16 +133,13 @@ def load_card(path: str | os.PathLike) -> ModelCard:
     if cf is None:
         where = p / CARD_NAME if p.is_dir() else p.with_name(p.name + SIDECAR_SUFFIX)
         raise ModelError(f"{p}: no model card ({where} not found)")
+    from ..files import read_small
+
+    data = read_small(cf, "model card", MAX_CARD_BYTES, ModelError)
     try:
-        if cf.stat().st_size > MAX_CARD_BYTES:
-            raise ModelError(f"{cf}: too large for a model card")
-        raw = json.loads(cf.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{cf}: model card not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"{cf}: not a JSON model card ({str(e).splitlines()[0]})") from None
-    except OSError as e:
-        raise ModelError(f"{cf}: cannot read model card ({e.strerror or e})") from None
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # (JSONDecodeError is a ValueError)
+        raise ModelError(f"{cf}: not a JSON model card ({str(e).splitlines()[0][:120] or type(e).__name__})") from None
     sidecar_of = cf.name[: -len(SIDECAR_SUFFIX)] if cf.name.endswith(SIDECAR_SUFFIX) else None
     return parse_card(raw, cf.parent, source=str(cf), default_model=sidecar_of)
 
@@ -153,7 +156,7 @@ def parse_card(raw: Any, root: Path, *, source: str = "model card", default_mode
     if unknown:
         raise bad(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(_KEYS))})")
     if raw.get("format") != FORMAT:
-        raise bad(f'"format" must be "{FORMAT}", got {raw.get("format")!r}')
+        raise bad(f'"format" must be "{FORMAT}", got {_short(raw.get("format"))}')
 
     def text(key: str, required: bool = False) -> str | None:
         v = raw.get(key)
@@ -169,9 +172,9 @@ def parse_card(raw: Any, root: Path, *, source: str = "model card", default_mode
             return None
         norm = os.path.normpath(v)
         if Path(v).is_absolute() or norm == ".." or norm.startswith(".." + os.sep) or "\\" in v:
-            raise bad(f'"{key}" {v!r} leaves the model folder (paths are relative to {root})')
+            raise bad(f'"{key}" {_short(v)} leaves the model folder (paths are relative to {root})')
         if not (root / norm).is_file():
-            raise bad(f'"{key}" {v!r}: no such file in {root}')
+            raise bad(f'"{key}" {_short(v)}: no such file in {root}')
         return v
 
     name = text("name", required=True)
@@ -181,10 +184,10 @@ def parse_card(raw: Any, root: Path, *, source: str = "model card", default_mode
         raise bad(f'"model" {model!r} must be an OpenVINO .xml or an .onnx file')
     lang = raw.get("lang", "multi")
     if lang not in CARD_LANGS:
-        raise bad(f'"lang" must be one of {", ".join(CARD_LANGS)}, got {lang!r}')
+        raise bad(f'"lang" must be one of {", ".join(CARD_LANGS)}, got {_short(lang)}')
     decoder = raw.get("decoder")
     if decoder is not None and decoder not in CARD_DECODERS:
-        raise bad(f'"decoder" must be one of {", ".join(CARD_DECODERS)}, got {decoder!r}')
+        raise bad(f'"decoder" must be one of {", ".join(CARD_DECODERS)}, got {_short(decoder)}')
     inp = check_input(raw.get("input", {}), source)
     prov = raw.get("provenance", {})
     if not isinstance(prov, dict):
@@ -204,7 +207,7 @@ def check_input(inp: Any, source: str) -> dict[str, Any]:
             raise ModelError(f"{source}: unknown input field {k!r} (allowed: {', '.join(_INPUT_RULES)})")
         types, ok, what = rule
         if isinstance(v, bool) and bool not in types or not isinstance(v, types) or not ok(v):
-            raise ModelError(f"{source}: input field {k!r} must be {what}, got {v!r}")
+            raise ModelError(f"{source}: input field {k[:40]!r} must be {what}, got {_short(v)}")
         if k == "squeeze_above" and v is None:
             v = float("inf")  # JSON has no infinity: null = never narrowed
         out[k] = float(v) if float in types and not isinstance(v, bool) else tuple(v) if list in types else v
@@ -233,10 +236,10 @@ def parse_input_option(value: str, source: str = "--input-spec") -> dict[str, An
     for part in filter(None, (s.strip() for s in value.split(","))):
         k, sep, v = part.partition("=")
         if not sep:
-            raise ModelError(f"{source}: expected KEY=VALUE, got {part!r}")
+            raise ModelError(f"{source}: expected KEY=VALUE, got {_short(part)}")
         try:
             out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON (a bare word), or a number too long to convert
             out[k.strip()] = v.strip()
     return check_input(out, source)
 

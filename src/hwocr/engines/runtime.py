@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import sys
 import threading
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -28,9 +31,29 @@ def read_model(path: str | Path):
     ov = openvino()
 
     try:
-        return ov.Core().read_model(str(path))
+        with _quiet_stderr():  # a file no front end takes is offered to each, and some log to fd 2
+            return ov.Core().read_model(str(path))
     except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError with long text
         raise ModelError(f"{path}: cannot read model ({_first_line(e)})") from None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 pointed at /dev/null for the block (native libraries write there directly)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable stderr: nothing to quieten
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 class OVSession:

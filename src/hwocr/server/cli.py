@@ -9,7 +9,7 @@ import time
 
 import click
 
-from ..cli_common import precision_option
+from ..cli_common import FiniteFloatRange, precision_option
 from ..errors import HwocrError
 
 
@@ -43,18 +43,18 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
               help="Recognition threads (default: CPU cores, at most 4).")
 @click.option("--max-queue", type=click.IntRange(0, 100000), default=64, show_default=True,
               help="Requests that may wait for a recognition thread before new ones get 503.")
-@click.option("--max-upload-mb", type=click.FloatRange(0.001, 1024), default=10.0, show_default=True)
+@click.option("--max-upload-mb", type=FiniteFloatRange(0.001, 1024), default=10.0, show_default=True)
 @click.option("--max-pixels", type=click.IntRange(16, None), default=40_000_000, show_default=True,
               help="Largest page accepted, in pixels.")
 @click.option("--max-line-pixels", type=click.IntRange(16, None), default=16_000_000, show_default=True,
               help="Largest line image accepted, in pixels.")
 @click.option("--max-line-windows", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Recognition windows a line may need (ppocr: 4096 columns each at height 48).")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
+@click.option("--timeout", "timeout_s", type=FiniteFloatRange(0.1, 3600), default=30.0, show_default=True,
               help="Seconds a request may take (queue + recognition) before a 504; its work then stops.")
-@click.option("--header-timeout", "header_timeout_s", type=click.FloatRange(0.1, 600), default=10.0,
+@click.option("--header-timeout", "header_timeout_s", type=FiniteFloatRange(0.1, 600), default=10.0,
               show_default=True, help="Seconds a client has to send a request's headers.")
-@click.option("--keep-alive", "keep_alive_s", type=click.FloatRange(1, 600), default=5.0, show_default=True,
+@click.option("--keep-alive", "keep_alive_s", type=FiniteFloatRange(1, 600), default=5.0, show_default=True,
               help="Seconds an idle keep-alive connection stays open.")
 @click.option("--max-connections", type=click.IntRange(1, 100000), default=256, show_default=True,
               help="Open connections at once; the next one gets 503.")

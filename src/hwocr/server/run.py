@@ -59,10 +59,12 @@ def resolve_api_key(arg_key: str | None, key_file: str | None, environ: dict[str
         return None
     name, value = sources[0]
     if name == "--api-key-file":
+        from ..files import read_small
+
         try:
-            value = Path(value).read_text(encoding="utf-8").strip("\r\n")
-        except (OSError, UnicodeDecodeError) as e:
-            raise HwocrError(f"--api-key-file {value}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+            value = read_small(value, "--api-key-file", 64 << 10).decode("utf-8").strip("\r\n")
+        except UnicodeDecodeError:
+            raise HwocrError(f"--api-key-file {value}: not UTF-8 text") from None
     if not value.strip():
         raise HwocrError(f"the API key from {name} is empty: set a non-empty key, or none to serve without one")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..cli_common import FiniteFloatRange
 from ..errors import HwocrError
 
 INSTALL_HINT = "fine-tuning needs PyTorch: pip install 'hwocr[train]'"
@@ -29,14 +30,14 @@ def _require_torch() -> None:
               help="Model folder to write (new or empty); use it as --engine MODEL_DIR.")
 @click.option("--lang", type=click.Choice(["zh", "ja"]), default="zh", show_default=True, help="Language of the text.")
 @click.option("--base", type=click.Choice(["ppocr"]), default="ppocr", show_default=True, help="Model to start from.")
-@click.option("--minutes", type=click.FloatRange(0.1, 24 * 60), default=10.0, show_default=True,
+@click.option("--minutes", type=FiniteFloatRange(0.1, 24 * 60), default=10.0, show_default=True,
               help="Training time budget (training stops earlier when the held-out samples stop improving).")
 @click.option("--steps", type=click.IntRange(1, 100000), default=400, show_default=True, help="At most this many steps.")
 @click.option("--layers", type=click.Choice(["head", "neck", "all"]), default="neck", show_default=True,
               help="Which layers to train: the classifier, the sequence neck and classifier, or everything.")
-@click.option("--holdout", type=click.FloatRange(0.05, 0.5), default=0.2, show_default=True,
+@click.option("--holdout", type=FiniteFloatRange(0.05, 0.5), default=0.2, show_default=True,
               help="Share of the samples held out to check the result.")
-@click.option("--lr", type=click.FloatRange(1e-6, 1.0), default=None, help="Learning rate (default: by --layers).")
+@click.option("--lr", type=FiniteFloatRange(1e-6, 1.0), default=None, help="Learning rate (default: by --layers).")
 @click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")

@@ -1,0 +1,106 @@
+"""Hostile options, side files and outputs (found by a second audit with inputs written outside the
+tests): FIFOs and devices where a small file is expected, NaN options, typos in on/off variables, a
+damaged batch output, a full disk; each one line, nothing hangs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+LINE = str(ROOT / "samples" / "zh-line.png")
+
+
+def hwocr(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    e = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HWOCR_PRECISION": "f32", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "hwocr", *args], capture_output=True, text=True, env=e,
+                          timeout=timeout)
+
+
+def one_line(r: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("hwocr: reading")]
+    assert r.returncode == code and len(lines) == 1 and "Traceback" not in r.stderr, (r.returncode, r.stderr)
+    assert all(w in lines[0] for w in words), lines[0]
+    return lines[0]
+
+
+def test_small_side_files_must_be_regular_and_small(tmp_path):
+    from hwocr.errors import HwocrError
+    from hwocr.files import read_small
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero"
+    zero.symlink_to("/dev/zero")
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 2000)
+    for p, why in ((fifo, "not a regular file"), (zero, "not a regular file"), (big, "over the"),
+                   (tmp_path / "missing", "no such file")):
+        with pytest.raises(HwocrError, match=why):
+            read_small(p, "manifest", 1000)
+    assert read_small(big, "manifest", 4000) == b"x" * 2000
+    # where the CLI reads such files
+    one_line(hwocr("read", LINE, "--allow", str(fifo)), 1, "--allow", "not a regular file")
+    one_line(hwocr("read", LINE, "--charlist", str(zero)), 1, "charlist is not a regular file")
+    one_line(hwocr("batch", f"@{fifo}", "-o", str(tmp_path / "o"), "--runner", "local", "--workers", "1"), 1,
+             "manifest", "not a regular file")
+
+
+def test_batch_records_special_input_files_instead_of_hanging(tmp_path):
+    fifo = tmp_path / "in.png"
+    os.mkfifo(fifo)
+    r = hwocr("batch", str(fifo), "-o", str(tmp_path / "o"), "--runner", "local", "--workers", "1", "--no-progress",
+              timeout=60)
+    assert r.returncode == 1 and "not a regular file" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_nan_options_and_on_off_typos_are_usage_errors(tmp_path):
+    one_line(hwocr("page", LINE, "--dpi", "nan"), 2, "--dpi", "NaN")
+    one_line(hwocr("read", LINE, env={"HWOCR_OFFLINE": "maybe"}), 1, "HWOCR_OFFLINE", "expected 1 or 0")
+    line = one_line(hwocr("read", LINE, "--input-spec", "height=" + "9" * 5000), 1, "--input-spec")
+    assert len(line) < 300
+
+
+def test_a_damaged_batch_output_is_one_line(tmp_path):
+    out = tmp_path / "o"
+    args = ("batch", LINE, "-o", str(out), "--runner", "local", "--workers", "1", "--no-progress")
+    assert hwocr(*args).returncode == 0
+    shard = next(out.glob("pages-*.jsonl"))
+    index = out / "index" / (shard.stem + ".keys")
+    index.write_text("no tab here\n")
+    one_line(hwocr(*args), 1, "index", "corrupt batch output")
+    index.unlink()
+    shard.write_bytes(shard.read_bytes()[:50])  # a write cut short
+    one_line(hwocr(*args), 1, shard.name, "not a JSON record")
+
+
+def test_a_batch_output_inside_its_input_folder_is_not_read_again(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "a.png").write_bytes((ROOT / "samples" / "zh-line.png").read_bytes())
+    args = ("batch", str(inp), "-o", str(inp / "out"), "--pdf", "--runner", "local", "--workers", "1",
+            "--no-progress")
+    assert hwocr(*args).returncode == 0
+    assert list((inp / "out").rglob("*.pdf"))  # the export the next run must not take as input
+    r = hwocr(*args)
+    assert r.returncode == 0 and "1 pages: 0 read" in r.stderr + r.stdout, r.stderr
+
+
+def test_a_full_output_is_one_line():
+    r = subprocess.run(f"{sys.executable} -m hwocr read {LINE} > /dev/full", shell=True, capture_output=True,
+                       text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "HWOCR_PRECISION": "f32"},
+                       timeout=120)
+    one_line(r, 1, "cannot write the output")
+
+
+def test_a_line_break_in_a_file_name_stays_on_one_line():
+    from hwocr.batch.inputs import WorkItem
+    from hwocr.batch.work import failure
+
+    item = WorkItem(path="bad\nname.png", page=0, pages=1, key="k")
+    rec = failure(item, "bad\nname.png: not an image")
+    assert "\n" not in rec["error"] and rec["error"].endswith("not an image"), rec["error"]
