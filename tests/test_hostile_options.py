@@ -104,3 +104,15 @@ def test_a_line_break_in_a_file_name_stays_on_one_line():
     item = WorkItem(path="bad\nname.png", page=0, pages=1, key="k")
     rec = failure(item, "bad\nname.png: not an image")
     assert "\n" not in rec["error"] and rec["error"].endswith("not an image"), rec["error"]
+
+
+def test_finetune_device_and_seed_are_checked():
+    pytest.importorskip("torch")
+    from hwocr.errors import HwocrError
+    from hwocr.train.loop import pick_device
+
+    assert str(pick_device("cpu")) == "cpu"
+    for bad in ("garbage", "cuda:99", "mps"):
+        with pytest.raises(HwocrError, match="--device"):
+            pick_device(bad)
+    one_line(hwocr("finetune", str(ROOT / "samples"), "-o", "/tmp/never", "--seed", "-1"), 2, "--seed")

@@ -39,7 +39,7 @@ def _require_torch() -> None:
               help="Share of the samples held out to check the result.")
 @click.option("--lr", type=FiniteFloatRange(1e-6, 1.0), default=None, help="Learning rate (default: by --layers).")
 @click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 def finetune(folder, out, lang, base, minutes, steps, layers, holdout, lr, device, seed, progress):
     """Teach the recogniser your handwriting from FOLDER/labels.tsv (name<TAB>text per image).

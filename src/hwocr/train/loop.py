@@ -313,9 +313,19 @@ def _load(params: list[torch.nn.Parameter], state: list[torch.Tensor]) -> None:
 
 
 def pick_device(name: str | None = None) -> torch.device:
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``name`` (a torch device that exists here) or cuda when available, else cpu; a one-line
+    HwocrError for a device that is not there."""
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise HwocrError(f"--device {name[:40]!r}: not a torch device (cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise HwocrError(f"--device {name[:40]!r}: no such CUDA device here")
+    if dev.type not in ("cpu", "cuda"):
+        raise HwocrError(f"--device {name[:40]!r}: only cpu and cuda are supported")
+    return dev
 
 
 __all__ = ["SCOPES", "Scorer", "Scores", "TrainConfig", "TrainReport", "WorseModelError", "check_not_worse",
