@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,26 +177,21 @@ def read_source(source: ImageSource, name: str | None = None, max_bytes: int = M
 
 
 def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
+    from .files import NotRegularFile, TooLarge, read_bounded
+
     try:
-        st = path.stat()  # follows symbolic links: what would be read
+        return read_bounded(path, max_bytes)
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a directory, not an image") from None
+    except NotRegularFile:
+        raise ImageError(f"{name}: not a regular file (a device, pipe or socket)") from None
+    except TooLarge as e:
+        size = f"is {e.size / 2**20:.0f} MB, " if e.size is not None else "is "
+        raise InputTooLarge(f"{name}: file {size}over the {max_bytes >> 20} MB limit") from None
     except OSError as e:
         raise ImageError(f"{name}: cannot read file ({e.strerror or e})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ImageError(f"{name}: is a directory, not an image")
-    if not stat.S_ISREG(st.st_mode):
-        raise ImageError(f"{name}: not a regular file (a device, pipe or socket)")
-    if st.st_size > max_bytes:
-        raise InputTooLarge(f"{name}: file is {st.st_size / 2**20:.0f} MB, over the {max_bytes >> 20} MB limit")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)  # the file may have grown since stat
-    except OSError as e:
-        raise ImageError(f"{name}: cannot read file ({e.strerror or e})") from None
-    if len(data) > max_bytes:
-        raise InputTooLarge(f"{name}: file is over the {max_bytes >> 20} MB limit")
-    return data
 
 
 def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
