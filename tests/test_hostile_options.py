@@ -116,3 +116,12 @@ def test_finetune_device_and_seed_are_checked():
         with pytest.raises(HwocrError, match="--device"):
             pick_device(bad)
     one_line(hwocr("finetune", str(ROOT / "samples"), "-o", "/tmp/never", "--seed", "-1"), 2, "--seed")
+
+
+def test_a_model_cache_that_is_a_file_is_one_line(tmp_path):
+    f = tmp_path / "cache"
+    f.write_text("not a folder")
+    env = {"HWOCR_MODEL_DIR": str(f)}
+    one_line(hwocr("models", "verify", env=env), 1, "model cache", "is not a folder")
+    one_line(hwocr("read", LINE, "--engine", "omz", "--lang", "zh", "--offline", env=env), 1, "is not a folder")
+    assert hwocr("read", LINE, env=env).returncode == 0  # the embedded default needs no cache

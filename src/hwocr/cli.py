@@ -363,6 +363,8 @@ def models_verify(names, model_dir, mirror, offline):
     from .store import packaged_path, verify_file
 
     st = _store(model_dir, mirror, offline)
+    if st.root.exists() and not st.root.is_dir():
+        raise HwocrError(f"{st.root}: the model cache ($HWOCR_MODEL_DIR or --model-dir) is not a folder")
     bad = 0
     for m in _resolve(names, packaged=True):
         if isinstance(m, PackagedModel):

@@ -81,6 +81,8 @@ class Store:
 
     def ensure(self, spec: FileSpec, verify: bool = True) -> Path:
         """Return the local path of ``spec``, downloading it first if missing."""
+        if self.root.exists() and not self.root.is_dir():
+            raise DownloadError(f"{self.root}: the model cache ($HWOCR_MODEL_DIR or --model-dir) is not a folder")
         p = self.path(spec)
         if self.is_present(spec):
             if verify:
