@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 import warnings
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
 from ..errors import ImageError, InputTooLarge
-from .pdfrender import PdfRenderer
 from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, detect_format, load_image, load_pil, read_source
+from .pdfrender import PdfRenderer
 
 DEFAULT_DPI = 200
 
@@ -36,7 +36,7 @@ def is_pdf(source: ImageSource) -> bool:
                 return False  # (opening a FIFO would wait for a writer)
             with open(source, "rb") as f:
                 head = f.read(16)
-        except OSError:
+        except (OSError, ValueError):  # (ValueError: a NUL byte in the path)
             return False
     elif isinstance(source, (bytes, bytearray)):
         head = bytes(source[:16])
