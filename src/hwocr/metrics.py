@@ -122,16 +122,14 @@ def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
     f = d / "labels.tsv"
     if not f.is_file():
         raise HwocrError(f"{f}: no labels.tsv in this folder (expected lines 'name<TAB>text')")
+    from .files import read_small
+
+    data = read_small(f, "labels file", MAX_LABELS_BYTES)
     try:
-        size = f.stat().st_size
-        if size > MAX_LABELS_BYTES:
-            raise HwocrError(f"{f}: {size / 2**20:.0f} MB, over the {MAX_LABELS_BYTES >> 20} MB limit for a labels file")
-        text = f.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = f.read_bytes()[: e.start].count(b"\n") + 1
+        line = data[: e.start].count(b"\n") + 1
         raise HwocrError(f"{f}:{line}: not UTF-8 text") from None
-    except OSError as e:
-        raise HwocrError(f"{f}: cannot read ({e.strerror or e})") from None
     out = []
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
