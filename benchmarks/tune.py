@@ -17,6 +17,7 @@ the decoder search then runs on those posteriors. The validation suite is built 
     python benchmarks/tune.py --stage dec     # decoder only, on the shipped preprocessing
     python benchmarks/tune.py --stage dec --langs ja --sets ja-sent ja-rand ja-char ja-chars ja-lines
     python benchmarks/tune.py --jobs 2 [--grid lm_weight=0.2,0.3 ...]   # a narrower decoder search
+    python benchmarks/tune.py --stage dec [--doc-share 0.5 0.6] [--sure-odds None 20.0 100.0]   # lang auto's rules
 
 More draws of the validation sets (``validation.py --more``, ``build/validation-s*/<set>-s*``) are
 pooled with the first where they were built.
@@ -70,11 +71,22 @@ DEC_GRID = {
 }
 
 
+#: odds tried for hwocr.charsets.SURE_ODDS (None: every character counts fully, the rule before it)
+SURE_GRID = (None, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0)
+
+
 @dataclass
 class Item:
     probs: dict[str, list[np.ndarray]]  # language -> per window: T x K, restricted to that language
     cols: dict[str, list[np.ndarray]]  # language -> per window: K class indices into the auto charset
-    evidence: object  # hwocr.charsets.LangEvidence of the unrestricted reading
+    evidences: dict  # sure odds -> hwocr.charsets.LangEvidence of the unrestricted reading
+
+    @property
+    def evidence(self):
+        """The evidence with the sure odds this run looks at (``_G["sure_odds"]``, else the shipped)."""
+        from hwocr.charsets import SURE_ODDS
+
+        return self.evidences[_G.get("sure_odds", SURE_ODDS)]
 
     @property
     def auto(self) -> str:
@@ -108,6 +120,7 @@ def posteriors(sets, spec_over: dict, key: str, precision: str = "auto") -> dict
 
     r = Reader(lang="auto", decoder="greedy", precision=precision)
     sizes = "".join(f"{n}{len(v[1])}" for n, v in sorted(sets.items()))  # a different suite: a new cache
+    sizes += "ev" + ",".join(map(str, SURE_GRID))  # what the cached language evidence holds
     path = CACHE / f"{key}-{r.engine.precision}-{hashlib.sha1(sizes.encode()).hexdigest()[:8]}.pkl"
     print(f"posteriors: {path.name}", flush=True)
     if path.exists():
@@ -125,7 +138,7 @@ def posteriors(sets, spec_over: dict, key: str, precision: str = "auto") -> dict
                     cols = np.union1d(np.unique(top), [0])
                     ps[lg].append(np.ascontiguousarray(q[:, cols]))
                     cs[lg].append(cols.astype(np.int32))
-            items.append(Item(ps, cs, r.evidence(post)))
+            items.append(Item(ps, cs, {t: r.evidence(post, t) for t in SURE_GRID}))
         out[name] = items
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(out))
@@ -232,6 +245,15 @@ def document_langs(items: list[Item], share: float) -> list[str]:
     return [doc.language(it.evidence) for it in items]
 
 
+def minority_langs(items: list[Item], lang: str) -> list[str]:
+    """Each line's language when the set's lines are a minority in a call whose majority reads as the
+    other language (a mixed folder): lines whose evidence is weak follow that majority."""
+    from hwocr.charsets import WEAK_DECISIVE
+
+    other = "ja" if lang == "zh" else "zh"
+    return [it.evidence.language() if it.evidence.decisive > WEAK_DECISIVE else other for it in items]
+
+
 def _key(c: dict) -> tuple:
     return tuple(sorted(c.items()))
 
@@ -254,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="search only these values of a decoder field in this run (e.g. lm_weight=0.3,0.5)")
     ap.add_argument("--doc-share", type=float, nargs="*", default=[0.5, 0.6, 0.7],
                     help="majority shares tried for lang auto's one-document reading")
+    ap.add_argument("--sure-odds", nargs="*", default=[], choices=[str(v) for v in SURE_GRID],
+                    help="for lang auto, also try these values of hwocr.charsets.SURE_ODDS")
     a = ap.parse_args(argv)
     from hwocr import Reader
     from hwocr.registry import PPOCR_REC
@@ -320,7 +344,8 @@ def main(argv: list[str] | None = None) -> None:
 
     for spec in a.grid:  # a narrower decoder search for this run
         field, _, vals = spec.partition("=")
-        DEC_GRID[field] = [v == "True" if v in ("True", "False") else float(v) for v in vals.split(",")]
+        DEC_GRID[field] = [v == "True" if v in ("True", "False") else int(v) if v.isdigit() else float(v)
+                           for v in vals.split(",")]
 
     # languages not tuned in this run keep their shipped constants (for the auto table below)
     chosen = {lg: {k: v for k, v in vars(PARAMS[lg]).items() if k in DEC_GRID} for lg in ("zh", "ja")}
@@ -344,11 +369,20 @@ def main(argv: list[str] | None = None) -> None:
     auto_g = {n: _acc((n, None, {"zh": None, "ja": None})) for n in names}
     rows = [("greedy, right lang", greedy), ("greedy, auto", auto_g), ("beam, right lang", right),
             ("beam, auto, each line alone", auto_acc)]
-    for share in a.doc_share:  # each set read as one call: weak lines follow its majority (hwocr eval DIR)
-        _G["doc"] = {n: document_langs(_G["post"][n], share) for n in names}
-        rows += [(f"greedy, auto, one document (share {share:g})", {n: _acc((n, None, {"zh": None, "ja": None}))
-                                                                   for n in names}),
-                 (f"beam, auto, one document (share {share:g})", {n: _acc((n, None, chosen)) for n in names})]
+    from hwocr.charsets import SURE_ODDS
+
+    for odds in dict.fromkeys([SURE_ODDS, *(None if v == "None" else float(v) for v in a.sure_odds)]):
+        _G["sure_odds"] = odds
+        tag = f", sure odds {odds}" if a.sure_odds else ""
+        for share in a.doc_share:  # each set read as one call: weak lines follow its majority (hwocr eval DIR)
+            _G["doc"] = {n: document_langs(_G["post"][n], share) for n in names}
+            rows += [(f"greedy, auto, one document (share {share:g}{tag})",
+                      {n: _acc((n, None, {"zh": None, "ja": None})) for n in names}),
+                     (f"beam, auto, one document (share {share:g}{tag})", {n: _acc((n, None, chosen)) for n in names})]
+        # the set's lines as the minority of a call in the other language: its weak lines follow that one
+        _G["doc"] = {n: minority_langs(_G["post"][n], _G["langs"][n]) for n in names}
+        rows.append((f"beam, auto, minority in a call of the other language{tag}",
+                     {n: _acc((n, None, chosen)) for n in names}))
         _G.pop("doc")
     print("\nlang auto against the right --lang (1-CER):\n" + table(rows, names))
     print(f"\nship: preprocessing {cur}")

@@ -281,6 +281,43 @@ def test_document_language_rules():
     assert DocumentLanguage({"ja": 9, "zh": 1}).language(mixed) == "ja"
 
 
+def test_a_character_the_other_language_reads_nearly_as_well_is_weak_evidence(auto_reader):
+    """错 at 0.6 with the Japanese 錯 at 0.3 in the same frame says little about the language (a
+    small or blurred 金 reads as 钅): it counts log(2) / log(SURE_ODDS) of a character; with 錯 at
+    1/SURE_ODDS of it or less it counts fully. The same for a Japanese-only kanji against its
+    simplified form, and for kana."""
+    from math import log
+
+    from hwocr.charsets import SURE_ODDS
+    from hwocr.reader import LinePosteriors
+
+    cs = auto_reader.charset
+    (post,) = auto_reader.posteriors([load_image(ROOT / "samples" / "zh-line.png").rgb])
+    t = post.probs[0].shape[0]
+
+    def line(*frames: dict[str, float]) -> LinePosteriors:
+        p = np.zeros((t, len(cs)), np.float32)
+        p[:, 0] = 1.0
+        for k, f in enumerate(frames):
+            p[2 + 3 * k, 0] = 1.0 - sum(f.values())
+            for c, v in f.items():
+                p[2 + 3 * k, cs.index(c)] = v
+        return LinePosteriors(post.windows, (p,))
+
+    def ev(*frames, odds=SURE_ODDS):
+        e = auto_reader.evidence(line(*frames), odds)
+        return pytest.approx((e.kana, e.ja_only, e.zh_only), abs=1e-4)
+
+    half = log(2) / log(SURE_ODDS)
+    assert ev({"错": 0.6, "錯": 0.3}, {"绩": 0.6, "績": 0.3}) == (0, 0, 2 * half)
+    assert ev({"错": 0.6, "錯": 0.6 / SURE_ODDS}, {"绩": 0.6, "績": 0.001}) == (0, 0, 2)
+    assert ev({"黒": 0.45, "黑": 0.45}) == (0, 0, 0) and ev({"黒": 0.9}) == (0, 1, 0)
+    assert ev({"な": 0.9}, {"错": 0.5, "錯": 0.25}) == (1, 0, half)
+    assert ev({"错": 0.6, "錯": 0.3}, odds=None) == (0, 0, 1)  # every character fully: the rule before
+    two_contested = auto_reader.evidence(line({"错": 0.6, "錯": 0.3}, {"绩": 0.6, "績": 0.3}))
+    assert two_contested.decisive < 1 < auto_reader.evidence(line({"错": 0.6}, {"绩": 0.6})).decisive
+
+
 @needs_shared(EVAL / "ja-lines")
 def test_auto_reads_a_call_as_one_document(auto_reader):
     """ja-lines' kanji-only name reads as zh alone, as ja among Japanese lines; batch order and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .errors import ModelError
 
@@ -139,9 +139,10 @@ class LangEvidence:
     only Japanese writes (JIS X 0208 but not GB2312: 広, 売, 円...) and those only simplified
     Chinese writes."""
 
-    kana: int = 0
-    ja_only: int = 0
-    zh_only: int = 0
+    #: sure characters (each 1 at most: :data:`SURE_ODDS`) of each kind in the reading
+    kana: float = 0.0
+    ja_only: float = 0.0
+    zh_only: float = 0.0
     #: for lines the characters leave undecided: the probability the model puts on kana and
     #: Japanese-only kanji, and on Chinese-only hanzi, summed over frames
     ja_mass: float = 0.0
@@ -152,20 +153,24 @@ class LangEvidence:
                             self.ja_mass + o.ja_mass, self.zh_mass + o.zh_mass)
 
     @classmethod
-    def of(cls, text: str) -> "LangEvidence":
-        kana = sum(map(is_kana, text))
-        ja = sum(1 for c in text if _is_han(c) and _ja(c) and not _zh(c))
-        zh = sum(1 for c in text if _is_han(c) and _zh(c) and not _ja(c))
+    def of(cls, text: str, sure: Sequence[float] | None = None) -> "LangEvidence":
+        """The evidence of a reading, each character weighted by how sure it is (default: fully)."""
+        kana = ja = zh = 0.0
+        for c, w in zip(text, [1.0] * len(text) if sure is None else sure, strict=True):
+            if is_kana(c):
+                kana += w
+            elif _is_han(c) and _ja(c) != _zh(c):
+                ja, zh = (ja + w, zh) if _ja(c) else (ja, zh + w)
         return cls(kana, ja, zh)
 
     @property
-    def decisive(self) -> int:
-        """By how many characters the reading's evidence for one language exceeds the other's (kana and
-        Japanese-only kanji against Chinese-only hanzi): 3 Chinese-only and 2 Japanese-only is 1."""
+    def decisive(self) -> float:
+        """By how many sure characters the reading's evidence for one language exceeds the other's (kana
+        and Japanese-only kanji against Chinese-only hanzi): 3 Chinese-only and 2 Japanese-only is 1."""
         return abs(self.kana + self.ja_only - self.zh_only)
 
     def language(self) -> str:
-        """ja for any kana, or more Japanese-only than Chinese-only characters; when those are equal
+        """ja for any kana, or more (sure) Japanese-only than Chinese-only characters; when those are equal
         (shared kanji only: 日本, 山), the language whose own characters hold more probability; zh
         on a tie."""
         if self.kana or self.ja_only != self.zh_only:
@@ -173,7 +178,17 @@ class LangEvidence:
         return "ja" if self.ja_mass > self.zh_mass else "zh"
 
 
-#: a line whose reading's evidence for one language exceeds the other's by at most this many characters
+#: how sure a character of one language's own (a kana, a Japanese-only kanji, a Chinese-only hanzi) is
+#: as evidence: fully when the other language's best character at its peak frame holds at most 1/SURE_ODDS
+#: of its probability, log(odds) / log(SURE_ODDS) of a character below that, nothing when the other
+#: language reads it as well. A Japanese line's 錯 read as 错 at 0.6 with 錯 at 0.3 counts 0.18: the model
+#: tells 钅 from 金 poorly in a small or blurred hand. Chosen with ``benchmarks/tune.py --stage dec
+#: --sure-odds`` (pooled validation draws and dev sets, bf16 and f32): with odds 50, 100 or 1000 lang
+#: auto reads every set as the right --lang does (counting every character fully left pooled ja-rand
+#: 0.14 points below, odds 20 0.02); where a set's lines are the minority of a call in the other
+#: language, 50 costs least against counting fully (worst -0.02 points; 100: -0.11, 1000: -0.50)
+SURE_ODDS = 50.0
+#: a line whose reading's evidence for one language exceeds the other's by at most this many sure characters
 #: (:attr:`LangEvidence.decisive`) is "weak": with lang auto it follows the language most lines of the
 #: same call read as (``benchmarks/tune.py --stage dec``, auto table: with the margin auto reads every
 #: validation and dev set as the right --lang does, at bf16 and f32; counting the evidence instead of its

@@ -18,8 +18,8 @@ import numpy as np
 
 from . import cancel
 from . import decode as dec
-from .charsets import (AUTO, LANG_CHOICES, LANGS, WEAK_DECISIVE, DocumentLanguage, LangEvidence, language_filter,
-                       own_class_masks, read_charlist)
+from .charsets import (AUTO, LANG_CHOICES, LANGS, SURE_ODDS, WEAK_DECISIVE, DocumentLanguage, LangEvidence,
+                       language_filter, own_class_masks, read_charlist)
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
@@ -55,7 +55,8 @@ class Reader:
             Japanese, else more Japanese-only than Chinese-only kanji; it is then restricted to that
             language and decoded with its language model; ``LineResult.lang`` says which; in a call with
             several lines, a line whose evidence for one language exceeds the other's by at most one
-            character follows the language most of the call's lines read as), "zh"
+            sure character (one the other language does not read nearly as well) follows the language
+            most of the call's lines read as), "zh"
             (simplified Chinese) or "ja" (Japanese). The omz engine has one model per language: auto
             is zh for it.
         engine: "ppocr" (embedded PP-OCRv6-small, default), "omz" (Intel Open Model Zoo model for
@@ -132,6 +133,9 @@ class Reader:
         self._own_masks = own_class_masks(charset) if lang == AUTO else {}
         own = self._own_masks
         self._own_w = np.stack([own["ja"], own["zh"]], axis=1).astype(np.float32) if own else None
+        #: per language: the non-blank classes the other language writes (its own characters' rivals)
+        self._other_cols = {k: np.flatnonzero(self._lang_masks[o][1:]) + 1
+                            for k, o in zip(LANGS, LANGS[::-1])} if lang == AUTO and restrict else {}
         self.allowed = _allowed_mask(allow, charset) if allow is not None else None
         #: the same as columns: auto decodes each line on its language's columns only
         self._lang_views = {k: _LangView.of(m, charset, self.allowed) for k, m in self._lang_masks.items()
@@ -212,15 +216,30 @@ class Reader:
         out: dict[int, LinePosteriors] = dict(self._iter_posteriors(rgbs, batch_size))
         return [out[i] for i in range(len(out))]
 
-    def evidence(self, post: LinePosteriors) -> LangEvidence:
-        """The language evidence of a line read without restriction (best path of every window)."""
+    def evidence(self, post: LinePosteriors, sure_odds: float | None = SURE_ODDS) -> LangEvidence:
+        """The language evidence of a line read without restriction (best path of every window), each
+        character of one language's own weighted by how sure it is (:data:`~hwocr.charsets.SURE_ODDS`;
+        None: every character fully)."""
         cs = self.charset
         ev = LangEvidence()
         for p in post.probs:
-            text = LangEvidence.of("".join(cs[e.cls] for e in dec.greedy(p)))
+            ems = dec.greedy(p)
+            sure = [self._sureness(p, e, sure_odds) for e in ems]
             ja, zh = (p.sum(axis=0) @ self._own_w).tolist()
-            ev += replace(text, ja_mass=ja, zh_mass=zh)
+            ev += replace(LangEvidence.of("".join(cs[e.cls] for e in ems), sure), ja_mass=ja, zh_mass=zh)
         return ev
+
+    def _sureness(self, p: np.ndarray, e: dec.Emission, odds: float | None) -> float:
+        """How sure ``e``, if only one language writes it, is as that language's evidence: 1 when the
+        other language's best character in its peak frame holds at most 1/``odds`` of its probability,
+        log(ratio) / log(``odds``) above that, 0 when the rival is as likely."""
+        own = [lg for lg in LANGS if self._own_masks[lg][e.cls]]
+        other = self._other_cols.get(own[0]) if own and odds is not None else None
+        if other is None or not other.size:
+            return 1.0
+        f = p[e.peak]
+        ratio = float(f[e.cls]) / max(float(f[other].max()), 1e-30)
+        return float(np.clip(np.log(ratio) / np.log(odds), 0.0, 1.0))
 
     def line_language(self, post: LinePosteriors) -> str:
         return self.evidence(post).language() if self.lang == AUTO else self.lang
