@@ -332,16 +332,17 @@ class Reader:
     #: are only formed within this many lines)
     _CHUNK_LINES = 64
 
-    #: with lang auto, weak-evidence lines wait for the call's majority language: at most this many
-    #: lines or posterior bytes wait at once (then they are decoded with the majority so far)
-    _DEFER_LINES, _DEFER_BYTES = 64, 64 << 20
+    #: with lang auto, the lines of one call vote on its majority language in groups of this many, in
+    #: input order: a weak-evidence line takes the majority of its own group and every group before it
+    _VOTE_LINES = 64
 
     def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
         """Decoded lines in input order, each yielded as soon as it and all lines before it are read.
         Posteriors are dropped once decoded, so memory stays bounded for any number of lines.
         With lang auto, a line whose own evidence is weak takes the call's majority language
-        (:class:`~hwocr.charsets.DocumentLanguage`), so it is decoded once that is known (at the end,
-        or when :attr:`_DEFER_LINES` / :attr:`_DEFER_BYTES` wait). With the ensemble, its Japanese
+        (:class:`~hwocr.charsets.DocumentLanguage`) over its group of :attr:`_VOTE_LINES` lines and
+        those before, so it is decoded in both languages and the reading of the majority is kept once its
+        group has voted. With the ensemble, its Japanese
         lines are then read by the second model too and merged (:meth:`hwocr.ensemble.Ensemble.stream`)."""
         if self._ensemble is None:
             yield from self._iter_own(rgbs, batch_size)
@@ -356,53 +357,47 @@ class Reader:
         yield from self._ensemble.stream(self, self._iter_own(remember(), batch_size), kept, batch_size)
 
     def _iter_own(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
-        """:meth:`_iter_results` with this reader's own model only."""
+        """:meth:`_iter_results` with this reader's own model only. Lines arrive in completion order;
+        what they decide does not depend on it: a decisive line reads its own language, a weak one
+        the majority of whole groups of lines counted in input order. No posteriors are kept: a weak
+        line keeps its two readings until its group has voted."""
         ready: dict[int, LineResult] = {}
         doc = DocumentLanguage()
-        waiting: dict[int, tuple[LinePosteriors, LangEvidence]] = {}
-        held = 0
-        nxt = 0
+        votes: dict[int, str] = {}  # line -> the language it reads as, until its group is counted
+        weak: dict[int, tuple[LangEvidence, dict[str, LineResult]]] = {}
+        counted = nxt = 0
 
-        def flush() -> None:
-            for k, (p, e) in waiting.items():
-                ready[k] = self._decode(p, doc.language(e))
-            waiting.clear()
+        def count(upto: int) -> None:  # lines [counted, upto) vote, then their group's weak lines decide
+            nonlocal counted
+            for k in range(counted, upto):
+                doc.add(votes.pop(k))
+            for k in [k for k in weak if k < upto]:
+                ev, readings = weak.pop(k)
+                ready[k] = readings[doc.language(ev)]
+            counted = upto
 
-        for i, post in self._in_order(self._iter_posteriors(rgbs, batch_size)):
+        for i, post in self._iter_posteriors(rgbs, batch_size):
             cancel.check()
             if self.lang != AUTO:
                 ready[i] = self._decode(post)
             else:
                 ev = self.evidence(post)
-                doc.add(ev.language())
+                votes[i] = ev.language()
                 if ev.decisive > WEAK_DECISIVE:
                     ready[i] = self._decode(post, ev.language())
                 else:
-                    waiting[i] = (post, ev)
-                    held += sum(p.nbytes for p in post.probs)
-                    if len(waiting) >= self._DEFER_LINES or held >= self._DEFER_BYTES:
-                        flush()
-                        held = 0
+                    weak[i] = (ev, {lg: self._decode(post, lg) for lg in LANGS})
+                group = counted + self._VOTE_LINES
+                while all(k in votes for k in range(counted, group)):
+                    count(group)
+                    group += self._VOTE_LINES
             while nxt in ready:
                 yield ready.pop(nxt)
                 nxt += 1
-        flush()
+        count(counted + len(votes))  # the last group, however short
         while nxt in ready:
             yield ready.pop(nxt)
             nxt += 1
-
-    @staticmethod
-    def _in_order(items: Iterable[tuple[int, LinePosteriors]]) -> Iterator[tuple[int, LinePosteriors]]:
-        """(index, posteriors) pairs in index order, from pairs in completion order: the call's majority
-        language then depends on the lines' order only, not on which inference finished first."""
-        early: dict[int, LinePosteriors] = {}
-        nxt = 0
-        for i, post in items:
-            early[i] = post
-            while nxt in early:
-                yield nxt, early.pop(nxt)
-                nxt += 1
-        yield from sorted(early.items())  # (none left when the indices are 0 ... n-1)
 
     def _iter_posteriors(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None
                          ) -> Iterator[tuple[int, LinePosteriors]]:
