@@ -333,16 +333,17 @@ class Reader:
     _CHUNK_LINES = 64
 
     #: with lang auto, the lines of one call vote on its majority language in groups of this many, in
-    #: input order: a weak-evidence line takes the majority of its own group and every group before it
-    _VOTE_LINES = 64
+    #: input order: a weak-evidence line takes the majority of its own group and every group before it;
+    #: until then it keeps its posteriors while those of all waiting lines fit in _WAIT_BYTES, else it
+    #: is decoded in both languages at once (the same reading either way)
+    _VOTE_LINES, _WAIT_BYTES = 64, 64 << 20
 
     def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
         """Decoded lines in input order, each yielded as soon as it and all lines before it are read.
         Posteriors are dropped once decoded, so memory stays bounded for any number of lines.
         With lang auto, a line whose own evidence is weak takes the call's majority language
         (:class:`~hwocr.charsets.DocumentLanguage`) over its group of :attr:`_VOTE_LINES` lines and
-        those before, so it is decoded in both languages and the reading of the majority is kept once its
-        group has voted. With the ensemble, its Japanese
+        those before, so it is decoded once its group has voted. With the ensemble, its Japanese
         lines are then read by the second model too and merged (:meth:`hwocr.ensemble.Ensemble.stream`)."""
         if self._ensemble is None:
             yield from self._iter_own(rgbs, batch_size)
@@ -359,21 +360,25 @@ class Reader:
     def _iter_own(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
         """:meth:`_iter_results` with this reader's own model only. Lines arrive in completion order;
         what they decide does not depend on it: a decisive line reads its own language, a weak one
-        the majority of whole groups of lines counted in input order. No posteriors are kept: a weak
-        line keeps its two readings until its group has voted."""
+        the majority of whole groups of lines counted in input order."""
         ready: dict[int, LineResult] = {}
         doc = DocumentLanguage()
         votes: dict[int, str] = {}  # line -> the language it reads as, until its group is counted
-        weak: dict[int, tuple[LangEvidence, dict[str, LineResult]]] = {}
-        counted = nxt = 0
+        weak: dict[int, tuple[LangEvidence, LinePosteriors | dict[str, LineResult]]] = {}
+        counted = nxt = held = 0
 
         def count(upto: int) -> None:  # lines [counted, upto) vote, then their group's weak lines decide
-            nonlocal counted
+            nonlocal counted, held
             for k in range(counted, upto):
                 doc.add(votes.pop(k))
             for k in [k for k in weak if k < upto]:
-                ev, readings = weak.pop(k)
-                ready[k] = readings[doc.language(ev)]
+                ev, kept = weak.pop(k)
+                lang = doc.language(ev)
+                if isinstance(kept, LinePosteriors):
+                    held -= _nbytes(kept)
+                    ready[k] = self._decode(kept, lang)
+                else:
+                    ready[k] = kept[lang]
             counted = upto
 
         for i, post in self._iter_posteriors(rgbs, batch_size):
@@ -385,12 +390,16 @@ class Reader:
                 votes[i] = ev.language()
                 if ev.decisive > WEAK_DECISIVE:
                     ready[i] = self._decode(post, ev.language())
+                elif held + _nbytes(post) <= self._WAIT_BYTES:
+                    weak[i] = (ev, post)
+                    held += _nbytes(post)
                 else:
                     weak[i] = (ev, {lg: self._decode(post, lg) for lg in LANGS})
                 group = counted + self._VOTE_LINES
                 while all(k in votes for k in range(counted, group)):
                     count(group)
                     group += self._VOTE_LINES
+            del post
             while nxt in ready:
                 yield ready.pop(nxt)
                 nxt += 1
@@ -487,6 +496,10 @@ class Reader:
 #: buffers the runtime keeps: 4 lines of 512 columns, or one of up to 4096; 2000 distinct widths peaked at
 #: 480 MB with 2048 against 603 MB with 4096, at the same speed)
 BATCH_COLUMNS = 2048
+
+
+def _nbytes(post: LinePosteriors) -> int:
+    return sum(p.nbytes for p in post.probs)
 
 
 def batch_sizes(n: int, limit: int, width: int, bounded: bool) -> list[int]:
