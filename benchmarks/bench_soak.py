@@ -3,11 +3,13 @@ RSS sampled as it goes (OpenVINO compiles kernels and keeps buffers per input sh
 bounded shapes RSS grows with every new size).
 
 Lines: the sample lines and the 32 zh-lines, each resized to a width no earlier line had (and a
-random height, 24-160 px), read in calls of 50 with ``Reader(parallel=True)`` as ``hwocr read`` does.
+random height, 24-160 px), read in calls of 50 with ``Reader(parallel=True)`` as ``hwocr read`` does
+(``--lang auto``, the default, with the Japanese vote where PP-OCRv5 is installed).
 Pages: the pages of benchmarks/compose_pages.py, each scaled to a size no earlier page had
 (0.35-1.25x, aspect changed by up to 20%), read with ``Reader.read_page``.
 
-    python benchmarks/bench_soak.py [--lines 2000] [--pages 200] [--pages-dir build/pages] [--precision auto] [--json]
+    python benchmarks/bench_soak.py [--lines 2000] [--pages 200] [--pages-dir build/pages] [--precision auto]
+                                    [--lang auto|zh|ja] [--no-ensemble] [--json]
 """
 
 from __future__ import annotations
@@ -78,13 +80,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--pages-dir", type=Path, default=ROOT / "build" / "pages")
     ap.add_argument("--precision", default=None)
+    ap.add_argument("--lang", default="auto", choices=["auto", "zh", "ja"])
+    ap.add_argument("--no-ensemble", action="store_true", help="without the Japanese vote (PP-OCRv5)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     from hwocr import Reader
 
     rng = np.random.default_rng(a.seed)
-    reader = Reader(lang="zh", precision=a.precision, parallel=True)
+    reader = Reader(lang=a.lang, precision=a.precision, parallel=True, ensemble=False if a.no_ensemble else None)
     samples: list[dict] = [{"phase": "loaded", "n": 0, "rss_mb": round(rss_mb(), 1)}]
     t0 = time.perf_counter()
     lines = distinct_lines(a.lines, rng)
@@ -98,13 +102,14 @@ def main(argv: list[str] | None = None) -> None:
         if k % 10 == 0:
             samples.append({"phase": "pages", "n": k, "rss_mb": round(rss_mb(), 1)})
     t_pages = time.perf_counter() - t0
-    report = {"machine": bc.machine(), "precision": reader.engine.precision, "lines": a.lines, "pages": a.pages,
+    report = {"machine": bc.machine(), "precision": reader.engine.precision, "lang": a.lang,
+              "ensemble": not a.no_ensemble, "lines": a.lines, "pages": a.pages,
               "lines_s": round(t_lines, 1), "pages_s": round(t_pages, 1), "peak_rss_mb": round(bc.peak_rss_mb(), 1),
               "samples": samples}
     if a.json:
         print(json.dumps(report))
         return
-    print(f"{bc.machine()}  precision={reader.engine.precision}")
+    print(f"{bc.machine()}  precision={reader.engine.precision} lang={a.lang} ensemble={not a.no_ensemble}")
     for phase in ("lines", "pages"):
         xs = [s["rss_mb"] for s in samples if s["phase"] == phase]
         if xs:
