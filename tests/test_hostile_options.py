@@ -125,3 +125,14 @@ def test_a_model_cache_that_is_a_file_is_one_line(tmp_path):
     one_line(hwocr("models", "verify", env=env), 1, "model cache", "is not a folder")
     one_line(hwocr("read", LINE, "--engine", "omz", "--lang", "zh", "--offline", env=env), 1, "is not a folder")
     assert hwocr("read", LINE, env=env).returncode == 0  # the embedded default needs no cache
+
+
+def test_a_picture_output_must_name_a_picture_format_before_anything_is_read(tmp_path):
+    """--preview / --overlay with a suffix Pillow cannot write is a usage error at once (before, the
+    line was read and then the write failed)."""
+    for cmd, opt in (("read", "--preview"), ("page", "--overlay")):
+        for name in ("out.txt", "out", "out.jpgx"):
+            r = hwocr(cmd, LINE, opt, str(tmp_path / name), "--engine", str(tmp_path / "no-such-model"))
+            one_line(r, 2, opt, "name a picture file")  # refused before the (missing) model is looked at
+    r = hwocr("read", LINE, "--preview", str(tmp_path / "ok.webp"))
+    assert r.returncode == 0 and (tmp_path / "ok.webp").stat().st_size > 0, r.stderr

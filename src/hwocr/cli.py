@@ -9,8 +9,8 @@ import time
 
 import click
 
-from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, engine_options, expand_inputs,
-                         fail, make_reader, renamed, source, warn)
+from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, PicturePath, engine_options,
+                         expand_inputs, fail, make_reader, renamed, source, warn)
 from .errors import HwocrError
 
 
@@ -97,7 +97,7 @@ def _plain(res, top_k: int) -> str:
 @click.option("--allow", type=click.Path(dir_okay=False), help="File of allowed characters (one per line).")
 @click.option("--top-k", type=click.IntRange(0, 50), default=0, show_default=True,
               help="Alternatives per character (plain output: after a TAB, 'char:conf,...' per character).")
-@click.option("--preview", type=click.Path(dir_okay=False, writable=True),
+@click.option("--preview", type=PicturePath(),
               help="Write a picture of the scaled line with the characters under their spans "
                    "(OUT.png; OUT-1.png, OUT-2.png ... for several images).")
 @click.option("--filenames/--no-filenames", default=None,

@@ -146,3 +146,20 @@ class FiniteFloatRange(click.FloatRange):
         if isinstance(rv, float) and math.isnan(rv):
             self.fail("NaN is not a number here", param, ctx)
         return rv
+
+
+class PicturePath(click.Path):
+    """A file to write a picture to: its suffix must name a format Pillow writes (.png, .jpg, .webp ...),
+    checked before anything is read."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        from PIL import Image
+
+        rv = super().convert(value, param, ctx)
+        fmt = Image.registered_extensions().get(Path(str(rv)).suffix.lower())
+        if fmt is None or fmt not in Image.SAVE:
+            self.fail(f"{str(rv)[:60]!r}: name a picture file (.png, .jpg, .webp, ...)", param, ctx)
+        return rv

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli_common import EXIT_ERROR, FiniteFloatRange, engine_options, expand_inputs, fail, make_reader, renamed, source
+from .cli_common import (EXIT_ERROR, FiniteFloatRange, PicturePath, engine_options, expand_inputs, fail, make_reader,
+                         renamed, source)
 from .errors import HwocrError
 
 
@@ -23,7 +24,7 @@ from .errors import HwocrError
                    "(keep the more confident).")
 @click.option("--format", "fmt", type=click.Choice(["json", "txt", "hocr", "pdf"]), default="txt", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout (required for pdf).")
-@click.option("--overlay", type=click.Path(dir_okay=False),
+@click.option("--overlay", type=PicturePath(),
               help="Write a picture of each page with line boxes, order and text (OUT.png; OUT-1.png, OUT-2.png ... "
                    "for several pages).")
 @click.option("--filenames/--no-filenames", default=None,
