@@ -390,8 +390,8 @@ class Reader:
                 votes[i] = ev.language()
                 if ev.decisive > WEAK_DECISIVE:
                     ready[i] = self._decode(post, ev.language())
-                elif held + _nbytes(post) <= self._WAIT_BYTES:
-                    weak[i] = (ev, post)
+                elif held + _nbytes(post) <= self._WAIT_BYTES:  # its own copy: not its whole batch kept
+                    weak[i] = (ev, replace(post, probs=tuple(p if p.base is None else p.copy() for p in post.probs)))
                     held += _nbytes(post)
                 else:
                     weak[i] = (ev, {lg: self._decode(post, lg) for lg in LANGS})
