@@ -136,3 +136,18 @@ def test_a_picture_output_must_name_a_picture_format_before_anything_is_read(tmp
             one_line(r, 2, opt, "name a picture file")  # refused before the (missing) model is looked at
     r = hwocr("read", LINE, "--preview", str(tmp_path / "ok.webp"))
     assert r.returncode == 0 and (tmp_path / "ok.webp").stat().st_size > 0, r.stderr
+
+
+def test_a_closed_standard_output_is_an_error_only_when_written_to(tmp_path):
+    """Started with stdout closed, `hwocr read` used to exit 0 with its results lost."""
+
+    def closed(*args):
+        e = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HWOCR_PRECISION": "f32"}
+        return subprocess.run([sys.executable, "-m", "hwocr", *args], stdout=None, stderr=subprocess.PIPE,
+                              text=True, env=e, timeout=120, preexec_fn=lambda: os.close(1))
+
+    one_line(closed("read", LINE), 1, "cannot write the output", "closed")
+    one_line(closed("--version"), 1, "cannot write the output")
+    out = tmp_path / "page.txt"
+    r = closed("page", LINE, "-o", str(out))
+    assert r.returncode == 0 and out.read_text(encoding="utf-8").strip(), r.stderr  # files only: fine

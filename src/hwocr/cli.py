@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import sys
@@ -39,6 +41,12 @@ class _Group(click.Group):
         except click.Abort:
             fail("interrupted")
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # --help / --version into a reader that went away
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_ERROR)
+        except OSError as e:  # --help / --version into /dev/full or a closed standard output
+            fail(f"cannot write the output ({e.strerror or e})")
+            sys.exit(EXIT_ERROR)
         sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context):
@@ -439,7 +447,21 @@ from .train.cli import finetune as _finetune_cmd; cli.add_command(_finetune_cmd)
 from .batch.cli import batch as _batch_cmd; cli.add_command(_batch_cmd)  # noqa: E402, E702
 
 
+class _ClosedOutput(io.TextIOBase):
+    """Standard output when the process started with it closed (Python then sets sys.stdout to None and
+    click drops every write): a write is an error, so results are never lost with exit status 0, while
+    a command that writes only to files (``page -o FILE``) runs as usual."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
 def main(argv: list[str] | None = None) -> None:
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
     cli.main(args=argv, prog_name="hwocr")
 
 
