@@ -41,10 +41,7 @@ class _Group(click.Group):
         except click.Abort:
             fail("interrupted")
             sys.exit(EXIT_INTERRUPTED)
-        except BrokenPipeError:  # --help / --version into a reader that went away
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_ERROR)
-        except OSError as e:  # --help / --version into /dev/full or a closed standard output
+        except OSError as e:  # --help / --version into /dev/full or a closed stdout (click exits on EPIPE)
             fail(f"cannot write the output ({e.strerror or e})")
             sys.exit(EXIT_ERROR)
         sys.exit(rv if isinstance(rv, int) else 0)
