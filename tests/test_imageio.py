@@ -131,6 +131,27 @@ def test_float_and_gray_arrays():
     assert rgb.shape == (20, 50, 3) and rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255
 
 
+@pytest.mark.parametrize("lo, hi", [(0.0, 4000.0), (-1.0, 1.0), (-300.0, 3000.0)])
+def test_float_tiff_outside_0_1_is_stretched_not_clipped(tmp_path, lo, hi):
+    """A float TIFF in another range (HDR, signed, raw sensor counts) keeps its picture: clipping
+    to 0..255 made such pages blank or binary."""
+    g = np.linspace(lo, hi, 64 * 32, dtype=np.float32).reshape(32, 64)
+    p = tmp_path / "f.tif"
+    Image.fromarray(g, mode="F").save(p)
+    assert Image.open(p).mode == "F"
+    v = load_image(p).rgb[:, :, 0].astype(int)
+    assert v.min() == 0 and v.max() == 255
+    assert len(np.unique(v)) > 200  # a ramp, not two levels
+    assert np.all(np.diff(v.ravel()) >= 0)
+
+
+def test_signed_and_32_bit_integers_are_stretched():
+    a = np.array([[-5, 0, 5]] * 8, np.int32).repeat(8, axis=1)
+    assert load_image(a).rgb[0, ::8, 0].tolist() == [0, 128, 255]
+    b = np.array([[0, 500_000, 1_000_000]] * 8, np.int32).repeat(8, axis=1)
+    assert load_image(b).rgb[0, ::8, 0].tolist() == [0, 128, 255]
+
+
 def test_wrong_array_shape():
     with pytest.raises(ImageError, match="expected"):
         load_image(np.zeros((10, 10, 2), np.uint8))

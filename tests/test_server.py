@@ -800,7 +800,7 @@ def _closed_within(sock, seconds: float) -> bool:
 def test_slow_idle_and_excess_connections_are_cut():
     import socket
 
-    with _fake_live(max_connections=4) as live:
+    with _fake_live(max_connections=4, max_connections_per_client=4) as live:
         def conn():
             return socket.create_connection(("127.0.0.1", live.port), timeout=5)
 
@@ -857,6 +857,41 @@ def test_slow_idle_and_excess_connections_are_cut():
         assert ka.recv(4096).startswith(b"HTTP/1.1 200")
         assert _closed_within(ka, 3)
         ka.close()
+
+
+
+def test_one_client_address_cannot_hold_every_connection():
+    import socket
+
+    assert ServerConfig(langs=(), max_connections=256).max_connections_per_client == 64
+    with _fake_live(max_connections=6, max_connections_per_client=2) as live:
+        def conn(source: str):
+            s = socket.socket()
+            s.settimeout(5)
+            s.bind((source, 0))  # Linux routes all of 127/8 to loopback: a second client address
+            s.connect(("127.0.0.1", live.port))
+            return s
+
+        def answers(s) -> bytes:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            return s.recv(4096)
+
+        mine = [conn("127.0.0.1") for _ in range(2)]
+        time.sleep(0.1)
+        third = conn("127.0.0.1")
+        reply = third.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 503") and b"from your address (limit 2)" in reply, reply
+        # another address still gets in, and the first one's connections still work
+        other = conn("127.0.0.2")
+        assert answers(other).startswith(b"HTTP/1.1 200")
+        assert answers(mine[0]).startswith(b"HTTP/1.1 200")
+        # once one of its connections closes, the first address may open another
+        mine.pop().close()
+        time.sleep(0.2)
+        again = conn("127.0.0.1")
+        assert answers(again).startswith(b"HTTP/1.1 200")
+        for s in mine + [third, other, again]:
+            s.close()
 
 
 DRAIN_SCRIPT = r"""

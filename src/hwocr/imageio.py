@@ -237,23 +237,26 @@ def _array_to_rgb(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
+    """8-bit pixels: bool -> 0/255; uint16 -> x/257; other integers in 0..255 and floats in 0..1 or
+    0..255 as they are (floats in 0..1 x255); any other range (negative, 32-bit, HDR floats) is
+    stretched from its own minimum and maximum, never clipped (a clipped float TIFF is blank)."""
     if a.dtype == np.uint8:
         return a
     if a.dtype == bool:
         return a.astype(np.uint8) * 255
-    if np.issubdtype(a.dtype, np.integer):
-        hi = int(a.max()) if a.size else 0
-        if a.min() < 0:
-            raise ImageError(f"{name}: negative pixel values")
-        if hi <= 255 and a.dtype != np.uint16:
-            return a.astype(np.uint8)
-        return (a.astype(np.float64) * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.all(np.isfinite(a)):
-            raise ImageError(f"{name}: non-finite pixel values")
-        scale = 255.0 if a.max() <= 1.0 else 1.0
-        return (a * scale + 0.5).clip(0, 255).astype(np.uint8)
-    raise ImageError(f"{name}: unsupported pixel type {a.dtype}")
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ImageError(f"{name}: unsupported pixel type {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+        raise ImageError(f"{name}: non-finite pixel values")
+    lo, hi = float(a.min()), float(a.max())
+    if a.dtype == np.uint16 or (np.issubdtype(a.dtype, np.integer) and 0 <= lo and 255 < hi <= 65535):
+        lo, hi = 0.0, 65535.0
+    elif lo >= 0 and hi <= (1.0 if np.issubdtype(a.dtype, np.floating) else 255.0):
+        lo, hi = 0.0, 1.0 if np.issubdtype(a.dtype, np.floating) else 255.0
+    elif lo >= 0 and hi <= 255:
+        lo, hi = 0.0, 255.0
+    span = hi - lo or 1.0
+    return ((a.astype(np.float64) - lo) * (255.0 / span) + 0.5).clip(0, 255).astype(np.uint8)
 
 
 def _check_size(w: int, h: int, name: str, max_pixels: int) -> None:

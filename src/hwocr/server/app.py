@@ -86,6 +86,8 @@ class ServerConfig:
     header_timeout_s: float = 10.0  #: receiving a request's headers (from connecting, or the last response)
     keep_alive_s: float = 5.0  #: an idle keep-alive connection is closed after this
     max_connections: int = 256  #: open connections; the next is answered 503 and closed
+    #: open connections from one client address (None: a quarter of max_connections); the next gets 503
+    max_connections_per_client: Optional[int] = None
     drain_s: Optional[float] = None  #: on SIGTERM, time for requests in flight (default: timeout_s + 5)
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     max_queue: int = 64  #: requests that may wait for a worker before new ones get 503
@@ -96,6 +98,8 @@ class ServerConfig:
             raise HwocrError("the API key is empty: set a non-empty key, or none to serve without one")
         if self.drain_s is None:
             self.drain_s = self.timeout_s + 5.0
+        if self.max_connections_per_client is None:
+            self.max_connections_per_client = max(1, self.max_connections // 4)
 
 
 class ApiError(Exception):

@@ -58,11 +58,15 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
               help="Seconds an idle keep-alive connection stays open.")
 @click.option("--max-connections", type=click.IntRange(1, 100000), default=256, show_default=True,
               help="Open connections at once; the next one gets 503.")
+@click.option("--max-connections-per-client", type=click.IntRange(1, 100000), default=None,
+              help="Open connections from one client address; the next one gets 503. "
+                   "[default: a quarter of --max-connections; behind a reverse proxy, which is one "
+                   "address, set it to --max-connections]")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
 def serve(host, port, lang_preload, api_key_file, api_key, public_metrics, public_docs, allowed_hosts, engine, device,
           precision, workers, max_queue, max_upload_mb, max_pixels, max_line_pixels, max_line_windows, timeout_s,
-          header_timeout_s, keep_alive_s, max_connections, log_level):
+          header_timeout_s, keep_alive_s, max_connections, max_connections_per_client, log_level):
     """Serve the HTTP API (/v1/line, /v1/page, /healthz, /metrics, /docs) and the web page at /."""
     try:
         import uvicorn
@@ -84,6 +88,7 @@ def serve(host, port, lang_preload, api_key_file, api_key, public_metrics, publi
                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
                        max_line_pixels=max_line_pixels, max_line_windows=max_line_windows, timeout_s=timeout_s,
                        header_timeout_s=header_timeout_s, keep_alive_s=keep_alive_s, max_connections=max_connections,
+                       max_connections_per_client=max_connections_per_client,
                        max_queue=max_queue)
     if workers:
         cfg.workers = workers

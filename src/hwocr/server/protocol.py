@@ -1,6 +1,7 @@
 """uvicorn's h11 protocol with the guards uvicorn lacks: a deadline for a request's headers
 (slowloris: headers trickled a byte at a time, or a connection that sends nothing, are cut), a
-bound on open connections, and JSON for the errors uvicorn itself answers.
+bound on open connections, in all and from one client address, and JSON for the errors uvicorn itself
+answers.
 
 uvicorn's own ``timeout_keep_alive`` closes a connection idle between requests, but any byte
 received resets it; the header deadline here is not reset by data, only met by complete headers.
@@ -25,23 +26,35 @@ def _raw_json_response(status: int, reason: str, message: str) -> bytes:
     return head.encode() + body
 
 
-def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Protocol]:
+def guarded_protocol(header_timeout: float, max_connections: int,
+                     per_client: int | None = None) -> type[H11Protocol]:
     """An H11Protocol subclass: a request's headers must arrive within ``header_timeout`` seconds of
     the connection opening (or of the previous response), and at most ``max_connections`` connections
-    are open at once (the next gets a JSON 503 and is closed)."""
+    are open at once, at most ``per_client`` of them from one client address (the next gets a JSON 503
+    and is closed), so that one client cannot hold every connection."""
+    per_client = max_connections if per_client is None else per_client
 
     class GuardedH11Protocol(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._header_timer: asyncio.TimerHandle | None = None
-            if len(self.connections) > max_connections:
-                log.warning("hwocr: %d connections open (limit %d): refusing one", len(self.connections),
-                            max_connections)
-                transport.write(_raw_json_response(503, "Service Unavailable",
-                                                   f"too many open connections (limit {max_connections}); retry later"))
+            refusal = self._refusal()
+            if refusal:
+                log.warning("hwocr: refusing a connection: %s", refusal)
+                transport.write(_raw_json_response(503, "Service Unavailable", f"{refusal}; retry later"))
                 transport.close()
                 return
             self._arm_header_timer()
+
+        def _refusal(self) -> str | None:
+            if len(self.connections) > max_connections:
+                return f"too many open connections (limit {max_connections})"
+            host = self.client[0] if self.client else None
+            if host is not None and per_client < max_connections:
+                mine = sum(1 for c in self.connections if c.client and c.client[0] == host)
+                if mine > per_client:
+                    return f"too many open connections from your address (limit {per_client})"
+            return None
 
         def _arm_header_timer(self) -> None:
             self._cancel_header_timer()
