@@ -161,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "hwocr", "serve", "--host", "127.0.0.1", "--port", str(port), "--lang-preload", a.lang,
-           "--log-level", "warning", "--max-queue", str(max(64, a.concurrency * 2))]
+           "--log-level", "warning", "--max-queue", str(max(64, a.concurrency * 2)),
+           # every client here is one address: let it hold all the connections it opens
+           "--max-connections", str(max(256, a.concurrency + 8)),
+           "--max-connections-per-client", str(max(256, a.concurrency + 8))]
     if a.workers:
         cmd += ["--workers", str(a.workers)]
     t_start = time.monotonic()

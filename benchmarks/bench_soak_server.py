@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "hwocr", "serve", "--port", str(port), "--lang-preload", "zh,ja", "--log-level",
-           "warning", "--max-queue", str(max(64, a.concurrency * 4)), "--timeout", "120"]
+           "warning", "--max-queue", str(max(64, a.concurrency * 4)), "--timeout", "120",
+           "--max-connections-per-client", str(max(64, a.concurrency + 8))]  # every client is one address
     if a.workers:
         cmd += ["--workers", str(a.workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
