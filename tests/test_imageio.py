@@ -137,8 +137,9 @@ def test_float_tiff_outside_0_1_is_stretched_not_clipped(tmp_path, lo, hi):
     to 0..255 made such pages blank or binary."""
     g = np.linspace(lo, hi, 64 * 32, dtype=np.float32).reshape(32, 64)
     p = tmp_path / "f.tif"
-    Image.fromarray(g, mode="F").save(p)
-    assert Image.open(p).mode == "F"
+    Image.fromarray(g).save(p)  # float32 -> mode F
+    with Image.open(p) as im:
+        assert im.mode == "F"
     v = load_image(p).rgb[:, :, 0].astype(int)
     assert v.min() == 0 and v.max() == 255
     assert len(np.unique(v)) > 200  # a ramp, not two levels
