@@ -10,6 +10,7 @@ import resource
 import struct
 import subprocess
 import sys
+import time
 import zlib
 
 import numpy as np
@@ -214,6 +215,24 @@ def test_labels_that_are_not_utf8_or_start_with_a_bom(tmp_path):
     with pytest.raises(HwocrError, match=r"labels.tsv:2: not UTF-8"):
         read_labels(tmp_path)
     one_line_error(hwocr("eval", str(tmp_path)), "labels.tsv:2", "not UTF-8")
+
+
+
+def test_a_label_too_long_to_score_is_refused(tmp_path):
+    """Scoring compares a label with its reading character by character: a 5 M-character label
+    (one 64 MB labels file holds it) must not make ``hwocr eval`` run for hours."""
+    from hwocr.errors import HwocrError
+    from hwocr.metrics import MAX_LABEL_CHARS, read_labels
+
+    (tmp_path / "a.png").write_bytes(_png())
+    (tmp_path / "labels.tsv").write_text(f"a.png\t{'x' * MAX_LABEL_CHARS}\n", encoding="utf-8")
+    assert len(read_labels(tmp_path)[0][1]) == MAX_LABEL_CHARS
+    (tmp_path / "labels.tsv").write_text(f"a.png\tok\na.png\t{'字' * 5_000_000}\n", encoding="utf-8")
+    with pytest.raises(HwocrError, match=r"labels.tsv:2: label of 5000000 characters"):
+        read_labels(tmp_path)
+    t = time.monotonic()
+    one_line_error(hwocr("eval", str(tmp_path)), "labels.tsv:2", "limit 10000")
+    assert time.monotonic() - t < 30
 
 
 def test_one_renderer_serves_documents_in_turn_and_survives_a_bomb():

@@ -114,6 +114,9 @@ def char_calibration(results, refs: list[str], bins: int = 10) -> float:
 
 #: the largest labels.tsv read (about a million labelled lines)
 MAX_LABELS_BYTES = 64 << 20
+#: the longest label: a line's text (scoring compares each label with its reading character by
+#: character, work that grows with the product of their lengths)
+MAX_LABEL_CHARS = 10_000
 
 
 def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
@@ -137,6 +140,9 @@ def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
         name, sep, text = line.partition("\t")
         if not sep:
             raise HwocrError(f"{f}:{i}: expected 'name<TAB>text'")
+        if len(text) > MAX_LABEL_CHARS:
+            raise HwocrError(f"{f}:{i}: label of {len(text)} characters (limit {MAX_LABEL_CHARS}): "
+                             "labels are the text of one line")
         out.append((d / name.strip(), text))
     if not out:
         raise HwocrError(f"{f}: no labelled lines")
