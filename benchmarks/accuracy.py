@@ -25,7 +25,7 @@ def default_dirs() -> list[str]:
     dev = [f"{bc.SHARED / 'eval' / n}={lg}" for n, lg in {**DEV_SETS, "ja-lines": "ja"}.items()]
     val = [f"{VAL / n}={lg}" for n, lg in VAL_SETS.items()]
     for n, lg in VAL_SETS.items():  # the set pooled with its more draws (validation.py --more), where built
-        more = sorted(VAL.parent.glob(f"validation-s*/{n}-s*"))
+        more = sorted(VAL.parent.glob(f"validation-s*/{n}-s[0-9]*"))
         if more:
             val.append(",".join(map(str, [VAL / n, *more])) + f"={lg}")
     return dev + val

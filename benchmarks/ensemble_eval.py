@@ -50,7 +50,7 @@ ZH_VAL = ("zh-sent", "zh-rand", "zh-char")
 
 def default_dirs() -> list[str]:
     val = [f"{VAL / n}={lg}" for n, lg in VAL_SETS.items()]
-    val += [f"{d}={VAL_SETS[n]}" for n in JA_VAL for d in sorted(VAL.parent.glob(f"validation-s*/{n}-s*"))]
+    val += [f"{d}={VAL_SETS[n]}" for n in JA_VAL for d in sorted(VAL.parent.glob(f"validation-s*/{n}-s[0-9]*"))]
     dev = [f"{bc.SHARED / 'eval' / n}={lg}" for n, lg in {**DEV_SETS, "ja-lines": "ja"}.items()]
     return val + dev
 

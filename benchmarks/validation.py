@@ -19,6 +19,12 @@ Each set is written as ``build/validation/<set>/`` (PNG files + ``labels.tsv``),
     python scripts/make_samples.py --fetch --out build/samples   # stroke data into build/sample-deps
     python benchmarks/validation.py [--seed 11] [--out build/validation]
 
+Tightly cropped copies (``--tight``: the same lines cut to their ink, as character data sets such as
+CASIA-HWDB1 and ETL and tight line cutters deliver them; ``<set>-tight`` beside the set, for the random-order
+and isolated-character sets) test what the margins around the ink do:
+
+    python benchmarks/validation.py --tight [--more --seed N]
+
 More draws of the random-order and Japanese sets (the first is small enough that a tie of one or two
 characters decides a comparison; ``tune.py`` and ``ensemble_eval.py`` pool these with it):
 
@@ -171,18 +177,35 @@ def _has(src, c: str) -> bool:
         return False
 
 
+#: the sets ``--tight`` copies (sentences are long lines, which no margin rule touches)
+TIGHT_SETS = ("zh-rand", "zh-char", "ja-rand", "ja-char")
+
+
+def tight(img: Image.Image) -> Image.Image:
+    """The line cut to its ink box, one pixel of background left around it."""
+    import cv2
+
+    from hwocr.preprocess import ink_mask
+
+    a = np.asarray(img.convert("RGB"))
+    ys, xs = np.nonzero(ink_mask(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)))
+    if not len(xs):
+        return img
+    return Image.fromarray(a[max(0, ys.min() - 1) : ys.max() + 2, max(0, xs.min() - 1) : xs.max() + 2])
+
+
 def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | None = None, suffix: str = "",
-          photos: bool = False) -> None:
+          photos: bool = False, cut: bool = False) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_samples as ms
 
     sources = {"zh": ms.HanziWriterData(deps), "ja": ms.KanjiVG(deps)}
     for k, (name, lang, kind, n) in enumerate(SETS):
-        if only and name not in only:
+        if (only and name not in only) or (cut and name not in TIGHT_SETS):
             continue
-        rng = np.random.default_rng([seed, k])
+        rng = np.random.default_rng([seed, k])  # --tight: the same lines as the set, cut to their ink
         src = sources[lang]
-        folder = out / f"{name}{suffix}"
+        folder = out / f"{name}{'-tight' if cut else ''}{suffix}"
         folder.mkdir(parents=True, exist_ok=True)
         rows = []
         for i, text in enumerate(texts(kind, lang, n, rng, src)):
@@ -190,6 +213,8 @@ def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | 
             img = styled(ms.render_line(text, src, int(rng.integers(1 << 30)), mess=mess, pen=pen), post)
             if photos:
                 img, style = photo(img, rng), f"{style}-photo"
+            if cut:
+                img, style = tight(img), f"{style}-tight"
             fn = f"{name}-{i:04d}-{style}.png"
             img.save(folder / fn, compress_level=1)
             rows.append(f"{fn}\t{text}\n")
@@ -209,13 +234,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--photos", action="store_true",
                     help="every line as a phone photo of a notebook (tinted paper, pen colours, uneven light, "
                          "tilt, blur, noise, JPEG); build it elsewhere with --out: it is a check, not tuning data")
+    ap.add_argument("--tight", action="store_true",
+                    help="the random-order and isolated-character sets' lines cut to their ink: <set>-tight "
+                         "beside each set (with --more, in that draw's folder)")
     a = ap.parse_args(argv)
     if a.photos:
-        build(a.out, a.seed, a.deps, a.sets, photos=True)
+        build(a.out, a.seed, a.deps, a.sets, photos=True, cut=a.tight)
     elif a.more:
-        build(ROOT / "build" / f"validation-s{a.seed}", a.seed, a.deps, a.sets, f"-s{a.seed}")
+        build(ROOT / "build" / f"validation-s{a.seed}", a.seed, a.deps, a.sets, f"-s{a.seed}", cut=a.tight)
     else:
-        build(a.out, a.seed, a.deps, a.sets)
+        build(a.out, a.seed, a.deps, a.sets, cut=a.tight)
 
 
 if __name__ == "__main__":

@@ -131,3 +131,47 @@ def test_thin_strokes_are_thickened_others_kept():
     assert np.array_equal(thicken(blank, 3.0), blank)
     light_on_dark = thicken(_bars(1, ink=255, paper=0), 3.0)  # chalk on a blackboard grows too
     assert (light_on_dark >= _bars(1, ink=255, paper=0)).all() and light_on_dark.sum() > _bars(1, 255, 0).sum()
+
+
+def _char(h: int, w: int, top: int = 0, bottom: int = 0, paper=(240, 235, 230)) -> np.ndarray:
+    """A character-like crop: a box and a bar of ink from row ``top`` to ``h - bottom``."""
+    img = np.full((h, w, 3), paper, np.uint8)
+    img[top : h - bottom, w // 4 : w // 4 + max(1, w // 12)] = 20
+    img[top : top + max(1, h // 12), w // 8 : w - w // 8] = 20
+    img[h - bottom - max(1, h // 12) : h - bottom, w // 8 : w - w // 8] = 20
+    return img
+
+
+def test_a_character_cut_to_its_ink_gets_room_above_and_below():
+    """CASIA / ETL characters and pen input are cut to their ink; they are read with background
+    added above and below until the ink fills ``char_fill`` of the height, centred."""
+    from hwocr.preprocess import add_head_room, count_windows
+
+    spec = PPOCR_REC.input
+    assert spec.char_fill < 1 and OMZ_INPUT.char_fill == 1  # the reference stays faithful
+    tight = _char(60, 56)
+    roomy = add_head_room(tight, spec)
+    pad = int(np.ceil(60 / spec.char_fill)) - 60
+    assert roomy.shape == (60 + pad, 56, 3)
+    assert np.array_equal(roomy[pad // 2 : pad // 2 + 60], tight)  # the crop itself, untouched, centred
+    assert (roomy[: pad // 2] == (240, 235, 230)).all() and (roomy[pad // 2 + 60 :] == (240, 235, 230)).all()
+    (w,) = make_windows(tight, spec)
+    assert w.line_width == int(np.ceil(48 * (56 + 2 * round(spec.side_margin * (60 + pad))) / (60 + pad)))
+    assert count_windows(56, 60, spec) == 1
+    # a huge photo of one character: measured on a small copy, same proportion
+    big = cv2.resize(tight, (56 * 50, 60 * 50), interpolation=cv2.INTER_NEAREST)
+    assert abs(add_head_room(big, spec).shape[0] / 3000 - roomy.shape[0] / 60) < 0.02
+
+
+def test_lines_roomy_characters_and_blanks_are_left_as_they_are():
+    from hwocr.preprocess import add_head_room
+
+    spec = PPOCR_REC.input
+    line = _char(60, int(60 * spec.char_aspect) + 1)  # just wider than a character crop
+    assert add_head_room(line, spec) is line
+    roomy = _char(60, 56, top=6, bottom=6)  # ink on 80% of the height already
+    assert add_head_room(roomy, spec) is roomy
+    blank = np.full((60, 56, 3), 250, np.uint8)
+    assert add_head_room(blank, spec) is blank
+    tight = _char(60, 56)
+    assert add_head_room(tight, OMZ_INPUT) is tight

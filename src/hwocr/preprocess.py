@@ -172,9 +172,38 @@ def split_offsets(total: int, win: int, overlap: float = OVERLAP) -> list[int]:
     return [round(i * (total - win) / (n - 1)) for i in range(n)]
 
 
+def add_head_room(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """A character crop (at most ``spec.char_aspect`` wide per height) whose ink fills more than
+    ``spec.char_fill`` of its height, with background (the border's median colour) added above and
+    below until the ink fills that share; any other image as it is."""
+    h, w = rgb.shape[:2]
+    if spec.char_fill >= 1 or w > spec.char_aspect * h:
+        return rgb
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+    if h > 2 * _ROOM_PROBE:  # measure on a small copy: the work stays bounded for a huge crop
+        gray = cv2.resize(gray, (max(1, round(w * _ROOM_PROBE / h)), _ROOM_PROBE), interpolation=cv2.INTER_AREA)
+    ink = ink_mask(gray)
+    if not 0 < ink.mean() < 0.5:
+        return rgb  # blank, or no clear ink / background
+    rows = np.flatnonzero(ink.any(axis=1))
+    need = math.ceil((rows[-1] - rows[0] + 1) * h / gray.shape[0] / spec.char_fill) - h
+    if need <= 0:
+        return rgb
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    out = np.empty((h + need, *rgb.shape[1:]), dtype=rgb.dtype)
+    out[:] = np.median(border, axis=0).astype(rgb.dtype)
+    out[need // 2 : need // 2 + h] = rgb
+    return out
+
+
+#: height at which add_head_room measures the ink of a taller crop
+_ROOM_PROBE = 96
+
+
 def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
     h, w = rgb.shape[:2]
     squeeze = spec.line_squeeze if w > spec.squeeze_above * h else 1.0
+    rgb = add_head_room(rgb, spec)
     rgb, margin = add_side_margin(rgb, spec.side_margin)
     img, scale = to_model_image(rgb, spec, squeeze)
     # the quiet zone's colour in model units (its outermost column is untouched by the ink)

@@ -65,6 +65,12 @@ class InputSpec:
     stroke_width: float = 0.0
     #: Gaussian smoothing (sigma, pixels at the model's height) after scaling; 0 = none
     blur: float = 0.0
+    #: crops at most ``char_aspect`` x as wide as they are tall (an isolated character) whose ink fills
+    #: more than ``char_fill`` of their height get background above and below until it fills that share.
+    #: Character data sets (CASIA-HWDB1, ETL) and pen input cut characters to their ink; the recogniser
+    #: reads them better with room around them, lines cut as tightly do not need it (tune.py). 1 = never
+    char_fill: float = 1.0
+    char_aspect: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,7 @@ _PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", in
                          bucket_pad="background", width_buckets=(320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560,
                                         3072, 3584, 4096),
                          # narrowing off, thickening and smoothing off: benchmarks/tune.py's worst-case choice
-                         squeeze_above=float("inf"), stroke_width=0.0, blur=0.0)
+                         squeeze_above=float("inf"), stroke_width=0.0, blur=0.0, char_fill=0.85, char_aspect=1.5)
 
 PPOCR_REC = PackagedModel(
     name="PP-OCRv6_rec_small",
@@ -280,5 +286,8 @@ def describe_input(spec: InputSpec | None, note: str = "") -> str:
     colour = "grey" if spec.channels == 1 else ("BGR" if spec.bgr else "RGB")
     norm = f", (x - {spec.mean:g}) * {spec.scale:.6g}" if spec.mean or spec.scale != 1 else ""
     extra = f", side margin {spec.side_margin:g} x height" if spec.side_margin else ""
-    extra += f", lines > {spec.squeeze_above:g}:1 narrowed x{spec.line_squeeze:g}" if spec.line_squeeze != 1 else ""
+    narrowed = spec.line_squeeze != 1 and spec.squeeze_above != float("inf")
+    extra += f", lines > {spec.squeeze_above:g}:1 narrowed x{spec.line_squeeze:g}" if narrowed else ""
+    extra += (f", characters (up to {spec.char_aspect:g}:1) with room above and below, ink at most "
+              f"{spec.char_fill:g} of the height") if spec.char_fill < 1 else ""
     return f"{colour}, height {spec.height} ({spec.interpolation}), {width}, {spec.pad} padding{norm}{extra}"

@@ -56,6 +56,8 @@ _INPUT_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "bucket_pad": ((str,), lambda v: v in ("zero", "background", "edge"), '"zero", "background" or "edge"'),
     "stroke_width": ((int, float), lambda v: 0 <= v <= 32, "a number from 0 to 32"),
     "blur": ((int, float), lambda v: 0 <= v <= 8, "a number from 0 to 8"),
+    "char_fill": ((int, float), lambda v: 0.2 <= v <= 1, "a number from 0.2 to 1 (1: never)"),
+    "char_aspect": ((int, float), lambda v: 0 < v <= 16, "a number above 0, at most 16"),
 }
 assert set(_INPUT_RULES) == {f.name for f in fields(InputSpec)}
 
