@@ -392,8 +392,8 @@ def test_an_inked_line_that_decodes_to_nothing_reads_its_best_guess(zh_reader):
     post = zh_reader.posteriors([rgb])[0]
     p = post.probs[0].copy()
     peak = p[:, 1:].max()
-    # the blank ahead everywhere, by more than the beam's insertion bonus makes up (e^0.5 = 1.65:
-    # a character at 1/1.5 of the blank is still emitted, as it should be)
+    # the blank ahead everywhere, by more than any insertion bonus the beam may use makes up (tune.py
+    # tries up to 0.5, e^0.5 = 1.65: a character at 1/1.5 of the blank is then still emitted, rightly)
     p[:, 0] = np.maximum(p[:, 0], p[:, 1:].max(axis=1) * 4.0)
     p /= p.sum(axis=1, keepdims=True)
     res = zh_reader.decode(LinePosteriors(post.windows, (p,)))
