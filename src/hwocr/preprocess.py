@@ -43,6 +43,11 @@ def scaled_width(w: int, h: int, spec: InputSpec, squeeze: float = 1.0) -> int:
     return max(1, math.ceil(r) if spec.round_up else int(r))
 
 
+def border_colour(img: np.ndarray) -> np.ndarray:
+    """The median colour (or grey level) of an image's outermost rows and columns: its background."""
+    return np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]), axis=0).astype(img.dtype)
+
+
 def add_side_margin(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
     """``rgb`` with ``fraction`` x its height of background added on the left and right, and the
     width added on each side. The background is the median colour of the image's border pixels."""
@@ -50,9 +55,8 @@ def add_side_margin(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
     m = int(round(fraction * h))
     if m <= 0:
         return rgb, 0
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
     out = np.empty((h, w + 2 * m, rgb.shape[2]), dtype=rgb.dtype)
-    out[:] = np.median(border, axis=0).astype(rgb.dtype)
+    out[:] = border_colour(rgb)
     out[:, m : m + w] = rgb
     return out, m
 
@@ -189,9 +193,8 @@ def add_head_room(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
     need = math.ceil((rows[-1] - rows[0] + 1) * h / gray.shape[0] / spec.char_fill) - h
     if need <= 0:
         return rgb
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
     out = np.empty((h + need, *rgb.shape[1:]), dtype=rgb.dtype)
-    out[:] = np.median(border, axis=0).astype(rgb.dtype)
+    out[:] = border_colour(rgb)
     out[need // 2 : need // 2 + h] = rgb
     return out
 
