@@ -46,7 +46,9 @@ VAL = bc.ROOT / "build" / "validation"
 CACHE = bc.ROOT / "build" / "tune"
 VAL_SETS = {"zh-sent": "zh", "zh-rand": "zh", "zh-char": "zh", "ja-sent": "ja", "ja-rand": "ja", "ja-char": "ja",
             # the same random-order lines and characters cut to their ink (validation.py --tight)
-            "zh-rand-tight": "zh", "zh-char-tight": "zh", "ja-rand-tight": "ja", "ja-char-tight": "ja"}
+            "zh-rand-tight": "zh", "zh-char-tight": "zh", "ja-rand-tight": "ja", "ja-char-tight": "ja",
+            # running text with its punctuation and digits, cut into lines
+            "zh-run": "zh", "ja-run": "ja"}
 DEV_SETS = {"zh-lines": "zh", "zh-chars": "zh", "ja-chars": "ja"}  # ja-lines (1 line) is only reported
 DEV_WEIGHT = 0.2
 TOP = 24  # classes kept per frame in the cache (beam looks at 4-8)

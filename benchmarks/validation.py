@@ -9,7 +9,13 @@ real dev sets in ``../shared/eval`` only confirming. The lines are drawn by ``sc
   ``corpus/corpus.{1,2,3,5}.txt`` (the surface side of its phrase pairs; GPL-2+/LGPL);
 * random-order characters (uniform over GB2312 level 1, or JIS X 0208 level-1 kanji and the kana),
   short (2-5) and long (10-20) lines: text without context, where a language model must not hurt;
-* isolated characters from the same pools (a third kana for Japanese).
+* isolated characters from the same pools (a third kana for Japanese);
+* running text with its punctuation and digits (``zh-run``, ``ja-run``): the held-out sentences one
+  after another (each ending with a mark: a full stop where it had none), cut into lines of 8-22
+  characters wherever a line ends (a mark that would open a line closes the one before, as writers
+  do). The sentence sets above carry no punctuation at all, and
+  real notes do (about one character in seven of the dev zh-lines): commas and full stops are small,
+  faint marks, exactly where an insertion bonus or a prior decides whether they are read.
 
 Each set is written as ``build/validation/<set>/`` (PNG files + ``labels.tsv``), so that
 ``hwocr eval build/validation/zh-sent`` reads it like any eval set.
@@ -54,6 +60,8 @@ DEPS = ROOT / "build" / "sample-deps"
 SETS = (
     ("zh-sent", "zh", "sent", 200), ("zh-rand", "zh", "rand", 120), ("zh-char", "zh", "char", 200),
     ("ja-sent", "ja", "sent", 200), ("ja-rand", "ja", "rand", 120), ("ja-char", "ja", "char", 200),
+    # running text with its punctuation and digits, cut into lines (appended: the sets above keep their draws)
+    ("zh-run", "zh", "run", 200), ("ja-run", "ja", "run", 200),
 )
 #: writer styles: (name, mess, pen width factor, post-processing)
 STYLES = (
@@ -144,7 +152,39 @@ def photo(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
+def running_text(text: str, src) -> str | None:
+    """The sentence with its marks (punctuation and digits) that ``src`` draws, other punctuation and
+    white space dropped; None where a character left has no stroke data (Latin, rare characters)."""
+    t = "".join(c for c in text if not c.isspace() and (not _PUNCT.fullmatch(c) or _has(src, c)))
+    if re.search(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]", t) or not all(_has(src, c) for c in t):
+        return None
+    return t
+
+
+def cut_lines(stream: str, n: int, rng: np.random.Generator, lo: int = 8, hi: int = 22) -> list[str]:
+    """``n`` consecutive lines of ``lo``-``hi`` characters cut from ``stream``; a mark that would open a
+    line is kept at the end of the line before."""
+    out, i = [], 0
+    while len(out) < n and i < len(stream):
+        j = min(len(stream), i + int(rng.integers(lo, hi + 1)))
+        while j < len(stream) and _PUNCT.fullmatch(stream[j]):
+            j += 1
+        out.append(stream[i:j])
+        i = j
+    return out
+
+
 def texts(kind: str, lang: str, n: int, rng: np.random.Generator, src) -> list[str]:
+    if kind == "run":
+        pool = hsk_sentences() if lang == "zh" else anthy_sentences()
+        parts: list[str] = []
+        for i in rng.permutation(len(pool)):
+            t = running_text(pool[int(i)], src)
+            if t:  # a sentence ends with a mark (most anthy phrases have none)
+                parts.append(t if _PUNCT.fullmatch(t[-1]) else t + "。")
+            if sum(map(len, parts)) > 23 * n:
+                break
+        return cut_lines("".join(parts), n, rng)
     if kind == "sent":
         pool = hsk_sentences() if lang == "zh" else anthy_sentences()
         order = rng.permutation(len(pool))
@@ -199,7 +239,8 @@ def build(out: Path = OUT, seed: int = 11, deps: Path = DEPS, only: list[str] | 
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_samples as ms
 
-    sources = {"zh": ms.HanziWriterData(deps), "ja": ms.KanjiVG(deps)}
+    kvg = ms.KanjiVG(deps)  # marks drawn too; a set without marks draws exactly as before
+    sources = {"zh": ms.WithMarks(ms.HanziWriterData(deps), kvg), "ja": ms.WithMarks(kvg, kvg)}
     for k, (name, lang, kind, n) in enumerate(SETS):
         if (only and name not in only) or (cut and name not in TIGHT_SETS):
             continue

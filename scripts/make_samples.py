@@ -7,6 +7,8 @@ The sample images are drawn here, stroke by stroke, from openly licensed stroke 
   itself derived from Arphic fonts; Arphic Public License, see ``ARPHICPL.TXT`` in the package).
 * Japanese (ja): the stroke paths of KanjiVG (PyPI ``kanjivg`` 20260714; copyright Ulrich Apel,
   CC BY-SA 3.0), which covers kana as well as kanji.
+* Punctuation and digits (``WithMarks``; the validation suite's running text,
+  ``benchmarks/validation.py``): KanjiVG's strokes for both languages, the full-width comma drawn here.
 
 Each stroke is smoothed, wobbled, shifted and rotated a little, then traced with a round pen whose
 width follows a pressure-like profile (light touch-down, full body, tapering lift-off); each character
@@ -192,6 +194,54 @@ class KanjiVG:
         return out
 
 
+#: the hand-made full-width comma (KanjiVG has the ideographic comma and full stop, not this one): a
+#: dot with a tail to the lower left, in the unit box like KanjiVG's marks
+_COMMA = [np.array([[0.20, 0.70], [0.23, 0.75], [0.225, 0.81], [0.19, 0.87], [0.14, 0.91]])]
+#: room after a mark, a share of the character box (marks are written in a narrow cell)
+MARK_GAP = 0.2
+
+
+def mark_key(ch: str) -> str | None:
+    """The character whose strokes draw ``ch`` when it is punctuation or a digit (full-width forms
+    fold to their ASCII ones), else None."""
+    import unicodedata
+
+    k = unicodedata.normalize("NFKC", ch)
+    if len(k) != 1 or not (k.isdigit() or unicodedata.category(k).startswith("P")):
+        return None
+    return k
+
+
+class WithMarks:
+    """A stroke source that also draws punctuation and digits: KanjiVG's own (for Chinese too;
+    hanzi-writer-data has none), the full-width comma by hand. A mark is moved to the middle of its
+    box, keeping its height; ``advance`` is the width it takes in a line."""
+
+    def __init__(self, source, kanjivg: "KanjiVG") -> None:
+        self.source, self.kanjivg = source, kanjivg
+        self.NOTICE = dict(source.NOTICE)
+        if kanjivg is not source:
+            self.NOTICE["Copyright"] += "; punctuation and digits: " + kanjivg.NOTICE["Copyright"]
+            self.NOTICE["License"] += "; punctuation and digits: " + kanjivg.NOTICE["License"]
+
+    def strokes(self, ch: str) -> list[Stroke]:
+        k = mark_key(ch)
+        if k is None:
+            return self.source.strokes(ch)
+        st = _COMMA if k == "," else self.kanjivg.strokes(k)
+        pts = np.concatenate(st)
+        dx = 0.5 - (pts[:, 0].min() + pts[:, 0].max()) / 2
+        return [s + np.array([dx, 0.0]) for s in st]
+
+    @staticmethod
+    def advance(ch: str, strokes: list[Stroke]) -> float | None:
+        """A mark's width in a line (its ink's width and ``MARK_GAP``), None for other characters."""
+        if mark_key(ch) is None:
+            return None
+        pts = np.concatenate(strokes)
+        return min(1.0, float(np.ptp(pts[:, 0])) + MARK_GAP)
+
+
 # --------------------------------------------------------------------------- drawing
 
 def resample(pts: np.ndarray, step: float) -> np.ndarray:
@@ -307,12 +357,14 @@ def render_line(text: str, source, seed: int, mess: float = 0.0, pen: float = 1.
     for ch in text:
         strokes = source.strokes(ch)
         rel = 0.84 if is_kana(ch) else 1.0
+        mark = WithMarks.advance(ch, strokes) if isinstance(source, WithMarks) else None
+        adv = rel if mark is None else mark  # a mark: drawn at full scale in a narrow cell
         m = char_transform(rng, size * rel, slant)
         drift = 0.7 * drift + rng.normal(0, 0.025) * size
         cy = 0.5 * size + drift + x * math.tan(line_tilt) + (0.05 * size if is_kana(ch) else 0.0)
-        cx = x + 0.5 * size * rel
+        cx = x + 0.5 * size * adv
         placed.append((strokes, m, np.array([cx, cy])))
-        x += size * rel * rng.uniform(0.96, 1.06) + size * rng.uniform(0.02, 0.07)
+        x += size * adv * rng.uniform(0.96, 1.06) + size * rng.uniform(0.02, 0.07)
 
     # Draw on a generous canvas, then crop to the ink plus margins.
     W = int(math.ceil(x)) + 2 * size
