@@ -178,11 +178,13 @@ def texts(kind: str, lang: str, n: int, rng: np.random.Generator, src) -> list[s
     if kind == "run":
         pool = hsk_sentences() if lang == "zh" else anthy_sentences()
         parts: list[str] = []
+        size = 0
         for i in rng.permutation(len(pool)):
             t = running_text(pool[int(i)], src)
             if t:  # a sentence ends with a mark (most anthy phrases have none)
                 parts.append(t if _PUNCT.fullmatch(t[-1]) else t + "。")
-            if sum(map(len, parts)) > 23 * n:
+                size += len(parts[-1])
+            if size > 23 * n:
                 break
         return cut_lines("".join(parts), n, rng)
     if kind == "sent":

@@ -237,9 +237,10 @@ def _array_to_rgb(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
-    """8-bit pixels: bool -> 0/255; uint16 -> x/257; other integers in 0..255 and floats in 0..1 or
-    0..255 as they are (floats in 0..1 x255); any other range (negative, 32-bit, HDR floats) is
-    stretched from its own minimum and maximum, never clipped (a clipped float TIFF is blank)."""
+    """8-bit pixels: bool -> 0/255; uint16, and other integers in 0..65535 above 255 (Pillow opens
+    16-bit PNGs as 32-bit), -> x/257; integers in 0..255 and floats in 0..1 or 0..255 as they are
+    (floats in 0..1 x255); any other range (negative, beyond 16 bits, HDR floats) is stretched from
+    its own minimum and maximum, never clipped (a clipped float TIFF is blank)."""
     if a.dtype == np.uint8:
         return a
     if a.dtype == bool:
