@@ -59,8 +59,10 @@ def engine_options(f):
     f = click.option("--charlist", type=click.Path(dir_okay=False),
                      help="Charlist for a custom model (one symbol per line).")(f)
     f = click.option("--input-spec", metavar="KEY=VAL,...",
-                     help="Custom model preprocessing, overriding its model card / metadata, e.g. "
-                          "'height=48,channels=3,mean=127.5,scale=0.00784,bgr=true' (InputSpec fields).")(f)
+                     help="Preprocessing, overriding a custom model's card / metadata, e.g. "
+                          "'height=48,channels=3,mean=127.5,scale=0.00784,bgr=true', or a built-in "
+                          "model's, e.g. 'char_views=[]' (isolated characters read once: faster) "
+                          "(InputSpec fields).")(f)
     f = click.option("--model-dir", type=click.Path(file_okay=False),
                      help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
     f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)

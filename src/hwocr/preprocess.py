@@ -203,6 +203,32 @@ def add_head_room(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
 _ROOM_PROBE = 96
 
 
+#: an isolated character's views are built from a copy at most this many times the model's height
+VIEW_HEIGHTS = 4
+
+
+def char_views(rgb: np.ndarray, spec: InputSpec) -> list[np.ndarray]:
+    """The extra views of an isolated character (a crop at most ``spec.char_aspect`` x as wide as it
+    is tall): for each ``spec.char_views`` fraction, the crop with that share of its height of
+    background (the border's median colour) added all round. Any other image: none. A crop taller than
+    ``VIEW_HEIGHTS`` x the model's height is first scaled down to it (the model reads it at its own
+    height anyway), so a view never costs more memory than a small image."""
+    h, w = rgb.shape[:2]
+    if not spec.char_views or w > spec.char_aspect * h:
+        return []
+    if h > VIEW_HEIGHTS * spec.height:
+        h, w = VIEW_HEIGHTS * spec.height, max(1, round(w * VIEW_HEIGHTS * spec.height / h))
+        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    out = []
+    for f in spec.char_views:
+        m = max(1, round(f * h))
+        v = np.empty((h + 2 * m, w + 2 * m, *rgb.shape[2:]), dtype=rgb.dtype)
+        v[:] = border_colour(rgb)
+        v[m : m + h, m : m + w] = rgb
+        out.append(v)
+    return out
+
+
 def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
     h, w = rgb.shape[:2]
     squeeze = spec.line_squeeze if w > spec.squeeze_above * h else 1.0

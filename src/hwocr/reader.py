@@ -25,7 +25,8 @@ from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
 from .errors import HwocrError, ImageError, InputTooLarge, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
-from .preprocess import Window, count_windows, make_windows
+from .fusion import fuse
+from .preprocess import Window, char_views, count_windows, make_windows
 from .results import Alternative, CharResult, LineResult
 from .store import Store
 
@@ -78,7 +79,9 @@ class Reader:
         restrict: limit the output to the characters of ``lang`` (default: on for the multilingual
             ppocr model and carded models whose card says ``"lang": "multi"``, off otherwise).
         input_spec: InputSpec fields (a mapping, or ``"height=48,channels=3"``) overriding a custom
-            model's preprocessing (which comes from its model card, else its metadata, else defaults).
+            model's preprocessing (which comes from its model card, else its metadata, else defaults),
+            or a built-in model's (all but its input size; e.g. ``{"char_views": ()}``: an isolated
+            character read once, about half the time, less accurately; both models of the ensemble).
         ensemble: Japanese lines (lang ja, or lines auto reads as Japanese) also read by PP-OCRv5 mobile and
             the two readings merged by character voting (hwocr/ensemble.py; ppocr engine only; about 1.5-1.8x the
             time per Japanese line, Chinese lines unchanged). None (default): on for ppocr where PP-OCRv5 is
@@ -156,7 +159,7 @@ class Reader:
             self._ensemble = Ensemble(self, method, device=device, allow=allow, restrict=restrict,
                                       precision=precision, model_dir=model_dir, mirror=mirror, offline=offline,
                                       batch_size=batch_size, max_pixels=max_pixels, hint=hint, parallel=parallel,
-                                      max_windows=max_windows)
+                                      max_windows=max_windows, input_spec=input_spec)
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -421,7 +424,8 @@ class Reader:
         spec = self.engine.info.input
         bs = self._batch_limit(batch_size)
         dynamic = bool(spec.width_buckets)  # bounded shapes: batch sizes are powers of two too
-        wins: dict[int, list[Window]] = {}
+        wins: dict[int, list[Window]] = {}  # a line's windows, then its views' (an isolated character)
+        own: dict[int, int] = {}  # how many of them are the line's own
         got: dict[int, dict[int, np.ndarray]] = {}
         members: list[list[tuple[int, int]]] = []  # batch index -> its (line, window) pairs
 
@@ -432,8 +436,9 @@ class Reader:
                 groups: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
                 for i, rgb in enumerate(chunk, base):
                     ws = make_windows(rgb, spec)
-                    wins[i], got[i] = ws, {}
-                    for j, w in enumerate(ws):
+                    views = [w for v in char_views(rgb, spec) for w in make_windows(v, spec)] if len(ws) == 1 else []
+                    wins[i], got[i], own[i] = ws + views, {}, len(ws)
+                    for j, w in enumerate(wins[i]):
                         groups[w.tensor.shape].append((i, j))
                 base += len(chunk)
                 del chunk
@@ -450,8 +455,11 @@ class Reader:
             for (i, j), p in zip(members[k], out):
                 got[i][j] = _restrict_own(p, self.mask)
                 if len(got[i]) == len(wins[i]):
-                    ws, ps = wins.pop(i), got.pop(i)
-                    yield i, LinePosteriors(tuple(ws), tuple(ps[n] for n in range(len(ws))))
+                    n, ws, ps = own.pop(i), wins.pop(i), got.pop(i)
+                    probs = [ps[k] for k in range(n)]
+                    if len(ws) > n:  # an isolated character's views: fused into its one window
+                        probs[0] = fuse(probs[0], [ps[k] for k in range(n, len(ws))])
+                    yield i, LinePosteriors(tuple(ws[:n]), tuple(probs))
             members[k] = []
 
     def _run_batches(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:

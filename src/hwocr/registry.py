@@ -71,6 +71,10 @@ class InputSpec:
     #: reads them better with room around them, lines cut as tightly do not need it (tune.py). 1 = never
     char_fill: float = 1.0
     char_aspect: float = 1.5
+    #: an isolated character (a crop at most ``char_aspect`` x as wide as it is tall) is also read with
+    #: background added all round, this fraction of its height per view; where every view reads one
+    #: character, their class distributions are averaged (:mod:`hwocr.fusion`). () = one view
+    char_views: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,10 @@ _PPOCR_INPUT = InputSpec(height=48, channels=3, fixed_width=None, pad="zero", in
                          min_width=320, bgr=True, side_margin=0.25, line_squeeze=0.75,
                          bucket_pad="background", width_buckets=(320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560,
                                         3072, 3584, 4096),
-                         # narrowing off, thickening and smoothing off: benchmarks/tune.py's worst-case choice
-                         squeeze_above=float("inf"), stroke_width=0.0, blur=0.0, char_fill=0.85, char_aspect=1.5)
+                         # narrowing off, thickening and smoothing off, an isolated character also read with a
+                         # margin of 0.2 x its height all round: benchmarks/tune.py's worst-case choice
+                         squeeze_above=float("inf"), stroke_width=0.0, blur=0.0, char_fill=0.85, char_aspect=1.5,
+                         char_views=(0.2,))
 
 PPOCR_REC = PackagedModel(
     name="PP-OCRv6_rec_small",
@@ -290,4 +296,6 @@ def describe_input(spec: InputSpec | None, note: str = "") -> str:
     extra += f", lines > {spec.squeeze_above:g}:1 narrowed x{spec.line_squeeze:g}" if narrowed else ""
     extra += (f", characters (up to {spec.char_aspect:g}:1) with room above and below, ink at most "
               f"{spec.char_fill:g} of the height") if spec.char_fill < 1 else ""
+    extra += (", an isolated character also read with a margin of " + " / ".join(f"{v:g}" for v in spec.char_views)
+              + " x its height (probabilities averaged)") if spec.char_views else ""
     return f"{colour}, height {spec.height} ({spec.interpolation}), {width}, {spec.pad} padding{norm}{extra}"

@@ -34,7 +34,8 @@ def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *,
                 keep: Callable[[str], bool] | None = None, input_spec: Mapping[str, Any] | None = None) -> Engine:
     """``engine``: ppocr, omz, a model file (.xml / .onnx, with an optional ``<file>.hwocr.json``
     sidecar card), a model folder with ``hwocr-model.json``, or a card file (see ``modelcard``).
-    ``input_spec``: InputSpec fields overriding a custom model's own (card, metadata, defaults).
+    ``input_spec``: InputSpec fields overriding a custom model's own (card, metadata, defaults), or a
+    built-in model's registry preprocessing (all but its input size).
     ``keep``: restrict the output to the characters it accepts (blank and space always kept). The
     classifier head is cut to them when the graph allows (``info.pruned``); otherwise the caller
     must mask the probabilities itself. ``precision``: ppocr auto (default: bf16 on CPUs with AMX-BF16 or AVX512-BF16,
@@ -43,19 +44,31 @@ def load_engine(engine: str = "ppocr", lang: str = "zh", device: str = "CPU", *,
     if engine == "ppocr":
         # $HWOCR_PRECISION: the default for a caller that names none (the test suite pins f32 with it)
         precision = precision or os.environ.get("HWOCR_PRECISION") or None
-        return _ppocr(device, charlist, hint, keep, canonical(precision, PPOCR_PRECISIONS))
+        return _with_input(_ppocr(device, charlist, hint, keep, canonical(precision, PPOCR_PRECISIONS)), input_spec)
     if engine == "ppocr-v5":  # the optional second model (engines/v5.py): PP-OCRv5 mobile
         from .v5 import load_v5
 
-        return load_v5(device, precision, hint, keep, store)
+        return _with_input(load_v5(device, precision, hint, keep, store), input_spec)
     if engine == "omz":
-        return _omz(lang, device, store or Store.from_env(), precision or "FP16", charlist, hint, keep)
+        return _with_input(_omz(lang, device, store or Store.from_env(), precision or "FP16", charlist, hint, keep),
+                           input_spec)
     card = find_card(engine)
     p = card.model_path if card else Path(engine)
     if card or p.suffix.lower() in MODEL_SUFFIXES or p.is_file():
         return _custom(p, device, charlist, hint, keep, card, input_spec)
     raise ModelError(f"unknown engine {engine!r}: use ppocr, omz, a model folder with hwocr-model.json, "
                      f"or a path to an OpenVINO .xml / ONNX model")
+
+
+def _with_input(eng: Engine, input_spec: Mapping[str, Any] | None) -> Engine:
+    """A built-in engine with ``input_spec``'s fields over its registry preprocessing (not its input
+    size: the graph decides that)."""
+    if input_spec:
+        fixed = {"height", "channels", "fixed_width"} & set(input_spec)
+        if fixed:
+            raise ModelError(f"--input-spec: {', '.join(sorted(fixed))} of a built-in model is its graph's own")
+        eng.info = replace(eng.info, input=apply_input(eng.info.input, input_spec))
+    return eng
 
 
 def find_card(engine: str) -> ModelCard | None:

@@ -58,6 +58,8 @@ _INPUT_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "blur": ((int, float), lambda v: 0 <= v <= 8, "a number from 0 to 8"),
     "char_fill": ((int, float), lambda v: 0.2 <= v <= 1, "a number from 0.2 to 1 (1: never)"),
     "char_aspect": ((int, float), lambda v: 0 < v <= 16, "a number above 0, at most 16"),
+    "char_views": ((list, tuple), lambda v: len(v) <= 4 and all(type(x) in (int, float) and 0 < x <= 1 for x in v),
+                   "a list of at most 4 numbers above 0, at most 1"),
 }
 assert set(_INPUT_RULES) == {f.name for f in fields(InputSpec)}
 
