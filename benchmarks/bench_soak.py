@@ -82,13 +82,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--precision", default=None)
     ap.add_argument("--lang", default="auto", choices=["auto", "zh", "ja"])
     ap.add_argument("--no-ensemble", action="store_true", help="without the Japanese vote (PP-OCRv5)")
+    ap.add_argument("--input-spec", default=None, help="InputSpec overrides, as hwocr's --input-spec "
+                    "(e.g. 'char_views=[]': isolated characters read once)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     from hwocr import Reader
 
     rng = np.random.default_rng(a.seed)
-    reader = Reader(lang=a.lang, precision=a.precision, parallel=True, ensemble=False if a.no_ensemble else None)
+    reader = Reader(lang=a.lang, precision=a.precision, parallel=True, ensemble=False if a.no_ensemble else None,
+                    input_spec=a.input_spec)
     samples: list[dict] = [{"phase": "loaded", "n": 0, "rss_mb": round(rss_mb(), 1)}]
     t0 = time.perf_counter()
     lines = distinct_lines(a.lines, rng)
