@@ -13,7 +13,7 @@ by more than one character of a draw (``NOISE``); the held-out, photo and dev ro
 not re-voted here: check them through the pipeline (``accuracy.py``, zh rows under ``--lang auto``).
 
     python benchmarks/vote_prior.py collect [--precision auto|f32]
-    python benchmarks/vote_prior.py score [KANJI,KANA ...]     # default: a grid around the shipped pair
+    python benchmarks/vote_prior.py score [-- KANJI,KANA ...]  # default: a grid around the shipped pair
 """
 
 from __future__ import annotations
