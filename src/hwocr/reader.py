@@ -456,9 +456,9 @@ class Reader:
                 got[i][j] = _restrict_own(p, self.mask)
                 if len(got[i]) == len(wins[i]):
                     n, ws, ps = own.pop(i), wins.pop(i), got.pop(i)
-                    probs = [ps[k] for k in range(n)]
+                    probs = [ps[m] for m in range(n)]
                     if len(ws) > n:  # an isolated character's views: fused into its one window
-                        probs[0] = fuse(probs[0], [ps[k] for k in range(n, len(ws))])
+                        probs[0] = fuse(probs[0], [ps[m] for m in range(n, len(ws))])
                     yield i, LinePosteriors(tuple(ws[:n]), tuple(probs))
             members[k] = []
 
