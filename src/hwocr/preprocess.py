@@ -48,17 +48,22 @@ def border_colour(img: np.ndarray) -> np.ndarray:
     return np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]), axis=0).astype(img.dtype)
 
 
+def pad_background(img: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """``img`` with that many rows / columns of its background (:func:`border_colour`) added."""
+    h, w = img.shape[:2]
+    out = np.empty((h + top + bottom, w + left + right, *img.shape[2:]), dtype=img.dtype)
+    out[:] = border_colour(img)
+    out[top : top + h, left : left + w] = img
+    return out
+
+
 def add_side_margin(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
     """``rgb`` with ``fraction`` x its height of background added on the left and right, and the
     width added on each side. The background is the median colour of the image's border pixels."""
-    h, w = rgb.shape[:2]
-    m = int(round(fraction * h))
+    m = int(round(fraction * rgb.shape[0]))
     if m <= 0:
         return rgb, 0
-    out = np.empty((h, w + 2 * m, rgb.shape[2]), dtype=rgb.dtype)
-    out[:] = border_colour(rgb)
-    out[:, m : m + w] = rgb
-    return out, m
+    return pad_background(rgb, 0, 0, m, m), m
 
 
 def to_model_image(rgb: np.ndarray, spec: InputSpec, squeeze: float = 1.0) -> tuple[np.ndarray, float]:
@@ -193,10 +198,7 @@ def add_head_room(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
     need = math.ceil((rows[-1] - rows[0] + 1) * h / gray.shape[0] / spec.char_fill) - h
     if need <= 0:
         return rgb
-    out = np.empty((h + need, *rgb.shape[1:]), dtype=rgb.dtype)
-    out[:] = border_colour(rgb)
-    out[need // 2 : need // 2 + h] = rgb
-    return out
+    return pad_background(rgb, need // 2, need - need // 2, 0, 0)
 
 
 #: height at which add_head_room measures the ink of a taller crop
@@ -219,14 +221,7 @@ def char_views(rgb: np.ndarray, spec: InputSpec) -> list[np.ndarray]:
     if h > VIEW_HEIGHTS * spec.height:
         h, w = VIEW_HEIGHTS * spec.height, max(1, round(w * VIEW_HEIGHTS * spec.height / h))
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    out = []
-    for f in spec.char_views:
-        m = max(1, round(f * h))
-        v = np.empty((h + 2 * m, w + 2 * m, *rgb.shape[2:]), dtype=rgb.dtype)
-        v[:] = border_colour(rgb)
-        v[m : m + h, m : m + w] = rgb
-        out.append(v)
-    return out
+    return [pad_background(rgb, m, m, m, m) for m in (max(1, round(f * h)) for f in spec.char_views)]
 
 
 def make_windows(rgb: np.ndarray, spec: InputSpec) -> list[Window]:
