@@ -96,8 +96,9 @@ def collect(dirs: list[str], precision: str) -> None:
         for (p, ref), a, b in zip(items, posts6, posts5):
             auto = r6.line_language(a)
             row = {"name": p.name, "ref": ref, "auto": auto, "auto5": r5.line_language(b)}
-            same = all(x.shape[0] == y.shape[0] for x, y in zip(a.probs, b.probs))
-            fused = LinePosteriors(a.windows, tuple(fuse(x, y, idx) for x, y in zip(a.probs, b.probs))) if same else None
+            pa, pb = r6.window_probs(a), r5.window_probs(b)  # (a character's views fused on both languages)
+            same = all(x.shape[0] == y.shape[0] for x, y in zip(pa, pb))
+            fused = LinePosteriors(a.windows, tuple(fuse(x, y, idx) for x, y in zip(pa, pb))) if same else None
             for lg in sorted({lang, auto}):
                 d = {"v6g": _line(g6.decode(a, lg)), "v6b": _line(r6.decode(a, lg)),
                      "v5g": _line(g5.decode(b, lg)), "v5b": _line(r5.decode(b, lg))}

@@ -80,7 +80,7 @@ def evaluate(name: str, lang: str, rgbs: list[np.ndarray], refs: list[str], weig
     reader = Reader(lang=lang, decoder="beam")
     cs, lm = reader.charset, CharLM.for_lang(lang)
     alpha, bonus = DEFAULTS[lang]
-    probs = [p.probs[0] for p in reader.posteriors(rgbs)]  # one window each: isolated characters
+    probs = [reader.window_probs(p)[0] for p in reader.posteriors(rgbs)]  # one window each: isolated characters
 
     def acc(decode) -> float:
         return score(["".join(cs[c] for c, _, _ in decode(p)) for p in probs], refs).accuracy

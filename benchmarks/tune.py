@@ -129,11 +129,12 @@ def posteriors(sets, spec_over: dict, key: str, precision: str = "auto") -> dict
     """Every set read once with the preprocessing ``spec_over`` at ``precision`` (cached under ``key``
     and the precision that ran)."""
     from hwocr import Reader
-    from hwocr import decode as dec
 
     r = Reader(lang="auto", decoder="greedy", precision=precision)
     sizes = "".join(f"{n}{len(v[1])}" for n, v in sorted(sets.items()))  # a different suite: a new cache
     sizes += "ev" + ",".join(map(str, SURE_GRID))  # what the cached language evidence holds
+    if spec_over.get("char_views", r.engine.info.input.char_views):
+        sizes += "late"  # views fused after the language restriction (caches made before: fused on both)
     path = CACHE / f"{key}-{r.engine.precision}-{hashlib.sha1(sizes.encode()).hexdigest()[:8]}.pkl"
     print(f"posteriors: {path.name}", flush=True)
     if path.exists():
@@ -144,13 +145,13 @@ def posteriors(sets, spec_over: dict, key: str, precision: str = "auto") -> dict
         items = []
         for post in r.posteriors(rgbs):
             ps, cs = {"zh": [], "ja": []}, {"zh": [], "ja": []}
-            for p in post.probs:
-                for lg in ps:
-                    q = dec.restrict(p, r._lang_masks[lg])
+            for lg in ps:
+                own = r._lang_views[lg].cols  # the language's columns of the full head
+                for q in r.window_probs(post, lg):
                     top = np.argpartition(-q, TOP, axis=1)[:, :TOP]
                     cols = np.union1d(np.unique(top), [0])
                     ps[lg].append(np.ascontiguousarray(q[:, cols]))
-                    cs[lg].append(cols.astype(np.int32))
+                    cs[lg].append(own[cols].astype(np.int32))
             items.append(Item(ps, cs, {t: r.evidence(post, t) for t in SURE_GRID}))
         out[name] = items
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -108,11 +108,32 @@ def test_views_change_isolated_characters_only(ja_reader):
     on = Reader(lang="ja", ensemble=False)
     got_line, got_char = on.posteriors([line, char])
     np.testing.assert_array_equal(got_line.probs[0], plain_line.probs[0])
-    np.testing.assert_array_equal(got_char.probs[0], fuse(plain_char.probs[0], views))
+    assert got_line.views == () and len(got_char.views) == len(views)
+    np.testing.assert_array_equal(got_char.probs[0], plain_char.probs[0])
+    np.testing.assert_array_equal(on.window_probs(got_char)[0], fuse(plain_char.probs[0], views))
     batch = on.read_arrays([char, line, char[:, ::-1].copy()])
     alone = [on.read_arrays([x])[0] for x in (char, line, char[:, ::-1].copy())]
     assert [r.text for r in batch] == [r.text for r in alone]
     assert [r.confidence for r in batch] == pytest.approx([r.confidence for r in alone], abs=1e-6)
+
+
+def test_auto_fuses_a_character_as_the_reader_forced_to_its_language(ja_reader, zh_reader):
+    """With lang auto, a character's crop and view are restricted to the line's language before they
+    are fused: the same probabilities (and reading) as the reader forced to that language, not a
+    restriction of what the both-language head fused."""
+    from hwocr import Reader
+
+    auto = Reader(lang="auto", ensemble=False)
+    chars = [stroke_line(1, 64, seed=s) for s in range(4)]
+    posts = auto.posteriors(chars)
+    assert all(p.views for p in posts)
+    for lang, forced in (("ja", ja_reader), ("zh", zh_reader)):
+        cols = [auto.charset.index(c) for c in forced.charset]
+        for post, own in zip(posts, forced.posteriors(chars)):
+            mine, theirs = auto.window_probs(post, lang)[0], forced.window_probs(own)[0]
+            assert mine.shape[1] == len(cols)  # the language's own columns, in the same order
+            np.testing.assert_allclose(mine, theirs, atol=1e-5)
+            assert auto.decode(post, lang).text == forced.decode(own).text
 
 
 @needs_shared(EVAL / "ja-chars")
@@ -162,6 +183,7 @@ def test_views_can_be_turned_off_for_the_built_in_models():
     (post,) = r.posteriors([char])
     plain = Reader(lang="ja", ensemble=False)
     plain.engine.info = replace(plain.engine.info, input=replace(plain.engine.info.input, char_views=()))
+    assert post.views == ()
     np.testing.assert_array_equal(post.probs[0], plain.posteriors([char])[0].probs[0])
     with pytest.raises(ModelError, match="graph's own"):
         Reader(lang="ja", input_spec={"height": 32})

@@ -10,8 +10,11 @@ once its distribution is flatter; a line left with nothing reads its most probab
 :func:`hwocr.decode.guess`). Any other reading (no character, two, or a view that disagrees on how
 many) leaves the crop's posteriors as they are: views decide *which* character, not how many.
 
-Decoding, the language decision and the second model's vote then work on the fused posteriors as on
-any others.
+The reader keeps a character's views beside its posteriors (``LinePosteriors.views``) and fuses them
+when it needs them (``Reader.window_probs``): the language decision on both languages' classes,
+decoding after the line's language has restricted the crop and each view, so that ``lang="auto"``
+reads a character exactly as the reader forced to its language does. Decoding and the second model's
+vote then work on the fused posteriors as on any others.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ class LinePosteriors:
 
     windows: tuple[Window, ...]
     probs: tuple[np.ndarray, ...]  # each T x C, restricted to the language (both languages for auto)
+    #: an isolated character's other views (``InputSpec.char_views``), read like ``probs[0]``; they are
+    #: fused with it once the line's language has restricted both (:meth:`Reader.window_probs`)
+    views: tuple[np.ndarray, ...] = ()
 
 
 class Reader:
@@ -225,7 +228,7 @@ class Reader:
         None: every character fully)."""
         cs = self.charset
         ev = LangEvidence()
-        for p in post.probs:
+        for p in self.window_probs(post):
             ems = dec.greedy(p)
             sure = [self._sureness(p, e, sure_odds) for e in ems]
             ja, zh = (p.sum(axis=0) @ self._own_w).tolist()
@@ -244,6 +247,16 @@ class Reader:
         ratio = float(f[e.cls]) / max(float(f[other].max()), 1e-30)
         return float(np.clip(np.log(ratio) / np.log(odds), 0.0, 1.0))
 
+    def window_probs(self, post: LinePosteriors, lang: str | None = None) -> list[np.ndarray]:
+        """Each window's probabilities, an isolated character's fused with its views
+        (:func:`hwocr.fusion.fuse`); with ``lang`` (auto readers), first restricted to its columns, so
+        that auto reads a line exactly as the reader forced to its language does."""
+        view = self._lang_views.get(lang) if lang else None
+        probs = [view.take(p) for p in post.probs] if view is not None else list(post.probs)
+        if post.views:
+            probs[0] = fuse(probs[0], [view.take(v) for v in post.views] if view is not None else post.views)
+        return probs
+
     def line_language(self, post: LinePosteriors) -> str:
         return self.evidence(post).language() if self.lang == AUTO else self.lang
 
@@ -255,7 +268,7 @@ class Reader:
         charset, allowed = (view.charset, view.allowed) if view else (self.charset, self.allowed)
         top_k = self.top_k if top_k is None else top_k
         chars: list[CharResult] = []
-        for w, p, ems in self._window_emissions(post, view, allowed, lang):
+        for w, p, ems in self._window_emissions(post, allowed, lang):
             seam = len(chars)  # the first character this window adds
             rows = self.engine.info.frame_rows
             stride = w.tensor.shape[-1] * rows / p.shape[0]
@@ -282,14 +295,12 @@ class Reader:
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy,
                           precision=self.engine.precision, lang=lang)
 
-    def _window_emissions(self, post: LinePosteriors, view: "_LangView | None", allowed: np.ndarray | None,
-                          lang: str) -> list[tuple[Window, np.ndarray, list[dec.Emission]]]:
+    def _window_emissions(self, post: LinePosteriors, allowed: np.ndarray | None, lang: str
+                          ) -> list[tuple[Window, np.ndarray, list[dec.Emission]]]:
         """Each window with its (language-restricted) probabilities and decoded emissions. A line
         that decodes to nothing at all reads its most probable character instead (:func:`decode.guess`)."""
         out = []
-        for w, p in zip(post.windows, post.probs):
-            if view is not None:
-                p = view.take(p)
+        for w, p in zip(post.windows, self.window_probs(post, lang)):
             ems = self._emissions(p, lang)
             out.append((w, p, dec.designate(ems, p, allowed) if allowed is not None else ems))
         if not any(ems for _, _, ems in out):
@@ -394,7 +405,7 @@ class Reader:
                 if ev.decisive > WEAK_DECISIVE:
                     ready[i] = self._decode(post, ev.language())
                 elif held + _nbytes(post) <= self._WAIT_BYTES:  # its own copy: not its whole batch kept
-                    weak[i] = (ev, replace(post, probs=tuple(p if p.base is None else p.copy() for p in post.probs)))
+                    weak[i] = (ev, replace(post, probs=_own_copies(post.probs), views=_own_copies(post.views)))
                     held += _nbytes(post)
                 else:
                     weak[i] = (ev, {lg: self._decode(post, lg) for lg in LANGS})
@@ -456,10 +467,8 @@ class Reader:
                 got[i][j] = _restrict_own(p, self.mask)
                 if len(got[i]) == len(wins[i]):
                     n, ws, ps = own.pop(i), wins.pop(i), got.pop(i)
-                    probs = [ps[m] for m in range(n)]
-                    if len(ws) > n:  # an isolated character's views: fused into its one window
-                        probs[0] = fuse(probs[0], [ps[m] for m in range(n, len(ws))])
-                    yield i, LinePosteriors(tuple(ws[:n]), tuple(probs))
+                    yield i, LinePosteriors(tuple(ws[:n]), tuple(ps[m] for m in range(n)),
+                                            tuple(ps[m] for m in range(n, len(ws))))
             members[k] = []
 
     def _run_batches(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
@@ -507,7 +516,12 @@ BATCH_COLUMNS = 2048
 
 
 def _nbytes(post: LinePosteriors) -> int:
-    return sum(p.nbytes for p in post.probs)
+    return sum(p.nbytes for p in (*post.probs, *post.views))
+
+
+def _own_copies(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Arrays that own their memory (a view into a whole batch's output would keep the batch alive)."""
+    return tuple(p if p.base is None else p.copy() for p in arrays)
 
 
 def batch_sizes(n: int, limit: int, width: int, bounded: bool) -> list[int]:
