@@ -7,6 +7,7 @@ also by PP-OCRv5 where it is installed). The peer column comes from ``benchmarks
 
     python benchmarks/accuracy.py DIR[,DIR2...][=zh|ja] ...   # default: every dev set and validation set,
                           # and each validation set pooled with its more draws (validation.py --more)
+    python benchmarks/accuracy.py --precision f32 --input-spec 'char_views=[]' DIR=ja   # as hwocr eval's options
 """
 
 from __future__ import annotations
@@ -34,20 +35,23 @@ def default_dirs() -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="*")
+    ap.add_argument("--precision", default="auto", help="as hwocr eval --precision (e.g. f32)")
+    ap.add_argument("--input-spec", default=None, help="as hwocr eval --input-spec (e.g. 'char_views=[]')")
     a = ap.parse_args(argv)
     from hwocr import Reader
     from hwocr.imageio import load_image
     from hwocr.metrics import score
 
-    auto = Reader(parallel=True)  # as the CLI builds it
-    greedy = Reader(decoder="greedy", parallel=True)
+    kw = {"parallel": True, "precision": a.precision, "input_spec": a.input_spec}  # as the CLI builds it
+    auto = Reader(**kw)
+    greedy = Reader(decoder="greedy", **kw)
     forced: dict = {}
     print("| set | n | greedy | default (auto, beam) | right --lang, beam | auto chose right |")
     print("|---|---|---|---|---|---|")
     for spec in a.dirs or default_dirs():
         folders, _, lang = spec.partition("=")
         if lang and lang not in forced:
-            forced[lang] = Reader(lang=lang, parallel=True)
+            forced[lang] = Reader(lang=lang, **kw)
         refs, texts = [], {"g": [], "d": [], "r": []}
         langs: list[str] = []
         for folder in folders.split(","):  # DIR1,DIR2,...: each read as one document, scored pooled
