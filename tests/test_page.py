@@ -311,6 +311,33 @@ def test_searchable_pdf(reader, tmp_path):
     d2 = pdfium.PdfDocument(export.to_pdf([pg], [np.full((400, 600, 3), 255, np.uint8)], dpi=100))
     page0 = d2[0]
     assert page0.get_textpage().get_text_range() == "漢字こんにちは"
+    # ... with or without a CJK font installed (the PDF embeds its own), and the layer stays invisible
+    assert int(np.asarray(page0.render(scale=1).to_pil().convert("L")).min()) == 255
+
+
+def test_glyphless_font_is_one_square_that_the_script_builds():
+    from importlib import resources
+
+    from hwocr.pages import pdfwrite
+
+    shipped = resources.files("hwocr").joinpath(pdfwrite.FONT_RESOURCE).read_bytes()
+    assert shipped[:4] == b"\x00\x01\x00\x00" and len(shipped) < 2048  # a small TrueType file
+    pytest.importorskip("fontTools")
+    import importlib.util
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(shipped))
+    assert font.getGlyphOrder()[pdfwrite.CELL_GLYPH] == "cell"
+    coords, _, _ = font["glyf"]["cell"].getCoordinates(font["glyf"])
+    assert sorted(map(tuple, coords)) == [(0, 0), (0, 1000), (1000, 0), (1000, 1000)]
+    spec = importlib.util.spec_from_file_location("mgf", Path(__file__).parents[1] / "scripts" / "make_glyphless_font.py")
+    mgf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mgf)
+    rebuilt = TTFont(io.BytesIO(mgf.build()))
+    assert rebuilt.getGlyphOrder() == font.getGlyphOrder()
+    assert rebuilt["glyf"]["cell"].getCoordinates(rebuilt["glyf"])[0] == font["glyf"]["cell"].getCoordinates(font["glyf"])[0]
 
 
 def test_cli_page(tmp_path):

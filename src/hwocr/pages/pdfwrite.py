@@ -2,16 +2,20 @@
 
 The text uses one composite (Type0, Identity-H) font whose character ids are numbered per document
 (from CID_BASE) and mapped back to Unicode by a ToUnicode CMap, so any script can be searched and
-copied. The font is not embedded (text render mode 3, invisible, never draws glyphs); it declares
-the Adobe-Japan1 collection because PDFium drops the text of a non-embedded *Identity* CID font
-when no CJK font is installed, and ignores CIDs that are blank in the collection (CID 1 is the
-space), hence the base of 1000. Each character is placed in its detected cell, scaled to fit.
+copied. The font is embedded: ``data/glyphless.ttf`` (``scripts/make_glyphless_font.py``), one
+full-em square that every character id is mapped to and that is never drawn (text render mode 3).
+PDFium drops the text of a CJK font it cannot load (not embedded, and no CJK font installed) and the
+characters of an empty glyph, hence an embedded font whose glyph has an outline. The collection
+declared is Adobe-Japan1, for viewers that substitute a system font anyway; ids below 1000 are left
+out of it (CID 1 is the space there). Each character is placed in its detected cell, scaled to fit.
 """
 
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
+from importlib import resources
 from typing import Sequence
 
 import numpy as np
@@ -21,10 +25,16 @@ from ..errors import HwocrError
 
 CID_BASE = 1000
 MAX_CHARS = 20000  # Adobe-Japan1-6 has 23058 CIDs
+FONT_RESOURCE = "data/glyphless.ttf"
+CELL_GLYPH = 1  # the font's square (glyph 0 is .notdef)
 
 
 def _utf16_hex(s: str) -> str:
     return s.encode("utf-16-be").hex().upper()
+
+
+def _glyphless_font() -> bytes:
+    return resources.files("hwocr").joinpath(FONT_RESOURCE).read_bytes()
 
 
 def _tounicode(chars: list[str]) -> bytes:
@@ -82,10 +92,15 @@ def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray | EncodedI
     catalog = add(b"")  # filled in below
     pages_id = add(b"")
     tou = add(stream("", _tounicode(list(alphabet))))
-    desc = add(b"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 4 /FontBBox [0 0 1000 1000] "
-               b"/ItalicAngle 0 /Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 >>")
+    ttf = _glyphless_font()
+    fontfile = add(stream(f"/Length1 {len(ttf)}", ttf))
+    gid_map = zlib.compress(CELL_GLYPH.to_bytes(2, "big") * (CID_BASE + len(alphabet)))
+    cid_to_gid = add(stream("/Filter /FlateDecode", gid_map))
+    desc = add(f"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 4 /FontBBox [0 0 1000 1000] "
+               f"/ItalicAngle 0 /Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 /FontFile2 {fontfile} 0 R >>"
+               .encode("ascii"))
     cid = add(f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /GlyphLessFont /CIDSystemInfo << /Registry (Adobe) "
-              f"/Ordering (Japan1) /Supplement 6 >> /FontDescriptor {desc} 0 R /DW 1000 /CIDToGIDMap /Identity >>"
+              f"/Ordering (Japan1) /Supplement 6 >> /FontDescriptor {desc} 0 R /DW 1000 /CIDToGIDMap {cid_to_gid} 0 R >>"
               .encode("ascii"))
     font = add(f"<< /Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H "
                f"/DescendantFonts [{cid} 0 R] /ToUnicode {tou} 0 R >>".encode("ascii"))
