@@ -13,7 +13,7 @@ from PIL import Image
 
 from hwocr.cli import cli
 from hwocr.imageio import load_image
-from hwocr.lineshape import line_shape
+from hwocr.lineshape import has_ink, line_shape
 
 from conftest import EVAL, ROOT, needs_shared
 
@@ -90,3 +90,38 @@ def test_no_real_line_or_character_of_the_eval_sets_is_flagged():
 def test_blank_and_empty():
     assert line_shape(np.full((60, 300, 3), 250, np.uint8)).kind == "blank"
     assert line_shape(np.full((3000, 4000, 3), 250, np.uint8)).kind == "blank"
+
+
+def _blanks() -> list[np.ndarray]:
+    """Blank images as users send them: uniform in any colour, paper with sensor noise, JPEG
+    artefacts, uneven light."""
+    import io
+
+    rng = np.random.default_rng(3)
+    out = []
+    for h, w in [(48, 300), (64, 64), (100, 800), (20, 40)]:
+        for v in (0, 60, 128, 230, 255):
+            for sd in (0, 2, 5, 10, 20):
+                a = np.clip(v + rng.normal(0, sd, (h, w, 3)), 0, 255).astype(np.uint8)
+                buf = io.BytesIO()
+                Image.fromarray(a).save(buf, "JPEG", quality=60)
+                light = np.linspace(0.6, 1.0, w)[None, :, None]
+                out += [a, np.asarray(Image.open(buf).convert("RGB")), (a * light).astype(np.uint8)]
+    return out
+
+
+def test_has_ink_tells_blanks_from_faint_and_inverted_lines():
+    assert not any(has_ink(b) for b in _blanks())
+    line = _rgb(SAMPLES / "zh-line.png")
+    faint = (255 - (255 - line.astype(np.float32)) * 32 / 255).astype(np.uint8)  # ink 32 levels from the paper
+    rng = np.random.default_rng(4)
+    noisy = np.clip(line + rng.normal(0, 8, line.shape), 0, 255).astype(np.uint8)
+    for im in (line, 255 - line, faint, noisy, np.full((40, 40, 3), 255, np.uint8) - np.eye(40, dtype=np.uint8)[..., None] * 200):
+        assert has_ink(im)
+
+
+@needs_shared(EVAL / "zh-lines", EVAL / "zh-chars", EVAL / "ja-chars")
+def test_no_real_line_or_character_is_taken_for_a_blank():
+    blanks = [p.name for d in ("zh-lines", "ja-lines", "zh-chars", "ja-chars") for p in sorted((EVAL / d).iterdir())
+              if p.suffix in (".png", ".jpg") and not has_ink(load_image(p).rgb)]
+    assert blanks == []

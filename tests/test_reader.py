@@ -218,6 +218,20 @@ def auto_reader():
     return Reader()
 
 
+def test_blanks_of_any_colour_read_as_empty_among_real_lines(auto_reader):
+    """A blank (white, black, grey, noisy paper) reads as nothing, where the model alone imagines
+    brackets or Latin letters in it; the real lines of the same batch read as they do alone."""
+    rng = np.random.default_rng(0)
+    blanks = [np.full((48, 300, 3), 255, np.uint8), np.zeros((60, 400, 3), np.uint8),
+              np.clip(255 + rng.normal(0, 6, (60, 400, 3)), 0, 255).astype(np.uint8),
+              np.clip(20 + rng.normal(0, 6, (60, 400, 3)), 0, 255).astype(np.uint8)]
+    lines = [load_image(ROOT / "samples" / n).rgb for n in ("zh-line.png", "ja-line.png")]
+    res = auto_reader.read_arrays([lines[0], *blanks, lines[1]])
+    assert [(r.text, r.chars) for r in res[1:-1]] == [("", ())] * 4
+    assert [r.text for r in (res[0], res[-1])] == ["今天天气很好我们去公园散步", "東京は今日も晴れです"]
+    assert auto_reader.with_decoder("greedy").read(blanks[2]).text == ""
+
+
 def test_detect_language_rules():
     from hwocr.charsets import LangEvidence, detect_language
 

@@ -25,6 +25,7 @@ from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
 from .errors import HwocrError, ImageError, InputTooLarge, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
+from .lineshape import has_ink
 from .fusion import fuse
 from .preprocess import Window, char_views, count_windows, make_windows
 from .results import Alternative, CharResult, LineResult
@@ -439,6 +440,7 @@ class Reader:
         own: dict[int, int] = {}  # how many of them are the line's own
         got: dict[int, dict[int, np.ndarray]] = {}
         members: list[list[tuple[int, int]]] = []  # batch index -> its (line, window) pairs
+        blank: set[int] = set()  # lines without a mark: every frame reads the CTC blank (lineshape.has_ink)
 
         def batches() -> Iterator[np.ndarray]:
             it = iter(rgbs)
@@ -446,6 +448,8 @@ class Reader:
             while chunk := list(islice(it, self._CHUNK_LINES)):
                 groups: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
                 for i, rgb in enumerate(chunk, base):
+                    if not has_ink(rgb):
+                        blank.add(i)
                     ws = make_windows(rgb, spec)
                     views = [w for v in char_views(rgb, spec) for w in make_windows(v, spec)] if len(ws) == 1 else []
                     wins[i], got[i], own[i] = ws + views, {}, len(ws)
@@ -464,8 +468,9 @@ class Reader:
 
         for k, out in self._run_batches(batches()):
             for (i, j), p in zip(members[k], out):
-                got[i][j] = _restrict_own(p, self.mask)
+                got[i][j] = _only_blank(p) if i in blank else _restrict_own(p, self.mask)
                 if len(got[i]) == len(wins[i]):
+                    blank.discard(i)
                     n, ws, ps = own.pop(i), wins.pop(i), got.pop(i)
                     yield i, LinePosteriors(tuple(ws[:n]), tuple(ps[m] for m in range(n)),
                                             tuple(ps[m] for m in range(n, len(ws))))
@@ -570,6 +575,13 @@ class _LangView:
         q = p.take(self.cols, axis=1)
         q /= np.maximum(q.sum(axis=-1, keepdims=True), 1e-12)
         return q
+
+
+def _only_blank(p: np.ndarray) -> np.ndarray:
+    """``p`` (the caller's) overwritten in place with certainty of the CTC blank in every frame."""
+    p.fill(0.0)
+    p[:, 0] = 1.0
+    return p
 
 
 def _restrict_own(p: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
