@@ -83,7 +83,7 @@ def test_single_lines_and_characters_pass():
 @needs_shared(EVAL / "zh-lines", EVAL / "zh-chars", EVAL / "ja-chars")
 def test_no_real_line_or_character_of_the_eval_sets_is_flagged():
     """A measurement on the research sets (read in place, nothing copied): 0 of 1 373 flagged, 0 blank."""
-    rgbs = {p.name: load_image(p).rgb for d in ("zh-lines", "ja-lines", "zh-chars", "ja-chars")
+    rgbs = {f"{d}/{p.name}": load_image(p).rgb for d in ("zh-lines", "ja-lines", "zh-chars", "ja-chars")
             for p in sorted((EVAL / d).iterdir()) if p.suffix in (".png", ".jpg")}
     assert [n for n, rgb in rgbs.items() if not line_shape(rgb).ok] == []
     assert [n for n, rgb in rgbs.items() if not has_ink(rgb)] == []  # none is taken for a blank either
