@@ -273,6 +273,43 @@ def test_inputs_folders_globs_manifests(tmp_path):
         list(expand_paths([str(tmp_path / "*.tif")]))
     with pytest.raises(HwocrError, match="cannot read manifest"):
         list(expand_paths([], [str(tmp_path / "missing.txt")]))
+    # in a job, an input that gives nothing is one problem and the rest is still expanded
+    (tmp_path / "empty").mkdir()
+    problems: list[str] = []
+    got = list(expand_paths([str(tmp_path / "empty"), str(tmp_path / "*.tif"), "@" + str(tmp_path / "no.txt"),
+                             str(tmp_path / "z.jpg")], [str(tmp_path / "missing.txt")], problems=problems))
+    assert got == [str(tmp_path / "z.jpg")]
+    assert [m.split(": ", 1)[1].split(" (")[0] for m in problems] == [
+        "cannot read manifest", "no page files in this folder", "no files match this pattern", "cannot read manifest"]
+
+
+def test_job_goes_on_past_inputs_that_give_nothing(tmp_path):
+    """An empty folder among an archive's folders is reported in the summary; the folders after it are
+    still read (it used to stop the job where the folder came)."""
+    from hwocr.batch.job import run_job
+    from hwocr.batch.settings import Settings
+
+    for sub in ("a", "empty", "b"):
+        (tmp_path / sub).mkdir()
+    for name in ("a/1.png", "b/2.png", "b/3.png"):
+        (tmp_path / name).write_bytes(name.encode())
+
+    class Runner:  # records each page as read, without a model
+        description, workers = "test", 1
+
+        def imap(self, items):
+            return ({"key": it.key, "file": it.path, "page": it.page, "error": None, "lines": []} for it in items)
+
+        def close(self):
+            pass
+
+    inputs = [str(tmp_path / "a"), str(tmp_path / "empty"), str(tmp_path / "none*.png"), str(tmp_path / "b")]
+    summary = run_job(inputs, str(tmp_path / "out"), Settings(), Runner)
+    assert (summary.pages, summary.read, summary.failed_total) == (3, 3, 0)
+    assert sorted(Path(r["file"]).name for r in records(tmp_path / "out")) == ["1.png", "2.png", "3.png"]
+    assert len(summary.input_errors) == 2 and "empty: no page files" in summary.input_errors[0]
+    assert summary.text().endswith("; 2 inputs gave nothing to read")
+    assert summary.to_dict()["input_errors"] == summary.input_errors
 
 
 def test_work_item_keys_follow_content_page_and_settings(archive, tmp_path):

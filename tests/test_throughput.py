@@ -163,16 +163,16 @@ def test_expand_directory_and_glob(image_dir):
     from hwocr.errors import HwocrError
 
     d = str(image_dir)
-    assert expand_images([d]) == [f"{d}/a.JPG", f"{d}/b.png", f"{d}/c.webp", f"{d}/d.tiff"]
-    assert expand_images([f"{d}/*.png"]) == [f"{d}/b.png"]
-    assert expand_images([f"{d}/**/*.png"]) == [f"{d}/b.png", f"{d}/sub/e.png"]
-    assert expand_images([f"{d}/b.png", d + "/sub"]) == [f"{d}/b.png", f"{d}/sub/e.png"]
-    assert expand_images(["missing.png"]) == ["missing.png"]  # reported as unreadable later
-    with pytest.raises(HwocrError, match="no files match"):
-        expand_images([f"{d}/*.gif"])
+    assert expand_images([d]) == ([f"{d}/a.JPG", f"{d}/b.png", f"{d}/c.webp", f"{d}/d.tiff"], 0)
+    assert expand_images([f"{d}/*.png"]) == ([f"{d}/b.png"], 0)
+    assert expand_images([f"{d}/**/*.png"]) == ([f"{d}/b.png", f"{d}/sub/e.png"], 0)
+    assert expand_images([f"{d}/b.png", d + "/sub"]) == ([f"{d}/b.png", f"{d}/sub/e.png"], 0)
+    assert expand_images(["missing.png"]) == (["missing.png"], 0)  # reported as unreadable later
     (image_dir / "empty").mkdir()
-    with pytest.raises(HwocrError, match="no images"):
-        expand_images([d + "/empty"])
+    with pytest.raises(HwocrError, match=r"no files match .*; .*empty: no images"):  # nothing at all: one line
+        expand_images([f"{d}/*.gif", d + "/empty"])
+    # among other inputs, one that gives nothing is reported and counted, and the rest is kept
+    assert expand_images([f"{d}/*.gif", f"{d}/b.png", d + "/empty"]) == ([f"{d}/b.png"], 2)
 
 
 def test_cli_read_folder_streams_json_lines_in_order(image_dir, greedy_reader):
@@ -188,6 +188,32 @@ def test_cli_read_folder_streams_json_lines_in_order(image_dir, greedy_reader):
 
     expect = greedy_reader.read_arrays([load_image(image_dir / n).rgb for n in names])
     assert [row["text"] for row in rows] == [e.text for e in expect]
+
+
+def test_cli_read_and_page_go_on_past_an_empty_folder_or_pattern(image_dir, greedy_reader):
+    """An archive's empty folder, or a pattern that matches nothing, is one error line: the other
+    inputs are still read, and the exit status says something failed."""
+    from hwocr.cli import cli
+
+    (image_dir / "empty").mkdir()
+    args = [str(image_dir / "empty"), f"{image_dir}/*.gif", str(image_dir / "b.png")]
+    r = CliRunner().invoke(cli, ["read", "--lang", "zh", "--decoder", "greedy", "--json", "--no-progress", *args])
+    assert r.exit_code == 1, r.output
+    rows = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert [row["file"] for row in rows] == [str(image_dir / "b.png")]
+    from hwocr.imageio import load_image
+
+    assert rows[0]["text"] == greedy_reader.read_arrays([load_image(image_dir / "b.png").rgb])[0].text
+    errors = r.stderr.splitlines()
+    assert errors == [f"hwocr: error: {image_dir / 'empty'}: no images in this folder "
+                      "(.png, .jpg, .jpeg, .jpe, .jfif, .tif, .tiff, .bmp, .dib, .webp, .gif)",
+                      f"hwocr: error: {image_dir}/*.gif: no files match this pattern"], r.stderr
+    r = CliRunner().invoke(cli, ["page", "--lang", "zh", "--decoder", "greedy", "--format", "json", *args])
+    assert r.exit_code == 1, r.output
+    assert [p["source"] for p in json.loads(r.stdout)["pages"]] == [str(image_dir / "b.png")]
+    assert len(r.stderr.splitlines()) == 2
+    r = CliRunner().invoke(cli, ["read", *args[:2]])  # nothing at all: one line, before any model loads
+    assert r.exit_code == 1 and len(r.stderr.splitlines()) == 1 and "no files match" in r.stderr
 
 
 def test_cli_read_progress_bar_goes_to_stderr(image_dir):

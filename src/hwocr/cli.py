@@ -12,7 +12,7 @@ import time
 import click
 
 from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, PicturePath, engine_options,
-                         expand_inputs, fail, make_reader, renamed, source, warn)
+                         fail, make_reader, renamed, reported_inputs, source, warn)
 from .errors import HwocrError
 
 
@@ -78,11 +78,12 @@ def cli() -> None:
 PROGRESS_MIN = 8
 
 
-def expand_images(args: tuple[str, ...] | list[str]) -> list[str]:
-    """``hwocr read``'s inputs: folders give the images the loader decodes (see cli_common.expand_inputs)."""
+def expand_images(args: tuple[str, ...] | list[str]) -> tuple[list[str], int]:
+    """``hwocr read``'s inputs: folders give the images the loader decodes; each argument that gives
+    none is reported, and counted (see cli_common.reported_inputs)."""
     from .imageio import IMAGE_EXTENSIONS
 
-    return expand_inputs(args, IMAGE_EXTENSIONS)
+    return reported_inputs(args, IMAGE_EXTENSIONS)
 
 
 def _plain(res, top_k: int) -> str:
@@ -121,10 +122,9 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
     from .imageio import load_image
     from .lineshape import line_shape
 
-    paths = expand_images(images)
+    paths, failed = expand_images(images)
     reader = make_reader(**opts, allow=allow, top_k=top_k)
     with_names = filenames if filenames is not None else len(paths) > 1
-    failed = 0
     warned = 0
     names: list[str] = []  # the images that loaded, in order (results come back in this order)
     shapes: list = []  # their line-shape verdicts

@@ -85,11 +85,12 @@ def make_reader(lang, engine, device, decoder, precision, charlist, model_dir, o
                   input_spec=input_spec, **kw)
 
 
-def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]) -> list[str]:
+def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...], problems: list[str]) -> list[str]:
     """Input paths from command-line arguments: a directory gives its files with ``extensions``
     (sorted, not recursive), a glob pattern (``*``, ``?``, ``[``; ``**`` recurses) its sorted matches,
     ``-`` standard input (once), anything else is taken as a file. A directory or pattern that gives
-    nothing is an error."""
+    nothing adds one line to ``problems`` and the other arguments are still expanded (one empty
+    folder among many must not stop an archive's reading)."""
     import glob as globmod
 
     out: list[str] = []
@@ -102,16 +103,28 @@ def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]
         elif p.is_dir():
             found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in extensions)
             if not found:
-                raise HwocrError(f"{a}: no images in this folder ({', '.join(extensions)})")
+                problems.append(f"{a}: no images in this folder ({', '.join(extensions)})")
             out.extend(found)
         elif not p.exists() and globmod.has_magic(a):
             found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
             if not found:
-                raise HwocrError(f"{a}: no files match this pattern")
+                problems.append(f"{a}: no files match this pattern")
             out.extend(found)
         else:
             out.append(a)
     return out
+
+
+def reported_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]) -> tuple[list[str], int]:
+    """``expand_inputs`` for a command: each argument that gives nothing is reported (one error line),
+    and the count of them is returned with the paths. Nothing at all to read is an error."""
+    problems: list[str] = []
+    paths = expand_inputs(args, extensions, problems)
+    if not paths:
+        raise HwocrError("; ".join(problems) or "nothing to read")
+    for msg in problems:
+        fail(msg)
+    return paths, len(problems)
 
 
 #: bytes read from standard input at most (a line image or a page; the decoder bounds pixels)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli_common import (EXIT_ERROR, FiniteFloatRange, PicturePath, engine_options, expand_inputs, fail, make_reader,
-                         renamed, source)
+from .cli_common import (EXIT_ERROR, FiniteFloatRange, PicturePath, engine_options, fail, make_reader, renamed,
+                         reported_inputs, source)
 from .errors import HwocrError
 
 
@@ -42,7 +42,7 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
 
     if fmt == "pdf" and not output:
         raise HwocrError("--format pdf writes a file: give it with -o OUT.pdf")
-    paths = expand_inputs(files, EXTENSIONS)
+    paths, failed = reported_inputs(files, EXTENSIONS)
     reader = make_reader(**opts)
     det = reader.detector(detector)
     # pages are decoded, read and dropped one at a time: only the results (and, for --format pdf,
@@ -51,7 +51,6 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
     overlays = _Overlays(overlay)
     # txt and json to the terminal or a pipe come out page by page, as they are read
     printer = _Printer(fmt, filenames) if fmt in ("txt", "json") and not output else None
-    failed = 0
     for f in paths:
         try:
             name, src = source(f)

@@ -81,11 +81,13 @@ def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_siz
         summary = run_job(inputs, out, settings, factory, manifests=manifests,
                           commit=Commit(shard_size, commit_seconds), progress=tick,
                           exports=[f for f, on in (("hocr", hocr), ("pdf", pdf)) if on])
+    for msg in summary.input_errors:
+        click.echo(f"hwocr: error: {msg}", err=True)
     for f in summary.failures:
         click.echo(f"hwocr: failed: {f['error']}", err=True)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:
         click.echo(summary.text())
-    if summary.failed_total:
+    if summary.failed_total or summary.input_errors:
         sys.exit(1)

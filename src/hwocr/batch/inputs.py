@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..errors import HwocrError
 from ..pages.inputs import MAX_PAGES  # a document with more pages is refused (bounds one input's work)
@@ -33,29 +33,37 @@ class WorkItem:
     key: str
 
 
-def expand_paths(args: Iterable[str], manifests: Iterable[str] = (), exclude: str | None = None) -> Iterator[str]:
+def expand_paths(args: Iterable[str], manifests: Iterable[str] = (), exclude: str | None = None,
+                 problems: list[str] | None = None) -> Iterator[str]:
     """File paths from ``args`` (files, folders, globs, ``@manifest``) and manifest files, in order.
     Files under ``exclude`` (the job's output folder, whose exported PDFs a rerun would read again)
-    are left out."""
+    are left out. A folder or pattern that gives nothing, or a manifest that cannot be read, adds one
+    line to ``problems`` and the rest is still read (without ``problems``: a HwocrError)."""
     if exclude is not None:
-        yield from (f for f in expand_paths(args, manifests) if not _under(f, exclude))
+        yield from (f for f in expand_paths(args, manifests, problems=problems) if not _under(f, exclude))
         return
+
+    def problem(msg: str) -> None:
+        if problems is None:
+            raise HwocrError(msg)
+        problems.append(msg)
+
     for m in manifests:
-        yield from _manifest(m)
+        yield from _manifest(m, problem)
     for a in args:
         if a.startswith("@") and len(a) > 1:
-            yield from _manifest(a[1:])
+            yield from _manifest(a[1:], problem)
             continue
         p = Path(a)
         if p.is_dir():
             found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PAGE_EXTS)
             if not found:
-                raise HwocrError(f"{a}: no page files in this folder ({', '.join(PAGE_EXTS)})")
+                problem(f"{a}: no page files in this folder ({', '.join(PAGE_EXTS)})")
             yield from found
         elif not p.exists() and globmod.has_magic(a):
             found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
             if not found:
-                raise HwocrError(f"{a}: no files match this pattern")
+                problem(f"{a}: no files match this pattern")
             yield from found
         else:
             yield a
@@ -72,13 +80,17 @@ def _under(path: str, folder: str) -> bool:
 MAX_MANIFEST_BYTES = 256 << 20
 
 
-def _manifest(path: str) -> Iterator[str]:
+def _manifest(path: str, problem: Callable[[str], None]) -> Iterator[str]:
     from ..files import read_small
 
     try:
         text = read_small(path, "manifest", MAX_MANIFEST_BYTES).decode("utf-8")
     except UnicodeDecodeError as e:
-        raise HwocrError(f"{path}: cannot read manifest ({e})") from None
+        problem(f"{path}: cannot read manifest ({e})")
+        return
+    except HwocrError as e:
+        problem(str(e))
+        return
     base = Path(path).parent
     for line in text.splitlines():
         line = line.strip()

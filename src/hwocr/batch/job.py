@@ -36,9 +36,10 @@ def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory:
         skey = settings.key()
         stats = {"pages": 0, "skipped": 0}
         seen: set[str] = set()
+        problems: list[str] = []
 
         def todo() -> Iterator[WorkItem]:
-            for item in work_items(expand_paths(inputs, manifests, exclude=out), skey):
+            for item in work_items(expand_paths(inputs, manifests, exclude=out, problems=problems), skey):
                 if item.key in seen:
                     continue
                 seen.add(item.key)
@@ -60,6 +61,7 @@ def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory:
             finally:
                 runner.close()
         summary.pages, summary.skipped = stats["pages"], stats["skipped"]
+        summary.input_errors = problems
         summary.seconds = time.perf_counter() - t0
         summary.failed_total = sum(1 for k in seen if store.done.get(k) is False)
         if exports:

@@ -19,6 +19,9 @@ class Summary:
     lines: int = 0  # text lines in the pages read by this run
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)  # the first few: file, page, error
+    # arguments that gave nothing to read (an empty folder, a pattern matching nothing, an unreadable
+    # manifest), one line each; the rest of the input is still read
+    input_errors: list[str] = field(default_factory=list)
 
     @property
     def pages_per_s(self) -> float:
@@ -35,4 +38,6 @@ class Summary:
              f"{self.lines} lines; {self.pages_per_s:.2f} pages/s on {self.runner}; records in {self.out}")
         if self.failed_total > self.failed:
             s += f"; {self.failed_total} failed in all"
+        if self.input_errors:
+            s += f"; {len(self.input_errors)} input{'s' if len(self.input_errors) > 1 else ''} gave nothing to read"
         return s
