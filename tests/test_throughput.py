@@ -216,6 +216,30 @@ def test_cli_read_and_page_go_on_past_an_empty_folder_or_pattern(image_dir, gree
     assert r.exit_code == 1 and len(r.stderr.splitlines()) == 1 and "no files match" in r.stderr
 
 
+def test_file_names_with_tabs_or_newlines_cannot_split_an_output_line(image_dir):
+    """One plain output line per image, one header line per page, one line per error, whatever the
+    file names hold: a TAB, a newline or a carriage return in a name is written as \\t, \\n, \\r."""
+    from hwocr.cli import cli
+    from hwocr.files import shown
+
+    assert shown("a\tb\nc\rd\x1be\x7f.png") == "a\\tb\\nc\\rd\\x1be\\x7f.png"
+    assert shown("普通の名前 (1).png") == "普通の名前 (1).png"
+    odd = [image_dir / "tab\there.png", image_dir / "new\nline.png"]
+    for f in odd:
+        f.write_bytes((image_dir / "b.png").read_bytes())
+    args = [str(f) for f in odd]
+    r = CliRunner().invoke(cli, ["read", "--lang", "zh", "--decoder", "greedy", "--no-progress", *args,
+                                 str(image_dir / "gone\n.png")])
+    assert r.exit_code == 1
+    rows = r.stdout.splitlines()
+    assert [row.split("\t")[0] for row in rows] == [shown(a) for a in args]
+    assert len({row.split("\t", 1)[1] for row in rows}) == 1  # the same image, read the same
+    assert r.stderr.splitlines() == [f"hwocr: error: {image_dir}/gone\\n.png: no such file"]
+    r = CliRunner().invoke(cli, ["page", "--lang", "zh", "--decoder", "greedy", *args])
+    assert r.exit_code == 0
+    assert [ln for ln in r.stdout.splitlines() if ln.startswith("==> ")] == [f"==> {shown(a)} <==" for a in args]
+
+
 def test_cli_read_progress_bar_goes_to_stderr(image_dir):
     from hwocr.cli import cli
 

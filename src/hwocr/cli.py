@@ -119,6 +119,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
     One output line per image, in input order, each written as soon as it is read; lines are
     batched and run in parallel, with the same results as reading them one at a time. With several
     images each plain line starts with the file name and a TAB."""
+    from .files import shown
     from .imageio import load_image
     from .lineshape import line_shape
 
@@ -164,7 +165,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
             if as_json:
                 click.echo(json.dumps({"file": names[k], **res.to_dict(), "warnings": notes}, ensure_ascii=False))
             else:
-                click.echo(f"{names[k]}\t{_plain(res, top_k)}" if with_names else _plain(res, top_k))
+                click.echo(f"{shown(names[k])}\t{_plain(res, top_k)}" if with_names else _plain(res, top_k))
             if preview:
                 results.append(res)
             bar.update(1)

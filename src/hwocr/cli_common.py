@@ -21,11 +21,15 @@ STDIN = "-"
 
 
 def fail(msg: str) -> None:
-    click.echo(f"hwocr: error: {msg}", err=True)
+    from .files import shown
+
+    click.echo(f"hwocr: error: {shown(msg)}", err=True)
 
 
 def warn(msg: str) -> None:
-    click.echo(f"hwocr: warning: {msg}", err=True)
+    from .files import shown
+
+    click.echo(f"hwocr: warning: {shown(msg)}", err=True)
 
 
 def lang_option(f):

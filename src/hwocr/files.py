@@ -66,3 +66,14 @@ def read_small(path: str | os.PathLike, what: str, max_bytes: int, error: type[H
         raise error(f"{p}: {what}{size} over the {max_bytes / 2**20:g} MB limit") from None
     except OSError as e:
         raise error(f"{p}: cannot read {what} ({e.strerror or e})") from None
+
+
+#: control characters (C0, DEL) -> how a one-line output shows them
+_SHOWN = {**{c: f"\\x{c:02x}" for c in range(32)}, 0x7F: "\\x7f", 0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+
+
+def shown(name: str) -> str:
+    """``name`` (a file path) as one line can show it: a TAB, a newline or another control character
+    in it is written as ``\\t``, ``\\n``, ``\\xNN``, so a file name cannot split a TSV row, a page
+    header or an error line in two."""
+    return name.translate(_SHOWN)

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..cli_common import FiniteFloatRange, lang_option, precision_option
+from ..cli_common import FiniteFloatRange, fail, lang_option, precision_option
 from ..errors import HwocrError
 
 
@@ -81,10 +81,12 @@ def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_siz
         summary = run_job(inputs, out, settings, factory, manifests=manifests,
                           commit=Commit(shard_size, commit_seconds), progress=tick,
                           exports=[f for f, on in (("hocr", hocr), ("pdf", pdf)) if on])
+    from ..files import shown
+
     for msg in summary.input_errors:
-        click.echo(f"hwocr: error: {msg}", err=True)
+        fail(msg)
     for f in summary.failures:
-        click.echo(f"hwocr: failed: {f['error']}", err=True)
+        click.echo(f"hwocr: failed: {shown(f['error'])}", err=True)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:

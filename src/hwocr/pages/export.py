@@ -29,8 +29,10 @@ def to_text(pages: Sequence[PageResult], headers: bool = False) -> str:
 
 def page_label(page: PageResult) -> str:
     """The page's file, with its page number when it is one of several (``scan.pdf#2`` -> ``scan.pdf page 2``)."""
+    from ..files import shown
+
     src, sep, num = page.source.rpartition("#")
-    return f"{src} page {num}" if sep and num.isdigit() else page.source
+    return shown(f"{src} page {num}" if sep and num.isdigit() else page.source)
 
 
 def _bbox(poly) -> str:
