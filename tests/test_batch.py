@@ -277,10 +277,11 @@ def test_inputs_folders_globs_manifests(tmp_path):
     (tmp_path / "empty").mkdir()
     problems: list[str] = []
     got = list(expand_paths([str(tmp_path / "empty"), str(tmp_path / "*.tif"), "@" + str(tmp_path / "no.txt"),
-                             str(tmp_path / "z.jpg")], [str(tmp_path / "missing.txt")], problems=problems))
+                             "", str(tmp_path / "z.jpg")], [str(tmp_path / "missing.txt")], problems=problems))
     assert got == [str(tmp_path / "z.jpg")]
-    assert [m.split(": ", 1)[1].split(" (")[0] for m in problems] == [
+    assert [m.split(": ", 1)[1].split(" (")[0] for m in problems[:4]] == [
         "cannot read manifest", "no page files in this folder", "no files match this pattern", "cannot read manifest"]
+    assert problems[4:] == ["an empty file name"]  # not the current folder, which Path("") is
 
 
 def test_job_goes_on_past_inputs_that_give_nothing(tmp_path):

@@ -173,6 +173,8 @@ def test_expand_directory_and_glob(image_dir):
         expand_images([f"{d}/*.gif", d + "/empty"])
     # among other inputs, one that gives nothing is reported and counted, and the rest is kept
     assert expand_images([f"{d}/*.gif", f"{d}/b.png", d + "/empty"]) == ([f"{d}/b.png"], 2)
+    with pytest.raises(HwocrError, match="^an empty file name$"):  # not the current folder (Path(""))
+        expand_images([""])
 
 
 def test_cli_read_folder_streams_json_lines_in_order(image_dir, greedy_reader):

@@ -100,7 +100,9 @@ def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]
     out: list[str] = []
     for a in args:
         p = Path(a)
-        if a == STDIN:
+        if not a:  # Path("") is the current folder: an unset shell variable must not read it
+            problems.append("an empty file name")
+        elif a == STDIN:
             if STDIN in out:
                 raise HwocrError("'-' (standard input) can be given only once")
             out.append(a)

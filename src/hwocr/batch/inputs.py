@@ -55,7 +55,9 @@ def expand_paths(args: Iterable[str], manifests: Iterable[str] = (), exclude: st
             yield from _manifest(a[1:], problem)
             continue
         p = Path(a)
-        if p.is_dir():
+        if not a:  # Path("") is the current folder: an unset shell variable must not read it
+            problem("an empty file name")
+        elif p.is_dir():
             found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PAGE_EXTS)
             if not found:
                 problem(f"{a}: no page files in this folder ({', '.join(PAGE_EXTS)})")
