@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("dirs", nargs="*", type=Path)
     a = ap.parse_args(argv)
     from hwocr.imageio import load_image
-    from hwocr.lineshape import INK_MIN_PEAK, INK_NOISE_RATIO, has_ink, ink_contrast
+    from hwocr.lineshape import INK_MIN_MARK, INK_MIN_PEAK, INK_NOISE_RATIO, has_ink, ink_contrast
 
     dirs = a.dirs or [p for p in sorted((bc.SHARED / "eval").iterdir()) if (p / "labels.tsv").is_file()] + sorted(
         {p.parent for p in (bc.ROOT / "build").rglob("labels.tsv")})
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
             if not ok:
                 blank += 1
                 print(f"taken for a blank: {path}")
-    print(f"rule: ink when the peak is at least {INK_MIN_PEAK} and {INK_NOISE_RATIO} x the noise")
+    print(f"rule: ink when a mark of {INK_MIN_MARK}+ connected pixels stands out by at least {INK_MIN_PEAK} "
+          f"grey levels and {INK_NOISE_RATIO} x the noise")
     print(f"labelled images: {n} in {len(dirs)} folders, {blank} taken for a blank; faintest peak {low_peak}, "
           f"lowest peak / noise {low_ratio:.1f}; {1000 * spent / max(n, 1):.2f} ms per image")
     m = inked = 0

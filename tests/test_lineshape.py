@@ -119,3 +119,36 @@ def test_has_ink_tells_blanks_from_faint_and_inverted_lines():
     for im in (line, 255 - line, faint, noisy, np.full((40, 40, 3), 255, np.uint8) - np.eye(40, dtype=np.uint8)[..., None] * 200):
         assert has_ink(im)
 
+
+def _thin(draw) -> np.ndarray:
+    import cv2
+
+    a = np.full((64, 300, 3), 255, np.uint8)
+    draw(cv2, a)
+    return a
+
+
+#: one-pixel strokes, none touching the border, aliased as a tablet or a 1-bit scan draws them
+THIN = {
+    "一": lambda cv2, a: cv2.line(a, (20, 32), (280, 32), (0, 0, 0), 1, cv2.LINE_8),
+    "丨": lambda cv2, a: cv2.line(a, (150, 8), (150, 56), (0, 0, 0), 1, cv2.LINE_8),
+    "diagonal": lambda cv2, a: cv2.line(a, (130, 10), (170, 50), (0, 0, 0), 1, cv2.LINE_8),
+    "ring": lambda cv2, a: cv2.ellipse(a, (150, 32), (20, 14), 0, 0, 360, (0, 0, 0), 1, cv2.LINE_8),
+    "し": lambda cv2, a: cv2.polylines(a, [np.array([[140, 8], [140, 40], [144, 50], [154, 52], [166, 44]], np.int32)],
+                                      False, (0, 0, 0), 1, cv2.LINE_8),
+    "white on black": lambda cv2, a: (a.fill(0), cv2.line(a, (20, 30), (280, 34), (255, 255, 255), 1, cv2.LINE_8)),
+}
+
+
+@pytest.mark.parametrize("name", THIN)
+def test_one_pixel_strokes_are_ink_and_specks_are_not(name):
+    """A one-pixel stroke anywhere is ink (a 3 x 3 median, the earlier rule, took all of these for
+    blanks); dust specks of up to 5 pixels on blank paper are not."""
+    assert has_ink(_thin(THIN[name]))
+    specks = np.full((64, 300, 3), 255, np.uint8)
+    rng = np.random.default_rng(len(name))
+    for y, x in zip(rng.integers(5, 55, 12), rng.integers(5, 290, 12)):
+        specks[y : y + 1, x : x + 1 + (x % 2)] = 0  # 1 or 2 pixels each
+    specks[20:22, 40:42] = 0  # and a 2 x 2 one
+    assert not has_ink(specks)
+

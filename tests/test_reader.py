@@ -230,6 +230,9 @@ def test_blanks_of_any_colour_read_as_empty_among_real_lines(auto_reader):
     assert [(r.text, r.chars) for r in res[1:-1]] == [("", ())] * 4
     assert [r.text for r in (res[0], res[-1])] == ["今天天气很好我们去公园散步", "東京は今日も晴れです"]
     assert auto_reader.with_decoder("greedy").read(blanks[2]).text == ""
+    one = np.full((64, 64, 3), 255, np.uint8)
+    one[32, 10:54] = 0  # "一" drawn one pixel wide, as a tablet's aliased line: ink, not a blank
+    assert auto_reader.read(one).text in ("一", "ー")
 
 
 def test_detect_language_rules():

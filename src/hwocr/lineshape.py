@@ -18,11 +18,15 @@ WORK_SIDE = 800
 PAGE_SIDE = 2000
 #: ink must be this much darker than the background (grey levels) to count
 MIN_CONTRAST = 40
-#: :func:`has_ink`: a mark must stand out of its neighbourhood by this many grey levels, and by this
-#: many times the image's pixel noise. Measured on the 12 873 images of the dev sets and every
-#: validation draw (photo draw included), the faintest stands out by 40 levels and 27 times its
-#: noise; blank paper (sensor noise up to sigma 20, JPEG down to quality 30, uneven light) by at
-#: most 22 levels where its noise measures 0-1.5 (clipped at white), at most 11 times above that
+#: :func:`has_ink`: a mark is at least this many connected pixels (of the grey copy at most
+#: :data:`WORK_SIDE` long) that stand out of their neighbourhood by this many grey levels and by this
+#: many times the image's pixel noise. A one-pixel stroke counts (a thin pen, a tablet's aliased
+#: line: an earlier 3 x 3 median took "一" drawn one pixel wide for a blank); a speck of up to 5
+#: pixels does not. Measured (``benchmarks/blank_check.py``) on the 12 873 images of the dev sets and
+#: every validation draw (photo draw included), the faintest mark stands out by 39 levels and 26
+#: times its noise; of 8 400 synthetic blanks (sensor noise up to sigma 30, JPEG down to quality 30,
+#: uneven light) 2 are taken for ink, both sigma 30 at quality 30, standing out by 24-25 levels
+INK_MIN_MARK = 6
 INK_MIN_PEAK = 24
 INK_NOISE_RATIO = 16
 
@@ -87,25 +91,51 @@ def _work_grey(rgb: np.ndarray) -> np.ndarray:
 def has_ink(rgb: np.ndarray) -> bool:
     """Whether the image holds any mark at all, whatever its colours: a blank (a uniform image, blank
     paper with noise, grain, JPEG artefacts or uneven light) reads as nothing rather than as what the
-    recogniser imagines in it (:func:`ink_contrast`)."""
-    peak, noise = ink_contrast(rgb)
-    return peak >= max(INK_MIN_PEAK, INK_NOISE_RATIO * noise)
+    recogniser imagines in it (:data:`INK_MIN_MARK`, :func:`ink_contrast`)."""
+    dev, noise = _deviation(rgb)
+    if dev is None:
+        return True
+    return _largest_mark(dev, max(INK_MIN_PEAK, INK_NOISE_RATIO * noise)) >= INK_MIN_MARK
 
 
 def ink_contrast(rgb: np.ndarray) -> tuple[float, float]:
-    """(peak, noise) in grey levels: how far the most salient spot stands out of its neighbourhood's
-    median (a window of about a quarter of the image's short side, so that gradients of light do not
-    count), after a 3 x 3 median that removes single-pixel noise; and the pixel noise (the robust
-    spread of what that median removed). An image that is not 8-bit is not judged (infinite peak)."""
+    """(peak, noise) in grey levels: the most a mark of :data:`INK_MIN_MARK` connected pixels stands
+    out of its neighbourhood's median (a window of about a quarter of the image's short side, so that
+    gradients of light do not count), and the pixel noise (the robust spread of what a 3 x 3 median
+    removes). ``has_ink`` is ``peak >= max(INK_MIN_PEAK, INK_NOISE_RATIO * noise)``. An image that is
+    not 8-bit is not judged (infinite peak)."""
+    dev, noise = _deviation(rgb)
+    if dev is None:
+        return float("inf"), 0.0
+    lo, hi = 0, 256  # the largest level at which a mark is still there (marks only shrink as it rises)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _largest_mark(dev, mid) >= INK_MIN_MARK else (lo, mid)
+    return float(lo), noise
+
+
+def _deviation(rgb: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """|grey - its neighbourhood's median| of the work copy, and the pixel noise."""
     import cv2
 
     grey = _work_grey(rgb)
     if grey.dtype != np.uint8:
-        return float("inf"), 0.0
-    smooth = cv2.medianBlur(grey, 3)
+        return None, 0.0
     k = 2 * int(np.clip(min(grey.shape) // 4, 2, 15)) + 1
-    peak = float(np.abs(smooth.astype(np.int16) - cv2.medianBlur(smooth, k)).max())
-    return peak, 1.4826 * float(np.median(np.abs(grey.astype(np.int16) - smooth)))
+    g = grey.astype(np.int16)
+    noise = 1.4826 * float(np.median(np.abs(g - cv2.medianBlur(grey, 3))))
+    return np.abs(g - cv2.medianBlur(grey, k)), noise
+
+
+def _largest_mark(dev: np.ndarray, level: float) -> int:
+    """Pixels of the largest 8-connected set standing out by at least ``level``."""
+    import cv2
+
+    mask = (dev >= level).astype(np.uint8)
+    if not mask.any():
+        return 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return int(stats[1:, cv2.CC_STAT_AREA].max())
 
 
 def _runs(active: np.ndarray) -> list[tuple[int, int]]:
