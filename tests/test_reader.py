@@ -430,3 +430,23 @@ def test_auto_reads_japanese_characters_like_lang_ja(auto_reader, ja_reader):
     auto = score([r.text for r in auto_reader.read_arrays(rgbs)], refs).accuracy
     ja = score([r.text for r in ja_reader.read_arrays(rgbs)], refs).accuracy
     assert auto > 0.6 and abs(auto - ja) <= 0.01, (auto, ja)
+
+
+def test_read_arrays_takes_any_array_the_loader_takes_and_refuses_the_rest_in_one_line(zh_reader):
+    """Grey, RGBA, 16-bit, float and bool arrays read as their 8-bit RGB form does (they used to fail
+    deep in OpenCV or OpenVINO, or read a 16-bit array as noise); an array that is no image is one
+    ImageError naming the line."""
+    from hwocr.errors import ImageError
+
+    rgb = load_image(ROOT / "samples" / "zh-line.png").rgb
+    grey = rgb[..., 0]
+    forms = [np.repeat(grey[..., None], 3, axis=2), grey, grey.astype(np.uint16) * 257, grey / 255.0, grey > 127,
+             np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])]
+    texts = [r.text for r in zh_reader.read_arrays(forms)]
+    assert texts[0] == "今天天气很好我们去公园散步"
+    assert texts[1:4] == [texts[0]] * 3 and texts[5] == zh_reader.read_arrays([rgb])[0].text
+    assert texts[4] == zh_reader.read_arrays([np.repeat(((grey > 127) * 255).astype(np.uint8)[..., None], 3, 2)])[0].text
+    for bad, msg in [(np.zeros((0, 5, 3), np.uint8), "empty"), (np.zeros((4, 5, 5), np.uint8), "H x W"),
+                     (np.full((8, 8), np.nan), "non-finite"), ([[0, 1]], "expected a numpy array")]:
+        with pytest.raises(ImageError, match=rf"^<line 1>: .*{msg}"):
+            zh_reader.read_arrays([rgb, bad])

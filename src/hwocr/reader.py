@@ -206,8 +206,11 @@ class Reader:
 
     def read_arrays(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None,
                     groups: Sequence[int] | None = None) -> list[LineResult]:
-        """Read already loaded 8-bit RGB line images (H x W x 3). ``groups`` (one id per line, e.g. a
-        page's blocks): with lang auto, the language is decided once per group, from all its lines."""
+        """Read already loaded 8-bit RGB line images (H x W x 3). Other arrays (grey, RGBA, 16-bit,
+        float, bool) are converted as :func:`~hwocr.imageio.load_image` converts them. ``groups`` (one
+        id per line, e.g. a page's blocks): with lang auto, the language is decided once per group,
+        from all its lines."""
+        rgbs = [_as_rgb(rgb, k, self.max_pixels) for k, rgb in enumerate(rgbs)]
         for k, rgb in enumerate(rgbs):
             check_line_shape(rgb, f"<line {k}>")
         if groups is None or self.lang != AUTO:
@@ -220,6 +223,7 @@ class Reader:
         return self._ensemble.refine(self, res, rgbs, batch_size) if self._ensemble is not None else res
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
+        rgbs = [_as_rgb(rgb, k, self.max_pixels) for k, rgb in enumerate(rgbs)]
         out: dict[int, LinePosteriors] = dict(self._iter_posteriors(rgbs, batch_size))
         return [out[i] for i in range(len(out))]
 
@@ -547,6 +551,20 @@ def _share_seam(a: CharResult, b: CharResult) -> tuple[CharResult, CharResult]:
     mid = ((a.x0 + a.x1) / 2 + (b.x0 + b.x1) / 2) / 2
     cut = max(a.x0, min(max(mid, b.x0), a.x1, b.x1))
     return replace(a, x1=cut), replace(b, x0=cut, x1=max(b.x1, cut))
+
+
+def _as_rgb(a: Any, k: int, max_pixels: int) -> np.ndarray:
+    """``a`` as the H x W x 3 uint8 array the pipeline reads (as it is when it already is one); any
+    other array is converted by the image loader, or refused with its one-line ImageError."""
+    if isinstance(a, np.ndarray) and a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and a.size:
+        return a
+    if not isinstance(a, np.ndarray):
+        raise ImageError(f"<line {k}>: expected a numpy array, got {type(a).__name__} "
+                         f"(Reader.read_batch takes files, bytes and PIL images)")
+    try:
+        return load_image(a, max_pixels).rgb
+    except ImageError as e:
+        raise ImageError(f"<line {k}>: {str(e).split(': ', 1)[-1]}") from None
 
 
 def check_line_shape(rgb: np.ndarray, name: str) -> None:
