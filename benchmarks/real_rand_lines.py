@@ -10,7 +10,7 @@ at random (several writers mixed, as a form's boxes are), each scaled to a commo
 The output (default build/real-rand/, git-ignored) holds images derived from research-only data
 sets: never commit it, never tune on it.
 
-    python benchmarks/real_rand_lines.py [--eval ../shared/eval] [--out build/real-rand] [--n 150] [--seed 21]
+    python benchmarks/real_rand_lines.py [--eval ../shared/eval] [--out build/real-rand] [--n 300] [--seed 21]
     hwocr eval build/real-rand/zh-rand ; hwocr eval build/real-rand/zh-rand --decoder greedy
     python benchmarks/peer_eval.py build/real-rand/zh-rand
 """
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "real-rand")
-    ap.add_argument("--n", type=int, default=150)
+    ap.add_argument("--n", type=int, default=300, help="lines per language (the README's draw: 300)")
     ap.add_argument("--seed", type=int, default=21)
     a = ap.parse_args(argv)
     build(a.eval, a.out, a.n, a.seed)
