@@ -33,21 +33,16 @@ class WorkItem:
     key: str
 
 
-def expand_paths(args: Iterable[str], manifests: Iterable[str] = (), exclude: str | None = None,
-                 problems: list[str] | None = None) -> Iterator[str]:
+def expand_paths(args: Iterable[str], problems: list[str], manifests: Iterable[str] = (),
+                 exclude: str | None = None) -> Iterator[str]:
     """File paths from ``args`` (files, folders, globs, ``@manifest``) and manifest files, in order.
     Files under ``exclude`` (the job's output folder, whose exported PDFs a rerun would read again)
     are left out. A folder or pattern that gives nothing, or a manifest that cannot be read, adds one
-    line to ``problems`` and the rest is still read (without ``problems``: a HwocrError)."""
+    line to ``problems`` and the rest is still read."""
     if exclude is not None:
-        yield from (f for f in expand_paths(args, manifests, problems=problems) if not _under(f, exclude))
+        yield from (f for f in expand_paths(args, problems, manifests) if not _under(f, exclude))
         return
-
-    def problem(msg: str) -> None:
-        if problems is None:
-            raise HwocrError(msg)
-        problems.append(msg)
-
+    problem = problems.append
     for m in manifests:
         yield from _manifest(m, problem)
     for a in args:

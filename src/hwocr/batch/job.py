@@ -39,7 +39,7 @@ def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory:
         problems: list[str] = []
 
         def todo() -> Iterator[WorkItem]:
-            for item in work_items(expand_paths(inputs, manifests, exclude=out, problems=problems), skey):
+            for item in work_items(expand_paths(inputs, problems, manifests, exclude=out), skey):
                 if item.key in seen:
                     continue
                 seen.add(item.key)
