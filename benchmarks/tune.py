@@ -21,7 +21,8 @@ the decoder search then runs on those posteriors. The validation suite is built 
     python benchmarks/tune.py --stage pre --fields char_views   # preprocessing only, one field
     python benchmarks/tune.py --stage dec --langs ja --sets ja-sent ja-rand ja-char ja-chars ja-lines
     python benchmarks/tune.py --jobs 2 [--grid lm_weight=0.2,0.3 ...]   # a narrower decoder search
-    python benchmarks/tune.py --stage dec [--doc-share 0.5 0.6] [--sure-odds None 20.0 100.0]   # lang auto's rules
+    python benchmarks/tune.py --stage dec [--doc-share 0.5 0.6] [--sure-odds None 20.0 100.0] [--ja-weight 1 2 4]
+                                              # lang auto's rules
 
 More draws of the validation sets (``validation.py --more``, ``build/validation-s*/<set>-s*``) are
 pooled with the first where they were built.
@@ -96,10 +97,13 @@ class Item:
 
     @property
     def evidence(self):
-        """The evidence with the sure odds this run looks at (``_G["sure_odds"]``, else the shipped)."""
-        from hwocr.charsets import SURE_ODDS
+        """The evidence with the sure odds and Japanese-only weight this run looks at (``_G["sure_odds"]``,
+        ``_G["ja_weight"]``, else the shipped)."""
+        from hwocr.charsets import JA_ONLY_WEIGHT, SURE_ODDS
 
-        return self.evidences[_G.get("sure_odds", SURE_ODDS)]
+        ev = self.evidences[_G.get("sure_odds", SURE_ODDS)]
+        w = _G.get("ja_weight", JA_ONLY_WEIGHT)  # JA_ONLY_WEIGHT's other values, by scaling what it weighs
+        return ev if w == JA_ONLY_WEIGHT else replace(ev, ja_only=ev.ja_only * w / JA_ONLY_WEIGHT)
 
     @property
     def auto(self) -> str:
@@ -300,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="majority shares tried for lang auto's one-document reading")
     ap.add_argument("--sure-odds", nargs="*", default=[], choices=[str(v) for v in SURE_GRID],
                     help="for lang auto, also try these values of hwocr.charsets.SURE_ODDS")
+    ap.add_argument("--ja-weight", type=float, nargs="*", default=[],
+                    help="for lang auto, also try these values of hwocr.charsets.JA_ONLY_WEIGHT")
     a = ap.parse_args(argv)
     from hwocr import Reader
     from hwocr.registry import PPOCR_REC
@@ -405,11 +411,15 @@ def main(argv: list[str] | None = None) -> None:
     auto_g = {n: _acc((n, None, {"zh": None, "ja": None})) for n in names}
     rows = [("greedy, right lang", greedy), ("greedy, auto", auto_g), ("beam, right lang", right),
             ("beam, auto, each line alone", auto_acc)]
-    from hwocr.charsets import SURE_ODDS
+    from hwocr.charsets import JA_ONLY_WEIGHT, SURE_ODDS
 
-    for odds in dict.fromkeys([SURE_ODDS, *(None if v == "None" else float(v) for v in a.sure_odds)]):
-        _G["sure_odds"] = odds
-        tag = f", sure odds {odds}" if a.sure_odds else ""
+    for odds, weight in itertools.product(
+            dict.fromkeys([SURE_ODDS, *(None if v == "None" else float(v) for v in a.sure_odds)]),
+            dict.fromkeys([JA_ONLY_WEIGHT, *a.ja_weight])):
+        _G["sure_odds"], _G["ja_weight"] = odds, weight
+        tag = (f", sure odds {odds}" if a.sure_odds else "") + (f", ja-only weight {weight:g}" if a.ja_weight else "")
+        if tag:  # (the shipped values' row is above)
+            rows.append((f"beam, auto, each line alone{tag}", {n: _acc((n, None, chosen)) for n in names}))
         for share in a.doc_share:  # each set read as one call: weak lines follow its majority (hwocr eval DIR)
             _G["doc"] = {n: document_langs(_G["post"][n], share) for n in names}
             rows += [(f"greedy, auto, one document (share {share:g}{tag})",
@@ -420,6 +430,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((f"beam, auto, minority in a call of the other language{tag}",
                      {n: _acc((n, None, chosen)) for n in names}))
         _G.pop("doc")
+    _G.pop("sure_odds"), _G.pop("ja_weight")
     print("\nlang auto against the right --lang (1-CER):\n" + table(rows, names))
     print(f"\nship: preprocessing {cur}")
     for lang in a.langs:

@@ -242,7 +242,8 @@ def test_detect_language_rules():
     assert detect_language("我们") == "zh" and detect_language("広島") == "ja"  # 们 GB2312 only, 広 JIS only
     assert detect_language("日本") == "zh"  # shared kanji only: Chinese unless told otherwise
     assert detect_language("一ー二") == "zh"  # the long-vowel mark looks like 一: not evidence of kana
-    assert (LangEvidence.of("広") + LangEvidence.of("我们")).language() == "zh"
+    # one Japanese-only kanji (worth JA_ONLY_WEIGHT = 1.5) against two Chinese-only hanzi
+    assert (LangEvidence.of("広") + LangEvidence.of("我们这")).language() == "zh"
 
 
 def test_auto_is_the_default_and_reads_both_languages(auto_reader):
@@ -296,9 +297,36 @@ def test_document_language_rules():
     assert DocumentLanguage({"ja": 4, "zh": 3}).language(weak) == "ja"  # 57%: a majority
     assert DocumentLanguage({"ja": 6, "zh": 4}, share=0.6).language(weak) == "ja"
     assert DocumentLanguage({"ja": 5, "zh": 4}, share=0.6).language(weak) == "zh"  # 56% < 60%: its own
-    mixed = LangEvidence(ja_only=2, zh_only=3)  # a hasty kanji line misread both ways: a margin of one
+    mixed = LangEvidence(ja_only=2, zh_only=4)  # a hasty kanji line misread both ways: a margin of one
     assert mixed.decisive == 1 and mixed.language() == "zh"
     assert DocumentLanguage({"ja": 9, "zh": 1}).language(mixed) == "ja"
+
+
+def test_a_japanese_only_kanji_outweighs_a_chinese_only_hanzi():
+    """The model reads a Japanese kanji's full form as its simplified variant (錯 as 错) far more often
+    than a simplified hanzi as a full form, so a Japanese-only kanji counts JA_ONLY_WEIGHT Chinese-only
+    ones: a kanji-only Japanese line with as many kanji read as simplified forms as kept is Japanese,
+    and the photo draw's line that overruled its Japanese call is now weak, while a Chinese line
+    without a Japanese-only reading is as Chinese as before."""
+    from hwocr.charsets import JA_ONLY_WEIGHT, WEAK_DECISIVE, DocumentLanguage, LangEvidence
+
+    assert JA_ONLY_WEIGHT == 1.5
+    level = LangEvidence.of("錯績绩诺")  # 錯, 績 Japanese-only; 绩, 诺 simplified (read for 績, 諾)
+    assert (level.ja_only, level.zh_only) == (2, 2)
+    assert level.language() == "ja" and level.decisive == pytest.approx(1.0)  # (level at weight 1: zh)
+    assert DocumentLanguage({"ja": 9}).language(level) == "ja"
+    photo = LangEvidence(ja_only=0.68, zh_only=1.81)  # 汚夏錯苫銀拐帖窟相啄穿戊道整績諾, read as Chinese
+    assert photo.language() == "zh" and photo.decisive <= WEAK_DECISIVE < photo.zh_only - photo.ja_only
+    assert DocumentLanguage({"ja": 9}).language(photo) == "ja"  # it follows its Japanese call now
+    chinese = LangEvidence.of("我们这里")
+    assert chinese.language() == "zh" and chinese.decisive == 2
+    assert DocumentLanguage({"ja": 9}).language(chinese) == "zh"
+    one_ja = LangEvidence.of("広们们")  # more Chinese-only than it weighs
+    assert one_ja.language() == "zh" and one_ja.decisive == pytest.approx(2 - JA_ONLY_WEIGHT)
+    # a kana counts like the rest: a barely sure one does not outweigh a Chinese line (the photo draw's
+    # 20-character zh-run line, kana at 4%), a sure one outweighs a less than sure Chinese-only hanzi
+    assert LangEvidence(kana=0.04, ja_only=0.09, zh_only=4.52).language() == "zh"
+    assert LangEvidence(kana=1.0, zh_only=0.6).language() == "ja" and LangEvidence.of("今日は").language() == "ja"
 
 
 def test_a_character_the_other_language_reads_nearly_as_well_is_weak_evidence(auto_reader):

@@ -164,17 +164,26 @@ class LangEvidence:
         return cls(kana, ja, zh)
 
     @property
+    def ja_side(self) -> float:
+        """The evidence for Japanese in Chinese-only characters' worth: kana, and each Japanese-only
+        kanji :data:`JA_ONLY_WEIGHT` times."""
+        return self.kana + JA_ONLY_WEIGHT * self.ja_only
+
+    @property
     def decisive(self) -> float:
-        """By how many sure characters the reading's evidence for one language exceeds the other's (kana
-        and Japanese-only kanji against Chinese-only hanzi): 3 Chinese-only and 2 Japanese-only is 1."""
-        return abs(self.kana + self.ja_only - self.zh_only)
+        """By how much the evidence for one language exceeds the other's (:attr:`ja_side` against the
+        Chinese-only hanzi): 4 Chinese-only hanzi and 2 Japanese-only kanji (worth 3) is 1."""
+        return abs(self.ja_side - self.zh_only)
 
     def language(self) -> str:
-        """ja for any kana, or more (sure) Japanese-only than Chinese-only characters; when those are equal
-        (shared kanji only: 日本, 山), the language whose own characters hold more probability; zh
-        on a tie."""
-        if self.kana or self.ja_only != self.zh_only:
-            return "ja" if self.kana or self.ja_only > self.zh_only else "zh"
+        """ja when the kana and Japanese-only kanji (:attr:`ja_side`) outweigh the Chinese-only hanzi,
+        zh when these outweigh them; when they are level (shared kanji only: 日本, 山), the language
+        whose own characters hold more probability; zh on a tie. A kana counts like the rest: a
+        Chinese line of 4.5 sure Chinese-only hanzi and one kana at 4% (a photo's 20-character line)
+        is Chinese; "any kana means Japanese" read it as Japanese, 5 characters wrong."""
+        ja = self.ja_side
+        if ja != self.zh_only:
+            return "ja" if ja > self.zh_only else "zh"
         return "ja" if self.ja_mass > self.zh_mass else "zh"
 
 
@@ -188,6 +197,16 @@ class LangEvidence:
 #: 0.14 points below, odds 20 0.02); where a set's lines are the minority of a call in the other
 #: language, 50 costs least against counting fully (worst -0.02 points; 100: -0.11, 1000: -0.50)
 SURE_ODDS = 50.0
+#: a sure Japanese-only kanji is evidence worth this many sure Chinese-only hanzi. The model, trained
+#: mostly on Chinese, reads a Japanese kanji's full form as its simplified variant (錯 as 错, 綿 as 编)
+#: far more often than a simplified hanzi as a full form: on the validation draws (f32) a Chinese line
+#: reads 0.00065 sure Japanese-only kanji per character, a kanji-only Japanese line 0.014 sure
+#: Chinese-only hanzi (log-likelihood ratios 5.8 and 2.8 per character). Chosen with
+#: ``benchmarks/tune.py --stage dec --ja-weight`` (README, "--lang auto"): 1 to 1.75 read every
+#: validation and dev set as one call as the right --lang does, 2 and up cost an isolated hanzi read as
+#: a Japanese-only kanji; as the minority of a call in the other language, pooled ja-rand gains 1.9
+#: points at 1.5; 1 (the rule before) left the photo draw's ja-rand 0.74 points below --lang ja, 1.5 0.37
+JA_ONLY_WEIGHT = 1.5
 #: a line whose reading's evidence for one language exceeds the other's by at most this many sure characters
 #: (:attr:`LangEvidence.decisive`) is "weak": with lang auto it follows the language most lines of the
 #: same call read as (``benchmarks/tune.py --stage dec``, auto table: with the margin auto reads every

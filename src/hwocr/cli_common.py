@@ -34,8 +34,8 @@ def warn(msg: str) -> None:
 
 def lang_option(f):
     return click.option("--lang", type=click.Choice(LANG_CHOICES), default=AUTO, show_default=True,
-                        help="Language of the text (auto: decided per line, per block on a page; any kana means "
-                             "Japanese; lines that say little follow the language most images of the same "
+                        help="Language of the text (auto: decided per line, per block on a page, by its kana and "
+                             "Japanese-only kanji against its Chinese-only hanzi; lines that say little follow the language most images of the same "
                              "command read as).")(f)
 
 

@@ -56,14 +56,14 @@ class Reader:
     """Reads handwritten text lines.
 
     Args:
-        lang: "auto" (default: each line is read once with both languages' characters; any kana makes it
-            Japanese, else more Japanese-only than Chinese-only kanji; it is then restricted to that
+        lang: "auto" (default: each line is read once with both languages' characters; its kana and
+            Japanese-only kanji, each kanji worth 1.5 Chinese-only hanzi (``charsets.JA_ONLY_WEIGHT``),
+            against its Chinese-only hanzi, each weighted by how sure it is; it is then restricted to that
             language and decoded with its language model; ``LineResult.lang`` says which; in a call with
             several lines, a line whose evidence for one language exceeds the other's by at most one
             sure character (one the other language does not read nearly as well) follows the language
-            most of the call's lines read as), "zh"
-            (simplified Chinese) or "ja" (Japanese). The omz engine has one model per language: auto
-            is zh for it.
+            most of the call's lines read as), "zh" (simplified Chinese) or "ja" (Japanese). The omz
+            engine has one model per language: auto is zh for it.
         engine: "ppocr" (embedded PP-OCRv6-small, default), "omz" (Intel Open Model Zoo model for
             ``lang``, downloaded and verified on first use), a path to an OpenVINO IR / ONNX CTC model
             (with an optional ``<model>.hwocr.json`` sidecar card), or a folder with ``hwocr-model.json``.
