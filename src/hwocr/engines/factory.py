@@ -16,7 +16,7 @@ from ..registry import MODELS, OMZ_BY_LANG, PPOCR_PRECISIONS, PPOCR_REC, PPOCR_R
 from ..store import Store, packaged_path
 from .base import Engine, ModelInfo
 from .modelcard import MODEL_SUFFIXES, ModelCard, apply_input, card_file, check_input, load_card
-from .precision import canonical, choose
+from .precision import canonical, choose, ran
 from .prune import prune_head
 from .runtime import OVSession, ov_core, read_model
 
@@ -113,7 +113,7 @@ def _ppocr(device: str, charlist: str | Path | None, hint: str, keep, precision:
     choice = choose(precision, device, ov_core())
     sess = OVSession(path, device, hint, precision=choice.hint, model=model)
     info = ModelInfo(spec.name, charset, spec.input, time_major=False, source=str(path), pruned=pruned)
-    return Engine(info, sess, device, choice.label)
+    return Engine(info, sess, device, ran(choice.label, sess))
 
 
 def _rt_info(model, *key: str) -> str | None:

@@ -76,6 +76,18 @@ def choose(precision: str, device: str, core, flags: frozenset[str] | None = Non
     return Choice(rest, f"INT8+{rest}" if precision == "INT8" else rest)
 
 
+def ran(label: str, session) -> str:
+    """``label`` as the compiled model runs it: OpenVINO compiles a bf16 hint as f32 on a CPU that has
+    no bf16 path at all (AVX2 only), and the results then say f32, not what was asked for."""
+    if "bf16" not in label:
+        return label
+    try:
+        got = str(session.compiled.get_property("INFERENCE_PRECISION_HINT"))
+    except Exception:  # noqa: BLE001 - a plugin without the property: as asked
+        return label
+    return label if "bf16" in got or "bfloat16" in got else label.replace("bf16", "f32")
+
+
 def describe(device: str, core) -> str:
     """One line for ``hwocr devices``: the device, its name, capabilities and what ``auto`` runs there."""
     try:

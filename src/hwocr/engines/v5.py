@@ -126,7 +126,7 @@ def load_v5(device: str = "CPU", precision: str | None = None, hint: str = "LATE
     """PP-OCRv5 mobile as an Engine, restricted to ``keep`` like the ppocr engine. ``precision``: auto
     (default), f32 or bf16 (INT8, which only v6 has, reads v5 in auto)."""
     from .factory import _check_model_classes, _restrict
-    from .precision import canonical, choose
+    from .precision import canonical, choose, ran
     from .runtime import OVSession, ov_core, read_model
 
     precision = precision or os.environ.get("HWOCR_PRECISION") or None
@@ -142,4 +142,4 @@ def load_v5(device: str = "CPU", precision: str | None = None, hint: str = "LATE
     sess = OVSession(path, device, hint, precision=choice.hint, model=model)
     assert PPOCRV5_REC.input is not None
     info = ModelInfo(PPOCRV5_REC.name, charset, PPOCRV5_REC.input, time_major=False, source=str(path), pruned=pruned)
-    return Engine(info, sess, device, choice.label)
+    return Engine(info, sess, device, ran(choice.label, sess))
