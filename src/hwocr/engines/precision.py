@@ -85,7 +85,7 @@ def ran(label: str, session) -> str:
         got = str(session.compiled.get_property("INFERENCE_PRECISION_HINT"))
     except Exception:  # noqa: BLE001 - a plugin without the property: as asked
         return label
-    return label if "bf16" in got or "bfloat16" in got else label.replace("bf16", "f32")
+    return label if "bfloat16" in got else label.replace("bf16", "f32")  # got: "<Type: 'bfloat16'>"
 
 
 def describe(device: str, core) -> str:
