@@ -387,6 +387,41 @@ def test_auto_language_is_the_default(page):
         wait_text(page, "十")
 
 
+def test_the_pad_hints_the_language_of_the_lines_before(page):
+    """With Auto, once a line's own characters decided its language (here a Japanese reading, faked),
+    the pad's next readings carry it as the hint; a guessed language sets none, a fixed one sends none."""
+    import re
+
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/v1/line" in r.url else None)
+    line = re.compile(r"/v1/line")
+    char = {"char": "日", "confidence": 0.9, "x0": 0.0, "x1": 100.0, "alternatives": []}
+    ja = {"text": "日", "confidence": 0.9, "chars": [char], "engine": "ppocr", "policy": "", "notes": [],
+          "precision": "f32", "lang": "ja", "lang_by": "evidence", "width": 200, "height": 100, "ms": 1.0}
+    page.route(line, lambda route: route.fulfill(status=200, json={**ja, "lang_by": "guess"}))
+    draw(page, "十")
+    wait_text(page, "日")
+    commit(page)
+    page.unroute(line)
+    page.route(line, lambda route: route.fulfill(status=200, json=ja))
+    draw(page, "十", left=250)
+    wait_text(page, "日日")
+    commit(page)
+    assert sent and not any("hint=" in u for u in sent)  # a guess is no hint
+    page.unroute(line)
+    n = len(sent)
+    draw(page, "十", left=450)
+    wait_text(page, "日日十")  # read by the server
+    assert sent[n:] and all("hint=ja" in u for u in sent[n:]), sent
+    assert "(as the lines before)" in page.text_content("#status")  # the real server took the hint
+    commit(page)
+    choose_lang(page, "zh")
+    n = len(sent)
+    draw(page, "十", left=250)
+    wait_text(page, "日日十十")
+    assert sent[n:] and not any("hint=" in u for u in sent[n:]), sent
+
+
 def test_errors_replace_stale_results(page):
     import re
 

@@ -302,6 +302,27 @@ def test_document_language_rules():
     assert DocumentLanguage({"ja": 9, "zh": 1}).language(mixed) == "ja"
 
 
+def test_document_language_says_what_decided_and_a_hint_decides_a_weak_line():
+    """A line's own characters decide when they can; otherwise the caller's hint, before the call's
+    majority; otherwise the majority of more lines than itself; otherwise a guess (its own weak
+    evidence, as alone)."""
+    from hwocr.charsets import DocumentLanguage, LangEvidence
+
+    weak, strong_zh, strong_ja = LangEvidence.of("山"), LangEvidence.of("我们这里"), LangEvidence.of("今日はね")
+    assert DocumentLanguage().decide(weak) == ("zh", "guess")
+    assert DocumentLanguage({"zh": 1}).decide(weak) == ("zh", "guess")  # its own vote alone
+    assert DocumentLanguage({"ja": 3, "zh": 1}).decide(weak) == ("ja", "document")
+    assert DocumentLanguage({"ja": 2, "zh": 2}).decide(weak) == ("zh", "guess")  # no majority
+    assert DocumentLanguage(hint="ja").decide(weak) == ("ja", "hint")
+    assert DocumentLanguage({"zh": 9}, hint="ja").decide(weak) == ("ja", "hint")  # the caller knows more
+    assert DocumentLanguage(hint="ja").decide(strong_zh) == ("zh", "evidence")
+    assert DocumentLanguage({"zh": 9}, hint="zh").decide(strong_ja) == ("ja", "evidence")
+    kana = LangEvidence.of("の")  # one sure kana: weak in a call, but more than a hint from outside it
+    assert kana.decisive == 1 and DocumentLanguage({"zh": 9}).decide(kana) == ("zh", "document")
+    assert DocumentLanguage(hint="zh").decide(kana) == ("ja", "evidence") == DocumentLanguage().decide(kana)
+    assert DocumentLanguage(hint="zh").decide(LangEvidence(kana=0.9)) == ("zh", "hint")
+
+
 def test_a_japanese_only_kanji_outweighs_a_chinese_only_hanzi():
     """The model reads a Japanese kanji's full form as its simplified variant (錯 as 错) far more often
     than a simplified hanzi as a full form, so a Japanese-only kanji counts JA_ONLY_WEIGHT Chinese-only
@@ -382,6 +403,30 @@ def test_auto_reads_a_call_as_one_document(auto_reader):
     small._VOTE_LINES = 1
     assert [r.lang for r in Reader.read_arrays(small, [ja, ja, name])] == ["ja", "ja", "ja"]
     assert [r.lang for r in Reader.read_arrays(small, [name, ja, ja])] == ["zh", "ja", "ja"]
+
+
+@needs_shared(EVAL / "ja-lines")
+def test_a_hint_decides_a_line_read_alone_that_says_little_and_nothing_else(auto_reader, zh_reader):
+    """ja-lines' kanji-only name read alone guesses Chinese; with the hint ja (the lines written before
+    it were Japanese) it reads as it does among Japanese lines; a line whose characters decide keeps
+    its own language whatever the hint; a reader of one language ignores it; results say what decided."""
+    name = load_image(next((EVAL / "ja-lines").glob("*.png"))).rgb
+    ja = load_image(ROOT / "samples" / "ja-line.png").rgb
+    alone, = auto_reader.read_arrays([name])
+    assert (alone.lang, alone.lang_by) == ("zh", "guess")
+    hinted, = auto_reader.read_arrays([name], hint="ja")
+    among = auto_reader.read_arrays([ja, ja, name])[2]
+    assert (hinted.lang, hinted.lang_by, hinted.text) == ("ja", "hint", among.text)
+    assert among.lang_by == "document" and auto_reader.read_arrays([ja])[0].lang_by == "evidence"
+    kept = auto_reader.read_arrays([ja, name], hint="zh")
+    assert [(r.lang, r.lang_by) for r in kept] == [("ja", "evidence"), ("zh", "hint")]
+    assert auto_reader.read_arrays([name], groups=[0], hint="ja")[0].lang_by == "hint"
+    assert auto_reader.read_arrays([ja], groups=[0])[0].lang_by == "block"
+    fixed, = zh_reader.read_arrays([name], hint="ja")
+    assert (fixed.lang, fixed.lang_by, fixed.text) == ("zh", "", alone.text)
+    assert auto_reader.read(next((EVAL / "ja-lines").glob("*.png")), hint="ja").text == hinted.text
+    with pytest.raises(HwocrError, match="unknown language hint 'en'"):
+        auto_reader.read_arrays([name], hint="en")
 
 
 @needs_shared(EVAL / "ja-lines")

@@ -171,6 +171,18 @@ def test_line_sample_if_present(client):
     assert r.status_code == 200 and r.json()["text"]
 
 
+def test_a_hint_decides_a_line_whose_characters_do_not(client):
+    """十二三 is written alike in both languages: alone it is a guess; with the hint of the lines before
+    it, it reads as their language; a fixed lang ignores the hint; the answer says what decided."""
+    guess = post_line(client).json()
+    assert guess["lang_by"] == "guess"
+    for hint in ("zh", "ja"):
+        d = post_line(client, hint=hint).json()
+        assert (d["text"], d["lang"], d["lang_by"]) == ("十二三", hint, "hint")
+    d = post_line(client, lang="zh", hint="ja").json()
+    assert (d["lang"], d["lang_by"]) == ("zh", "")
+
+
 def test_japanese_loads_on_demand(client):
     r = post_line(client, lang="ja")
     assert r.status_code == 200, r.text
@@ -229,7 +241,7 @@ def test_openapi(client):
     assert line["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/LineOut")
     assert {"400", "413", "415", "422", "504"} <= set(line["responses"])
     params = {p["name"] for p in line["parameters"]}
-    assert params == {"lang", "top_k", "decoder"}
+    assert params == {"lang", "top_k", "decoder", "hint"}
     comps = s["components"]["schemas"]
     assert {"text", "confidence", "chars"} <= set(comps["LineOut"]["properties"])
     assert {"char", "confidence", "x0", "x1", "alternatives"} <= set(comps["CharOut"]["properties"])
@@ -370,6 +382,7 @@ def test_bad_parameters(client):
     assert_error(post_line(client, top_k=MAX_TOP_K + 1), 422, "top_k")
     assert_error(post_line(client, top_k="many"), 422, "top_k")
     assert_error(post_line(client, decoder="magic"), 422, "decoder")
+    assert_error(post_line(client, hint="en"), 422, "hint")
 
 
 def test_decoders(client):

@@ -18,8 +18,8 @@ import numpy as np
 
 from . import cancel
 from . import decode as dec
-from .charsets import (AUTO, LANG_CHOICES, LANGS, SURE_ODDS, WEAK_DECISIVE, DocumentLanguage, LangEvidence,
-                       language_filter, own_class_masks, read_charlist)
+from .charsets import (AUTO, BY_EVIDENCE, BY_HINT, LANG_CHOICES, LANGS, SURE_ODDS, WEAK_DECISIVE, DocumentLanguage,
+                       LangEvidence, language_filter, own_class_masks, read_charlist)
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
@@ -183,15 +183,18 @@ class Reader:
             twin._beams = {k: twin._make_beam(k) for k in (LANGS if twin.lang == AUTO else (twin.lang,))}
         return twin
 
-    def read(self, image: ImageSource) -> LineResult:
-        return self.read_batch([image])[0]
+    def read(self, image: ImageSource, *, hint: str | None = None) -> LineResult:
+        """Read one line; ``hint``: see :meth:`read_arrays`."""
+        return self.read_batch([image], hint=hint)[0]
 
-    def read_batch(self, images: Sequence[ImageSource], batch_size: int | None = None) -> list[LineResult]:
-        """Read many lines; results are in input order and identical to reading one at a time."""
+    def read_batch(self, images: Sequence[ImageSource], batch_size: int | None = None, *,
+                   hint: str | None = None) -> list[LineResult]:
+        """Read many lines; results are in input order and identical to reading one at a time.
+        ``hint``: see :meth:`read_arrays`."""
         loaded = [load_image(im, self.max_pixels) for im in images]
         for li in loaded:
             self.check_line(li.rgb, li.name)
-        return self.read_arrays([li.rgb for li in loaded], batch_size)
+        return self.read_arrays([li.rgb for li in loaded], batch_size, hint=hint)
 
     def check_line(self, rgb: np.ndarray, name: str, max_windows: int | None = None) -> None:
         """Refuse a line image that is too elongated, or that would take more than ``max_windows``
@@ -205,21 +208,28 @@ class Reader:
                                 f"(limit {limit}); crop it into shorter lines, or read it as a page")
 
     def read_arrays(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None,
-                    groups: Sequence[int] | None = None) -> list[LineResult]:
+                    groups: Sequence[int] | None = None, *, hint: str | None = None) -> list[LineResult]:
         """Read already loaded 8-bit RGB line images (H x W x 3). Other arrays (grey, RGBA, 16-bit,
         float, bool) are converted as :func:`~hwocr.imageio.load_image` converts them. ``groups`` (one
         id per line, e.g. a page's blocks): with lang auto, the language is decided once per group,
-        from all its lines."""
+        from all its lines. ``hint`` (zh or ja; lang auto only): the language of the text around these
+        lines (the lines written before them on a pad), which a line whose own characters do not
+        decide its language reads as (``LineResult.lang_by`` says what decided each line)."""
+        if hint is not None and hint not in LANGS:
+            raise ModelError(f"unknown language hint {hint!r} (expected one of: {', '.join(LANGS)})")
         rgbs = [_as_rgb(rgb, k, self.max_pixels) for k, rgb in enumerate(rgbs)]
         for k, rgb in enumerate(rgbs):
             check_line_shape(rgb, f"<line {k}>")
         if groups is None or self.lang != AUTO:
-            return list(self._iter_results(rgbs, batch_size))
+            return list(self._iter_results(rgbs, batch_size, hint))
         posts = self.posteriors(rgbs, batch_size)
         ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
         for g, post in zip(groups, posts, strict=True):
             ev[g] += self.evidence(post)
-        res = [self._decode(post, ev[g].language()) for g, post in zip(groups, posts)]
+        doc = DocumentLanguage(hint=hint)
+        decided = {g: doc.decide(e) for g, e in ev.items()}
+        res = [replace(self._decode(post, decided[g][0]), lang_by=_by_block(decided[g][1]))
+               for g, post in zip(groups, posts)]
         return self._ensemble.refine(self, res, rgbs, batch_size) if self._ensemble is not None else res
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
@@ -357,7 +367,8 @@ class Reader:
     #: is decoded in both languages at once (the same reading either way)
     _VOTE_LINES, _WAIT_BYTES = 64, 64 << 20
 
-    def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
+    def _iter_results(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None,
+                      hint: str | None = None) -> Iterator[LineResult]:
         """Decoded lines in input order, each yielded as soon as it and all lines before it are read.
         Posteriors are dropped once decoded, so memory stays bounded for any number of lines.
         With lang auto, a line whose own evidence is weak takes the call's majority language
@@ -365,7 +376,7 @@ class Reader:
         those before, so it is decoded once its group has voted. With the ensemble, its Japanese
         lines are then read by the second model too and merged (:meth:`hwocr.ensemble.Ensemble.stream`)."""
         if self._ensemble is None:
-            yield from self._iter_own(rgbs, batch_size)
+            yield from self._iter_own(rgbs, batch_size, hint)
             return
         kept: dict[int, np.ndarray] = {}  # line images until their result is out (the second model reads them)
 
@@ -374,14 +385,15 @@ class Reader:
                 kept[i] = rgb
                 yield rgb
 
-        yield from self._ensemble.stream(self, self._iter_own(remember(), batch_size), kept, batch_size)
+        yield from self._ensemble.stream(self, self._iter_own(remember(), batch_size, hint), kept, batch_size)
 
-    def _iter_own(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None) -> Iterator[LineResult]:
+    def _iter_own(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None,
+                  hint: str | None = None) -> Iterator[LineResult]:
         """:meth:`_iter_results` with this reader's own model only. Lines arrive in completion order;
         what they decide does not depend on it: a decisive line reads its own language, a weak one
         the majority of whole groups of lines counted in input order."""
         ready: dict[int, LineResult] = {}
-        doc = DocumentLanguage()
+        doc = DocumentLanguage(hint=hint)
         votes: dict[int, str] = {}  # line -> the language it reads as, until its group is counted
         weak: dict[int, tuple[LangEvidence, LinePosteriors | dict[str, LineResult]]] = {}
         counted = nxt = held = 0
@@ -392,12 +404,12 @@ class Reader:
                 doc.add(votes.pop(k))
             for k in [k for k in weak if k < upto]:
                 ev, kept = weak.pop(k)
-                lang = doc.language(ev)
+                lang, by = doc.decide(ev)
                 if isinstance(kept, LinePosteriors):
                     held -= _nbytes(kept)
-                    ready[k] = self._decode(kept, lang)
+                    ready[k] = replace(self._decode(kept, lang), lang_by=by)
                 else:
-                    ready[k] = kept[lang]
+                    ready[k] = replace(kept[lang], lang_by=by)
             counted = upto
 
         for i, post in self._iter_posteriors(rgbs, batch_size):
@@ -408,7 +420,7 @@ class Reader:
                 ev = self.evidence(post)
                 votes[i] = ev.language()
                 if ev.decisive > WEAK_DECISIVE:
-                    ready[i] = self._decode(post, ev.language())
+                    ready[i] = replace(self._decode(post, ev.language()), lang_by=BY_EVIDENCE)
                 elif held + _nbytes(post) <= self._WAIT_BYTES:  # its own copy: not its whole batch kept
                     weak[i] = (ev, replace(post, probs=_own_copies(post.probs), views=_own_copies(post.views)))
                     held += _nbytes(post)
@@ -522,6 +534,11 @@ class Reader:
 #: buffers the runtime keeps: 4 lines of 512 columns, or one of up to 4096; 2000 distinct widths peaked at
 #: 480 MB with 2048 against 603 MB with 4096, at the same speed)
 BATCH_COLUMNS = 2048
+
+
+def _by_block(by: str) -> str:
+    """``lang_by`` of a page block's line: decided by its block's evidence together, or by the hint."""
+    return by if by == BY_HINT else "block"
 
 
 def _nbytes(post: LinePosteriors) -> int:

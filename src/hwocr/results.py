@@ -40,6 +40,10 @@ class LineResult:
     precision: str = ""
     #: the language the line was read as ("zh" or "ja"; with lang auto, decided per line)
     lang: str = ""
+    #: with lang auto, what decided ``lang``: "evidence" (the line's own characters), "hint" (the
+    #: caller's), "document" (the majority of the lines read with it), "block" (its page block's
+    #: lines together) or "guess" (none of these: little evidence either way); "" with a fixed lang
+    lang_by: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -60,6 +60,9 @@ Lang = Literal["auto", "zh", "ja"]
 Decoder = Literal["greedy", "beam"]
 DECODER_DOC = ("greedy, or beam (CTC beam search with a character language model); "
                "default: the engine's default (beam for ppocr)")
+HINT_DOC = ("with lang auto: the language of the text around this line (the lines written before it), "
+            "which the line reads as when its own characters do not decide (an isolated kanji); lang_by "
+            "in the answer says what decided")
 #: (lang, decoder or None for the engine's default, max_pixels) -> a Reader-like object
 #: (``read_arrays``, optionally ``read_page``)
 ReaderFactory = Callable[[str, str, int], Any]
@@ -353,6 +356,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         lang: Lang = Query("auto", description="language of the text (auto: decided per line)"),
         top_k: int = Query(0, ge=0, le=MAX_TOP_K, description="alternatives per character"),
         decoder: Optional[Decoder] = Query(None, description=DECODER_DOC),
+        hint: Optional[Literal["zh", "ja"]] = Query(None, description=HINT_DOC),
     ) -> JSONResponse:
         t0 = time.perf_counter()
         data, _ctype = await _receive_image(request, cfg, page=False)
@@ -365,7 +369,8 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
             rgb = load_image(data, min(cfg.max_line_pixels, cfg.max_pixels)).rgb
             if hasattr(reader, "check_line"):
                 reader.check_line(rgb, "upload", max_windows=cfg.max_line_windows)
-            return rgb.shape, reader.read_arrays([rgb])[0]
+            kw = _supported_kwargs(reader.read_arrays, hint=hint) if hint and lang == "auto" else {}
+            return rgb.shape, reader.read_arrays([rgb], **kw)[0]
 
         shape, res = await _run(request, work, cfg)
         out = res.to_dict()

@@ -37,6 +37,8 @@ class LineOut(BaseModel):
     notes: list[str] = Field(default_factory=list)
     precision: str = Field("", description="precision the recogniser ran in: f32, bf16, INT8+bf16, ...")
     lang: str
+    lang_by: str = Field("", description='with lang auto, what decided lang: "evidence" (the line\'s own '
+                         'characters), "hint" (the request\'s), "guess" (little evidence either way); "" with a fixed lang')
     width: int = Field(..., description="input image width in pixels")
     height: int = Field(..., description="input image height in pixels")
     ms: float = Field(..., description="server time spent on the request (decode + recognition), milliseconds")

@@ -46,8 +46,14 @@ function showError(msg) {
 }
 function clearError() { errorEl.hidden = true; errorEl.textContent = ""; }
 function langNote(body) {
-  return settings().lang === "auto" && LANG_NAMES[body.lang] ? ` · ${LANG_NAMES[body.lang]}` : "";
+  if (settings().lang !== "auto" || !LANG_NAMES[body.lang]) return "";
+  return ` · ${LANG_NAMES[body.lang]}${body.lang_by === "hint" ? " (as the lines before)" : ""}`;
 }
+/* The language of the last pad line whose own characters decided it (lang_by "evidence"): sent with
+ * Auto as the hint, so that a line that says little (an isolated kanji) reads in the language being
+ * written rather than as a guess. */
+let padLang = null;
+const padHint = () => (settings().lang === "auto" && padLang ? { hint: padLang } : {});
 
 // ---- the text ---------------------------------------------------------------------------
 const doc = new TextDoc(textBox, onTextChange);
@@ -124,7 +130,7 @@ function onPadChange(why) {
 async function readStrokes(line, strokes, frame) {
   line.busy = true;
   const blob = await pad.image(strokes, frame);
-  const r = await tracked(line.channel.post("line", blob));
+  const r = await tracked(line.channel.post("line", blob, padHint()));
   if (!r) return; // superseded by a newer reading of the same line
   line.busy = false;
   if (!r.ok) {
@@ -132,6 +138,7 @@ async function readStrokes(line, strokes, frame) {
     return showError(r.error);
   }
   clearError();
+  if (r.body.lang_by === "evidence" && LANG_NAMES[r.body.lang]) padLang = r.body.lang;
   if (!doc.place(line, r.body.chars, sepSelect.value)) return setStatus("The line was edited meanwhile; its new reading was not put in.");
   if (line === pending || shown === line || !shown) showChars(line);
   const n = r.body.chars.length;
