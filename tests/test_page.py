@@ -353,7 +353,8 @@ def test_cli_page(tmp_path):
     assert r.output.splitlines() == H_TEXTS
     assert Image.open(ov).size == (900, 560)
     r = CliRunner().invoke(cli, ["page", str(p), "--format", "json"])
-    assert json.loads(r.output)["pages"][0]["lines"][0]["text"] == H_TEXTS[0]
+    line = json.loads(r.output)["pages"][0]["lines"][0]
+    assert line["text"] == H_TEXTS[0] and line["lang"] in ("zh", "ja") and line["lang_by"] == "block"  # lang auto
     r = CliRunner().invoke(cli, ["page", str(tmp_path / "missing.png")])
     assert r.exit_code == 1 and "no such file" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(cli, ["page", str(p), "--format", "pdf"])

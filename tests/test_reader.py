@@ -302,6 +302,22 @@ def test_document_language_rules():
     assert DocumentLanguage({"ja": 9, "zh": 1}).language(mixed) == "ja"
 
 
+def test_a_page_block_that_says_little_takes_the_language_of_the_blocks_that_decide():
+    """A name field (shared kanji only) on a Japanese page reads as Japanese; blocks that decide keep
+    their own; with no majority among them, or no deciding block, a weak block keeps its guess; a sure
+    kana holds against the page; a hint comes first."""
+    from hwocr.charsets import LangEvidence, block_languages
+
+    ja, zh, name = LangEvidence.of("今日はいい天気"), LangEvidence.of("我们这里"), LangEvidence.of("山田")
+    got = block_languages({0: ja, 1: ja, 2: zh, 3: name, 4: LangEvidence.of("の")})
+    assert got == {0: ("ja", "evidence"), 1: ("ja", "evidence"), 2: ("zh", "evidence"), 3: ("ja", "page"),
+                   4: ("ja", "evidence")}
+    assert block_languages({0: ja, 1: zh, 2: name})[2] == ("zh", "guess")  # 1 : 1, no majority
+    assert block_languages({0: name, 1: LangEvidence.of("川")}) == {0: ("zh", "guess"), 1: ("zh", "guess")}
+    assert block_languages({0: zh, 1: zh, 2: name}, hint="ja")[2] == ("ja", "hint")
+    assert block_languages({0: zh, 1: LangEvidence.of("の")})[1] == ("ja", "evidence")
+
+
 def test_document_language_says_what_decided_and_a_hint_decides_a_weak_line():
     """A line's own characters decide when they can; otherwise the caller's hint, before the call's
     majority; otherwise the majority of more lines than itself; otherwise a guess (its own weak
@@ -422,6 +438,9 @@ def test_a_hint_decides_a_line_read_alone_that_says_little_and_nothing_else(auto
     assert [(r.lang, r.lang_by) for r in kept] == [("ja", "evidence"), ("zh", "hint")]
     assert auto_reader.read_arrays([name], groups=[0], hint="ja")[0].lang_by == "hint"
     assert auto_reader.read_arrays([ja], groups=[0])[0].lang_by == "block"
+    page = auto_reader.read_arrays([ja, ja, name], groups=[0, 1, 2])  # a name field on a Japanese page
+    assert [(r.lang, r.lang_by) for r in page] == [("ja", "block"), ("ja", "block"), ("ja", "page")]
+    assert page[2].text == among.text
     fixed, = zh_reader.read_arrays([name], hint="ja")
     assert (fixed.lang, fixed.lang_by, fixed.text) == ("zh", "", alone.text)
     assert auto_reader.read(next((EVAL / "ja-lines").glob("*.png")), hint="ja").text == hinted.text

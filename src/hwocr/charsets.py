@@ -231,6 +231,8 @@ HINT_DECISIVE = 1.0
 #: than :data:`WEAK_DECISIVE` sure characters of margin), the caller's hint, the majority of the lines
 #: read with it, or, with none of these, its own weak evidence or probability mass (a guess)
 BY_EVIDENCE, BY_HINT, BY_DOCUMENT, BY_GUESS = "evidence", "hint", "document", "guess"
+#: ... on a page: a block that says little took the majority of the page's blocks that decide
+BY_PAGE = "page"
 
 
 @dataclass
@@ -267,6 +269,22 @@ class DocumentLanguage:
             if self.votes[top] >= self.share * n and 2 * self.votes[top] > n:
                 return top, BY_DOCUMENT if n > 1 else sure  # one vote: the line's own, read alone
         return own, sure
+
+
+def block_languages(evidence: dict[int, LangEvidence], hint: str | None = None) -> dict[int, tuple[str, str]]:
+    """Page blocks' languages, ``{block: (language, what decided it)}`` from ``{block: LangEvidence}``:
+    a block whose lines decide keeps its language (``evidence``); one that says little (a name field,
+    an isolated kanji) takes the hint, or else the strict majority of the blocks that do decide
+    (``page``), or else its own weak evidence (``guess``)."""
+    doc = DocumentLanguage(hint=hint)
+    sure = [ev.language() for ev in evidence.values() if ev.decisive > WEAK_DECISIVE]
+    top = max(set(sure), key=sure.count) if sure else None
+    page = top if sure and 2 * sure.count(top) > len(sure) else None
+    out = {}
+    for g, ev in evidence.items():
+        lang, by = doc.decide(ev)
+        out[g] = (page, BY_PAGE) if page and by == BY_GUESS else (lang, by)
+    return out
 
 
 def own_class_masks(charset) -> dict[str, "np.ndarray"]:

@@ -18,8 +18,9 @@ import numpy as np
 
 from . import cancel
 from . import decode as dec
-from .charsets import (AUTO, BY_EVIDENCE, BY_HINT, LANG_CHOICES, LANGS, SURE_ODDS, WEAK_DECISIVE, DocumentLanguage,
-                       LangEvidence, language_filter, own_class_masks, read_charlist)
+from .charsets import (AUTO, BY_EVIDENCE, BY_HINT, BY_PAGE, LANG_CHOICES, LANGS, SURE_ODDS, WEAK_DECISIVE,
+                       DocumentLanguage, LangEvidence, block_languages, language_filter, own_class_masks,
+                       read_charlist)
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
 from .engines.modelcard import parse_input_option
@@ -226,8 +227,7 @@ class Reader:
         ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
         for g, post in zip(groups, posts, strict=True):
             ev[g] += self.evidence(post)
-        doc = DocumentLanguage(hint=hint)
-        decided = {g: doc.decide(e) for g, e in ev.items()}
+        decided = block_languages(ev, hint)
         res = [replace(self._decode(post, decided[g][0]), lang_by=_by_block(decided[g][1]))
                for g, post in zip(groups, posts)]
         return self._ensemble.refine(self, res, rgbs, batch_size) if self._ensemble is not None else res
@@ -537,8 +537,8 @@ BATCH_COLUMNS = 2048
 
 
 def _by_block(by: str) -> str:
-    """``lang_by`` of a page block's line: decided by its block's evidence together, or by the hint."""
-    return by if by == BY_HINT else "block"
+    """``lang_by`` of a page block's line: its block's lines together decided, the hint or the page."""
+    return by if by in (BY_HINT, BY_PAGE) else "block"
 
 
 def _nbytes(post: LinePosteriors) -> int:

@@ -42,7 +42,8 @@ class LineResult:
     lang: str = ""
     #: with lang auto, what decided ``lang``: "evidence" (the line's own characters), "hint" (the
     #: caller's), "document" (the majority of the lines read with it), "block" (its page block's
-    #: lines together) or "guess" (none of these: little evidence either way); "" with a fixed lang
+    #: lines together), "page" (a block that says little: the majority of its page's blocks that
+    #: decide) or "guess" (none of these: little evidence either way); "" with a fixed lang
     lang_by: str = ""
 
     def to_dict(self) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class PageLine:
     detection_score: float = 0.0
     notes: tuple[str, ...] = ()
     lang: str = ""  # the language the line was read as (lang auto: decided per block)
+    lang_by: str = ""  # lang auto: "block" (its block's lines decided), "page" (the page's blocks), "hint"
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
@@ -94,6 +95,7 @@ class PageResult:
                     "direction": ln.direction,
                     "block": ln.block,
                     "lang": ln.lang,
+                    "lang_by": ln.lang_by,
                     "detection_score": round(ln.detection_score, 4),
                     "polygon": poly(ln.polygon),
                     "notes": list(ln.notes),
@@ -119,7 +121,7 @@ def _to_line(geom: LineGeom, crop: Crop, res: LineResult, notes: tuple[str, ...]
     text = "".join(c.char for c in chars)
     direction = "vertical" if crop.turn else "horizontal"
     return PageLine(text, res.confidence, _poly(geom.quad), direction, tuple(chars), geom.block, geom.score,
-                    notes + res.notes, res.lang)
+                    notes + res.notes, res.lang, res.lang_by)
 
 
 def _better(a: LineResult, b: LineResult) -> bool:
