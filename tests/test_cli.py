@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
-from conftest import CHARLISTS, ROOT
+from conftest import CHARLISTS, OMZ_JA, ROOT, needs_shared
 
 SAMPLES = ROOT / "samples"
 ZH_TEXT = "今天天气很好我们去公园散步"
@@ -53,6 +53,29 @@ def test_read_json_and_preview(tmp_path):
     assert all(0 <= ch["x0"] <= ch["x1"] <= w + 1 for ch in d["chars"])
     im = Image.open(out)
     assert im.height > 96 and im.width > 100
+
+
+@needs_shared(OMZ_JA)
+def test_hint_decides_the_lines_and_blocks_that_say_little(tmp_path):
+    """The OMZ name (kanji only, written alike in both languages) read alone guesses Chinese
+    (tests/test_reader.py); --hint ja reads it as Japanese, in read and in page; a line whose own
+    kana decide keeps its language against the hint; the JSON says what decided; a hint with a fixed
+    --lang or an unknown hint is a usage error."""
+    r = hwocr("read", "--json", "--hint", "zh", str(SAMPLES / "ja-line.png"), str(OMZ_JA))
+    assert r.returncode == 0, r.stderr
+    kept, name = map(json.loads, r.stdout.splitlines())
+    assert (kept["text"], kept["lang"], kept["lang_by"]) == (JA_TEXT, "ja", "evidence")
+    assert (name["lang"], name["lang_by"]) == ("zh", "hint")
+    r = hwocr("page", "--format", "json", "--hint", "ja", str(OMZ_JA))
+    assert r.returncode == 0, r.stderr
+    lines = json.loads(r.stdout)["pages"][0]["lines"]
+    assert lines and [(ln["lang"], ln["lang_by"]) for ln in lines] == [("ja", "hint")] * len(lines)
+    for args, needle in ((("read", "--lang", "zh", "--hint", "ja"), "--lang auto only"),
+                         (("page", "--lang", "ja", "--hint", "ja"), "--lang auto only"),
+                         (("read", "--hint", "en"), "--hint")):
+        r = hwocr(*args, str(OMZ_JA))
+        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not r.stdout, r.stderr
 
 
 def test_missing_and_corrupt_files_continue_then_fail(tmp_path):

@@ -115,8 +115,13 @@ def test_not_json_and_no_card(tmp_path):
 def test_input_option_parsing():
     assert parse_input_option("height=48, bgr=true,pad=zero,mean=127.5") == {
         "height": 48, "bgr": True, "pad": "zero", "mean": 127.5}
+    # a list value keeps its commas (it used to be cut into "char_views=[0.2" and "0.4]")
+    assert parse_input_option("char_views=[0.2,0.4],height=48") == {"char_views": (0.2, 0.4), "height": 48}
+    assert parse_input_option("char_views=[]") == {"char_views": ()}
     with pytest.raises(ModelError, match="KEY=VALUE"):
         parse_input_option("height")
+    with pytest.raises(ModelError, match="char_views"):
+        parse_input_option("char_views=[0.2,0.4")  # an unclosed list is not JSON: one clear error
 
 
 def test_input_spec_from_model_metadata(tmp_path):

@@ -446,6 +446,8 @@ def test_a_hint_decides_a_line_read_alone_that_says_little_and_nothing_else(auto
     assert auto_reader.read(next((EVAL / "ja-lines").glob("*.png")), hint="ja").text == hinted.text
     with pytest.raises(HwocrError, match="unknown language hint 'en'"):
         auto_reader.read_arrays([name], hint="en")
+    with pytest.raises(HwocrError, match="unknown language hint 'en'"):
+        auto_reader.read_page(name, hint="en")
 
 
 @needs_shared(EVAL / "ja-lines")

@@ -287,6 +287,22 @@ def test_page_endpoint(client):
     assert_error(client.post("/v1/page", content=b"junk", headers={"Content-Type": "image/png"}), 400, "upload")
 
 
+def test_page_hint_decides_a_block_whose_characters_do_not(client):
+    """十二三 on a page says nothing of its language: with the hint of the document around the page its
+    block reads as the hint; a fixed lang ignores it; an unknown hint is a 422."""
+    if not client.get("/healthz").json()["page"]:
+        pytest.skip("this build has no page reader")
+    data = png(np.pad(draw_line("十二三", 96), ((200, 200), (100, 100), (0, 0)), constant_values=255))
+    for hint in ("zh", "ja"):
+        r = client.post("/v1/page", params={"hint": hint}, content=data, headers={"Content-Type": "image/png"})
+        assert r.status_code == 200, r.text
+        lines = r.json()["lines"]
+        assert lines and [(ln["lang"], ln["lang_by"]) for ln in lines] == [(hint, "hint")] * len(lines)
+    r = client.post("/v1/page", params={"lang": "zh", "hint": "ja"}, content=data, headers={"Content-Type": "image/png"})
+    assert r.status_code == 200 and {(ln["lang"], ln["lang_by"]) for ln in r.json()["lines"]} == {("zh", "")}
+    assert_error(client.post("/v1/page", params={"hint": "en"}, content=data), 422, "hint")
+
+
 def test_page_pdf(client):
     pytest.importorskip("pypdfium2")
     if not client.get("/healthz").json()["page"]:

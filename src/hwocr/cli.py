@@ -11,8 +11,8 @@ import time
 
 import click
 
-from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, PicturePath, engine_options,
-                         fail, make_reader, renamed, reported_inputs, source, warn)
+from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, PicturePath, check_hint,
+                         engine_options, fail, hint_option, make_reader, renamed, reported_inputs, source, warn)
 from .errors import HwocrError
 
 
@@ -112,7 +112,8 @@ def _plain(res, top_k: int) -> str:
               help="Warn (exit 3) about an image that looks like a page, several lines or a vertical column.")
 @click.option("--progress/--no-progress", default=None,
               help=f"Progress bar on stderr (default: on a terminal with {PROGRESS_MIN}+ images).")
-def read(images, as_json, allow, top_k, preview, filenames, line_check, progress, **opts):
+@hint_option
+def read(images, as_json, allow, top_k, preview, filenames, line_check, progress, hint, **opts):
     """Read text lines from IMAGES (files, folders of images, glob patterns such as 'scans/*.png', or
     - for standard input).
 
@@ -123,6 +124,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
     from .imageio import load_image
     from .lineshape import line_shape
 
+    check_hint(hint, opts["lang"])
     paths, failed = expand_images(images)
     reader = make_reader(**opts, allow=allow, top_k=top_k)
     with_names = filenames if filenames is not None else len(paths) > 1
@@ -157,7 +159,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
 
     results = []
     with tqdm(total=len(paths), unit="img", file=sys.stderr, disable=not show, leave=False) as bar:
-        for k, res in enumerate(reader._iter_results(lines())):
+        for k, res in enumerate(reader._iter_results(lines(), hint=hint)):
             notes = _warnings(shapes[k], res, line_check)
             for n in notes:
                 warn(f"{names[k]}: {n}")

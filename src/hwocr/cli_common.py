@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .charsets import AUTO, LANG_CHOICES
+from .charsets import AUTO, LANG_CHOICES, LANGS
 from .errors import HwocrError
 
 #: exit statuses (README "Exit codes")
@@ -37,6 +37,20 @@ def lang_option(f):
                         help="Language of the text (auto: decided per line, per block on a page, by its kana and "
                              "Japanese-only kanji against its Chinese-only hanzi; lines that say little follow the language most images of the same "
                              "command read as).")(f)
+
+
+def hint_option(f):
+    return click.option("--hint", type=click.Choice(LANGS), default=None,
+                        help="With --lang auto: the language of the document these images come from. An image whose own "
+                             "characters do not decide (an isolated kanji, a name) reads as it, before the majority "
+                             "of the other images; one they do decide (a kana, a Japanese-only kanji) keeps its own. "
+                             "The JSON's lang_by says what decided.")(f)
+
+
+def check_hint(hint: str | None, lang: str) -> None:
+    """A hint only guides --lang auto; with a fixed --lang it would do nothing, so say so."""
+    if hint and lang != AUTO:
+        raise click.UsageError(f"--hint {hint} guides --lang auto only; with --lang {lang} every line reads as {lang}")
 
 
 #: what --precision accepts (ppocr: auto, f32 = FP32, bf16, INT8; omz: FP16, FP32, FP16-INT8)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli_common import (EXIT_ERROR, FiniteFloatRange, PicturePath, engine_options, fail, make_reader, renamed,
-                         reported_inputs, source)
+from .cli_common import (EXIT_ERROR, FiniteFloatRange, PicturePath, check_hint, engine_options, fail, hint_option,
+                         make_reader, renamed, reported_inputs, source)
 from .errors import HwocrError
 
 
@@ -31,7 +31,8 @@ from .errors import HwocrError
               help="txt: start each page with a line '==> FILE <==' (default: with several pages); without, "
                    "pages are separated by a form feed.")
 @click.option("--dpi", type=FiniteFloatRange(10, 1200), default=200, show_default=True, help="PDF rendering resolution.")
-def page(files, detector, direction, vertical, fmt, output, overlay, filenames, dpi, **opts):
+@hint_option
+def page(files, detector, direction, vertical, fmt, output, overlay, filenames, dpi, hint, **opts):
     """Read whole pages from FILES (images, multi-page TIFF, PDF; folders, glob patterns, or - for
     standard input): detect text lines, order them, read each line."""
     from .imageio import EXTENSIONS, describe
@@ -40,6 +41,7 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
     from .pages.inputs import iter_pages
     from .pages.pdfwrite import encode_page
 
+    check_hint(hint, opts["lang"])
     if fmt == "pdf" and not output:
         raise HwocrError("--format pdf writes a file: give it with -o OUT.pdf")
     paths, failed = reported_inputs(files, EXTENSIONS)
@@ -62,7 +64,7 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
             for p in iter_pages(src, dpi=dpi, max_pixels=reader.max_pixels):
                 label = p.name if isinstance(src, str) else p.name.replace(describe(src), name, 1)
                 res = read_image(reader, p.rgb, detector=det, direction=direction, source=label, page=p.index,
-                                 vertical=vertical)
+                                 vertical=vertical, hint=hint)
                 if printer is not None:
                     printer.add(res)
                 else:

@@ -347,14 +347,18 @@ class Reader:
         return det
 
     def read_page(self, source: ImageSource, *, page: int = 0, detector: str = "ppocr", direction: str = "auto",
-                  dpi: float = 200, vertical: str = "both"):
+                  dpi: float = 200, vertical: str = "both", hint: str | None = None):
         """Read a whole page (image, page ``page`` of a PDF / multi-page TIFF): detect the lines, order
         them (``direction``: auto, horizontal, vertical) and read each; ``vertical`` columns are read turned
         ("rotate"), with their characters laid out upright ("reflow") or "both" (the more confident).
-        Returns a ``hwocr.pages.document.PageResult``."""
+        ``hint`` (zh or ja; lang auto only): the document's language, which a block whose own characters
+        do not decide reads as (``PageLine.lang_by`` "hint"). Returns a ``hwocr.pages.document.PageResult``."""
         from .pages.document import read_page
 
-        return read_page(self, source, page=page, detector=detector, direction=direction, dpi=dpi, vertical=vertical)
+        if hint is not None and hint not in LANGS:
+            raise ModelError(f"unknown language hint {hint!r} (expected one of: {', '.join(LANGS)})")
+        return read_page(self, source, page=page, detector=detector, direction=direction, dpi=dpi, vertical=vertical,
+                         hint=hint)
 
     # -- internals ---------------------------------------------------------------------------
     #: lines preprocessed ahead of inference (bounds memory for huge inputs; batches of equal widths

@@ -234,10 +234,25 @@ def apply_input(base: InputSpec, overrides: Mapping[str, Any]) -> InputSpec:
     return replace(base, **overrides) if overrides else base
 
 
+def _top_level_split(value: str) -> list[str]:
+    """``value`` cut at the commas outside brackets (``a=1,views=[0.2,0.4]`` -> two parts)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(value):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        elif ch == "," and not depth:
+            parts.append(value[start:i])
+            start = i + 1
+    return parts + [value[start:]]
+
+
 def parse_input_option(value: str, source: str = "--input-spec") -> dict[str, Any]:
-    """``KEY=VAL,KEY=VAL`` (values as JSON: ``height=48,bgr=true,pad=zero``) -> checked input fields."""
+    """``KEY=VAL,KEY=VAL`` (values as JSON: ``height=48,bgr=true,pad=zero,char_views=[0.2,0.4]``) ->
+    checked input fields."""
     out: dict[str, Any] = {}
-    for part in filter(None, (s.strip() for s in value.split(","))):
+    for part in filter(None, (s.strip() for s in _top_level_split(value))):
         k, sep, v = part.partition("=")
         if not sep:
             raise ModelError(f"{source}: expected KEY=VALUE, got {_short(part)}")

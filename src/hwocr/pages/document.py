@@ -144,9 +144,11 @@ def _line_crops(rgb: np.ndarray, quad: np.ndarray, vertical: bool, turn: str, mo
 
 def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", direction: str = "auto",
                turn: str = DEFAULT_TURN, boxes: Sequence[TextBox] | None = None, source: str = "",
-               page: int = 0, vertical: str = DEFAULT_VERTICAL) -> PageResult:
+               page: int = 0, vertical: str = DEFAULT_VERTICAL, hint: str | None = None) -> PageResult:
     """Read one page image (RGB array) with ``reader`` (a :class:`hwocr.Reader`). ``vertical``: how
-    vertical columns are read (one of :data:`VERTICAL_MODES`)."""
+    vertical columns are read (one of :data:`VERTICAL_MODES`). ``hint`` (zh or ja; lang auto only): the
+    language of the document around this page, which a block whose own characters do not decide reads
+    as (:func:`hwocr.charsets.block_languages`)."""
     if direction not in DIRECTIONS:
         from ..errors import HwocrError
 
@@ -168,7 +170,8 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
         crops += cs
         owners += [k] * len(cs)
     # lang auto: one language per block, from all of its lines
-    results = reader.read_arrays([c.image for c in crops], groups=[geoms[k].block for k in owners]) if crops else []
+    kw = {"hint": hint} if hint else {}  # (a reader without hints still reads pages)
+    results = reader.read_arrays([c.image for c in crops], groups=[geoms[k].block for k in owners], **kw) if crops else []
     best: dict[int, tuple[Crop, LineResult]] = {}
     for c, r, k in zip(crops, results, owners):
         if k not in best or _better(r, best[k][1]):
@@ -184,20 +187,20 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
 
 def read_document(reader, source: ImageSource, *, detector: str | Detector = "ppocr", direction: str = "auto",
                   dpi: float = 200, pages: Sequence[int] | None = None, turn: str = DEFAULT_TURN,
-                  vertical: str = DEFAULT_VERTICAL) -> list[PageResult]:
+                  vertical: str = DEFAULT_VERTICAL, hint: str | None = None) -> list[PageResult]:
     """Every page of ``source`` (image, multi-page TIFF or PDF), or the pages numbered in ``pages``."""
     from .inputs import iter_pages
 
     out = []
     for p in iter_pages(source, dpi=dpi, max_pixels=reader.max_pixels, pages=pages):
         out.append(read_image(reader, p.rgb, detector=detector, direction=direction, turn=turn, source=p.name,
-                              page=p.index, vertical=vertical))
+                              page=p.index, vertical=vertical, hint=hint))
     return out
 
 
 def read_page(reader, source: ImageSource, *, page: int = 0, detector: str | Detector = "ppocr",
               direction: str = "auto", dpi: float = 200, turn: str = DEFAULT_TURN,
-              vertical: str = DEFAULT_VERTICAL) -> PageResult:
+              vertical: str = DEFAULT_VERTICAL, hint: str | None = None) -> PageResult:
     """One page (``page``: index in a PDF / multi-page TIFF) of ``source``."""
     return read_document(reader, source, detector=detector, direction=direction, dpi=dpi, pages=[page], turn=turn,
-                         vertical=vertical)[0]
+                         vertical=vertical, hint=hint)[0]

@@ -63,6 +63,9 @@ DECODER_DOC = ("greedy, or beam (CTC beam search with a character language model
 HINT_DOC = ("with lang auto: the language of the text around this line (the lines written before it), "
             "which the line reads as when its own characters do not decide (an isolated kanji); lang_by "
             "in the answer says what decided")
+PAGE_HINT_DOC = ("with lang auto: the language of the document around this page, which a block reads as when "
+                 "its own characters do not decide (a name field, an isolated kanji) before the page's other "
+                 "blocks; each line's lang_by says what decided")
 #: (lang, decoder or None for the engine's default, max_pixels) -> a Reader-like object
 #: (``read_arrays``, optionally ``read_page``)
 ReaderFactory = Callable[[str, str, int], Any]
@@ -390,6 +393,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         decoder: Optional[Decoder] = Query(None, description=DECODER_DOC),
         direction: Literal["auto", "horizontal", "vertical"] = Query("auto", description="reading direction"),
         page: int = Query(0, ge=0, le=9999, description="page index in a PDF or multi-page TIFF"),
+        hint: Optional[Literal["zh", "ja"]] = Query(None, description=PAGE_HINT_DOC),
     ) -> JSONResponse:
         t0 = time.perf_counter()
         if not _page_supported(request.app.state.readers):
@@ -403,7 +407,8 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
             reader = readers.get(lang, decoder)
             if not hasattr(reader, "read_page"):
                 raise ApiError(501, "page reading is not available in this build of hwocr", "not_implemented")
-            kw = _supported_kwargs(reader.read_page, direction=direction, page=page)
+            kw = _supported_kwargs(reader.read_page, direction=direction, page=page,
+                                   **({"hint": hint} if hint and lang == "auto" else {}))
             if page or ctype == "application/pdf" or data[:5] == b"%PDF-":
                 return None, reader.read_page(data, **kw)  # documents: the reader picks the page
             rgb = load_image(data, cfg.max_pixels).rgb
