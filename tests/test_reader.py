@@ -235,6 +235,28 @@ def test_blanks_of_any_colour_read_as_empty_among_real_lines(auto_reader):
     assert auto_reader.read(one).text in ("一", "ー")
 
 
+def test_blank_lines_are_not_inferred(auto_reader, monkeypatch):
+    """A line without a mark reads as nothing without running the model: only the inked lines of a
+    call reach it, and they read as they do alone."""
+    windows = []
+    run = auto_reader._run_batches
+
+    def counting(batches):
+        def spy():
+            for b in batches:
+                windows.append(b.shape[0])
+                yield b
+        return run(spy())
+
+    monkeypatch.setattr(auto_reader, "_run_batches", counting)
+    blanks = [np.full((48, 300, 3), 255, np.uint8), np.zeros((60, 40, 3), np.uint8)]  # a line, a character box
+    assert [(r.text, r.chars) for r in auto_reader.read_arrays(blanks * 3)] == [("", ())] * 6
+    assert windows == [] and [p.probs[0].shape[0] for p in auto_reader.posteriors(blanks)] == [1, 1]
+    line = load_image(ROOT / "samples" / "zh-line.png").rgb
+    res = auto_reader.read_arrays([blanks[0], line, blanks[1]])
+    assert [r.text for r in res] == ["", "今天天气很好我们去公园散步", ""] and sum(windows) == 1
+
+
 def test_detect_language_rules():
     from hwocr.charsets import LangEvidence, detect_language
 

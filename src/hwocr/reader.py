@@ -460,7 +460,8 @@ class Reader:
         own: dict[int, int] = {}  # how many of them are the line's own
         got: dict[int, dict[int, np.ndarray]] = {}
         members: list[list[tuple[int, int]]] = []  # batch index -> its (line, window) pairs
-        blank: set[int] = set()  # lines without a mark: every frame reads the CTC blank (lineshape.has_ink)
+        # lines without a mark (lineshape.has_ink): not inferred; every frame reads the CTC blank
+        blank: list[tuple[int, LinePosteriors]] = []
 
         def batches() -> Iterator[np.ndarray]:
             it = iter(rgbs)
@@ -468,9 +469,10 @@ class Reader:
             while chunk := list(islice(it, self._CHUNK_LINES)):
                 groups: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
                 for i, rgb in enumerate(chunk, base):
-                    if not has_ink(rgb):
-                        blank.add(i)
                     ws = make_windows(rgb, spec)
+                    if not has_ink(rgb):
+                        blank.append((i, LinePosteriors(tuple(ws), tuple(self._blank_probs() for _ in ws))))
+                        continue
                     views = [w for v in char_views(rgb, spec) for w in make_windows(v, spec)] if len(ws) == 1 else []
                     wins[i], got[i], own[i] = ws + views, {}, len(ws)
                     for j, w in enumerate(wins[i]):
@@ -487,14 +489,25 @@ class Reader:
                         k += n
 
         for k, out in self._run_batches(batches()):
+            while blank:
+                yield blank.pop()
             for (i, j), p in zip(members[k], out):
-                got[i][j] = _only_blank(p) if i in blank else _restrict_own(p, self.mask)
+                got[i][j] = _restrict_own(p, self.mask)
                 if len(got[i]) == len(wins[i]):
-                    blank.discard(i)
                     n, ws, ps = own.pop(i), wins.pop(i), got.pop(i)
                     yield i, LinePosteriors(tuple(ws[:n]), tuple(ps[m] for m in range(n)),
                                             tuple(ps[m] for m in range(n, len(ws))))
             members[k] = []
+        while blank:  # (the lines after the last batch, or every line when none has ink)
+            yield blank.pop()
+
+    def _blank_probs(self) -> np.ndarray:
+        """A blank window's posteriors, without inference: one frame (per frame row) certain of the CTC
+        blank. A blank has no character whose place more frames would tell, and it reads as nothing
+        whatever the model would imagine in it (``lineshape.has_ink``), so running the model is waste."""
+        p = np.zeros((self.engine.info.frame_rows, len(self.charset)), np.float32)
+        p[:, 0] = 1.0
+        return p
 
     def _run_batches(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         """(batch index, N x T x C probabilities): one batch at a time on the engine, or, when there are
@@ -614,13 +627,6 @@ class _LangView:
         q = p.take(self.cols, axis=1)
         q /= np.maximum(q.sum(axis=-1, keepdims=True), 1e-12)
         return q
-
-
-def _only_blank(p: np.ndarray) -> np.ndarray:
-    """``p`` (the caller's) overwritten in place with certainty of the CTC blank in every frame."""
-    p.fill(0.0)
-    p[:, 0] = 1.0
-    return p
 
 
 def _restrict_own(p: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
