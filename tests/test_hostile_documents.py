@@ -111,6 +111,24 @@ def test_a_slow_page_is_refused_after_the_render_timeout():
             r.render(laughs_pdf(), 0, 1.0, "slow.pdf")
 
 
+def test_a_render_stops_as_soon_as_its_caller_is_cancelled():
+    """A server request's time limit (or its client gone) cancels its token: the page being drawn is
+    abandoned within a poll, its child ended, and the renderer draws the next page afresh."""
+    import threading
+
+    from hwocr.cancel import Cancelled, Token, running_under
+    from hwocr.pages.pdfrender import PdfRenderer
+
+    token = Token()
+    with PdfRenderer(max_bytes=8 << 30, timeout_s=60) as r:
+        threading.Timer(0.3, token.cancel, args=("timed out after 0.3 s",)).start()
+        t = time.monotonic()
+        with running_under(token), pytest.raises(Cancelled, match="timed out"):
+            r.render(laughs_pdf(), 0, 1.0, "slow.pdf")
+        assert time.monotonic() - t < 5 and r._proc is None  # not the 60 s the page would take
+        assert r.render(blank_pages_pdf(1), 0, 0.2, "next.pdf").shape[2] == 3
+
+
 def test_pages_are_decoded_one_at_a_time():
     from hwocr.pages.inputs import iter_pages
 
@@ -138,6 +156,33 @@ def test_too_many_pages_are_refused_before_any_is_read(monkeypatch):
     with pytest.raises(InputTooLarge, match="has 3 pages, over the limit of 2"):
         next(inputs.iter_pages(blank_pages_pdf(3), dpi=20))
     assert len(inputs.load_pages(blank_pages_pdf(3), dpi=20, pages=[2])) == 1  # one page asked for: fine
+
+
+def test_a_far_frame_of_a_gif_is_refused_before_the_frames_before_it_are_decoded():
+    """A GIF (or animated PNG) reaches frame i by decoding every frame before it: a 46 KB GIF of 2 000
+    tiny frames on a 36 MP canvas asked for its last page decoded for 70 s. The frames a seek decodes are
+    bounded by MAX_SEEK_PAGES pages' pixels, so a request for a far frame is refused at once; frames
+    read in order (one step each), or a near one, still read."""
+    from hwocr.errors import InputTooLarge
+    from hwocr.pages import inputs
+
+    frames = []
+    for k in range(40):  # 100 x 100 px each (a different dot, so Pillow keeps every frame)
+        im = Image.new("L", (100, 100), 255)
+        im.putpixel((k, k), 0)
+        frames.append(im)
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    gif = buf.getvalue()
+    limit = 100 * 100  # pixels per page: a seek may decode 16 frames
+    with pytest.raises(InputTooLarge, match=r"#40: reaching this frame decodes 39 frames of 100x100 px"):
+        inputs.load_pages(gif, max_pixels=limit, pages=[39])
+    assert [p.index for p in inputs.load_pages(gif, max_pixels=limit, pages=[15, 30])] == [15, 30]
+    got = inputs.load_pages(gif, max_pixels=limit)  # every frame, in order
+    assert len(got) == 40 and all(p.rgb[k, k].tolist() == [0, 0, 0] for k, p in enumerate(got))
+    tif = io.BytesIO()  # a multi-page TIFF seeks without decoding: no such bound
+    frames[0].save(tif, "TIFF", save_all=True, append_images=frames[1:])
+    assert inputs.load_pages(tif.getvalue(), max_pixels=limit, pages=[39])[0].rgb[39, 39].tolist() == [0, 0, 0]
 
 
 # -- multi-page TIFF --------------------------------------------------------------------------------

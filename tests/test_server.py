@@ -253,6 +253,8 @@ def test_web_page_served(client):
     r = client.get("/")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert 'id="pad"' in r.text and "/static/app.js" in r.text
+    h = client.head("/")  # what an uptime monitor sends
+    assert h.status_code == 200 and not h.content and "text/html" in h.headers["content-type"]
     for f in ("app.js", "style.css"):
         assert client.get(f"/static/{f}").status_code == 200
 
@@ -368,6 +370,9 @@ def test_malformed_multipart(client):
                              headers={"Content-Type": "multipart/form-data"}), 400, "boundary")
     body = b'--XyZ\r\nContent-Disposition: form-data; name="lang"\r\n\r\nzh\r\n--XyZ--\r\n'
     assert_error(client.post("/v1/line", content=body, headers=h), 400, "no file part")
+    two = [("file", ("a.png", LINE_PNG, "image/png")), ("file", ("b.svg", b"<svg/>", "image/svg+xml"))]
+    assert_error(client.post("/v1/line", files=two), 400, "2 files")  # not whichever came last
+    assert client.post("/v1/line", files=two[:1]).status_code == 200
 
 
 def test_huge_image_pixels():
@@ -871,14 +876,24 @@ def test_slow_idle_and_excess_connections_are_cut():
         bad.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         reply = bad.recv(4096)
         assert reply.startswith(b"HTTP/1.1 400") and b'{"error": "malformed HTTP request"}' in reply
-        # at most max_connections open: the next gets a JSON 503
+        head = reply.split(b"\r\n\r\n")[0].lower()
+        # the headers every answer carries, though the app never saw this request
+        assert b"x-content-type-options: nosniff" in head and b"content-security-policy:" in head
+        # at most max_connections open: the next gets a JSON 503, with when to retry
         held = [conn() for _ in range(4)]
         time.sleep(0.1)
         extra = conn()
         reply = extra.recv(4096)
         assert reply.startswith(b"HTTP/1.1 503") and b"too many open connections" in reply, reply
+        assert b"retry-after: 1" in reply.lower() and b"x-frame-options: deny" in reply.lower()
         for s in held + [idle, slow, bad, extra]:
             s.close()
+        time.sleep(0.2)
+        import requests  # both refusals are counted, though no request reached the app
+
+        text = requests.get(f"{live.url}/metrics", timeout=10).text
+        for kind in ("malformed", "connections"):
+            assert f'hwocr_errors_total{{endpoint="other",kind="{kind}"}} 1.0' in text, text[-2000:]
         # a keep-alive connection idle after its response is closed too
         time.sleep(0.2)
         ka = conn()
@@ -887,6 +902,33 @@ def test_slow_idle_and_excess_connections_are_cut():
         assert _closed_within(ka, 3)
         ka.close()
 
+
+
+def test_a_request_whose_client_hung_up_stops_its_work():
+    """Clients that send an upload and hang up at once (fire and forget) must not keep the workers busy:
+    the request sees its client gone within a poll, cancels its work, and the server is free again."""
+    import socket
+
+    import requests
+
+    reader = FakeReader(steps=200, step_s=0.05)  # 10 s of work, checking for cancellation every step
+    with LiveServer(create_app(ServerConfig(langs=(), warmup=False, workers=1, timeout_s=30),
+                               reader_factory=lambda *a: reader)) as live:
+        s = socket.create_connection(("127.0.0.1", live.port), timeout=5)
+        s.sendall(b"POST /v1/line HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(LINE_PNG) + LINE_PNG)
+        deadline = time.monotonic() + 5
+        while not reader.done and time.monotonic() < deadline:
+            time.sleep(0.02)
+        s.close()  # the work has started: now the client goes
+        t = time.monotonic()
+        while requests.get(f"{live.url}/healthz", timeout=5).json()["busy"] and time.monotonic() - t < 5:
+            time.sleep(0.05)
+        assert time.monotonic() - t < 2 and 0 < reader.done < 60, reader.done  # stopped, not run to the end
+        assert 'status="499"' in requests.get(f"{live.url}/metrics", timeout=5).text
+        reader.steps = 1
+        assert requests.post(f"{live.url}/v1/line", data=LINE_PNG, headers={"Content-Type": "image/png"},
+                             timeout=10).json()["text"] == "x"  # the worker serves the next client
 
 
 def test_one_client_address_cannot_hold_every_connection():

@@ -49,13 +49,23 @@ def _wanted(n: int, pages: Sequence[int] | None, name: str) -> list[int]:
         return list(range(n))
     for i in pages:
         if not 0 <= i < n:
-            raise ImageError(f"{name}: has no page {i + 1} (it has {n})")
+            pages_are = "its one page is page 0" if n == 1 else f"its {n} pages are numbered 0 to {n - 1}"
+            raise ImageError(f"{name}: has no page {i} ({pages_are})")
     return list(pages)
 
 
 #: pages read from one document at most (a PDF, a multi-page TIFF or GIF): the work a small file can
 #: ask for is bounded by this times one page's
 MAX_PAGES = 10_000
+
+
+#: formats whose frame ``i`` is reached by decoding every frame before it (a GIF, an animated PNG or
+#: WebP composes each frame onto the canvas of the one before); a multi-page TIFF seeks without decoding
+SEQUENTIAL_FORMATS = ("GIF", "PNG", "WEBP")
+#: pixels one page of such a file may decode to reach its frame, in units of the page pixel limit: a
+#: 46 KB GIF of 2 000 one-pixel frames on a 36 MP canvas asked for frame 2 000 decodes 72 GP first
+#: (70 s); here at most 16 full-size frames (about 0.6 s), or thousands of small ones
+MAX_SEEK_PAGES = 16
 
 
 def _first(e: Exception) -> str:
@@ -111,8 +121,8 @@ def _render(doc, data: bytes, renderer: PdfRenderer, i: int, dpi: float, max_pix
     except pdfium.PdfiumError as e:
         raise ImageError(f"{label}: cannot read the page (corrupt PDF: {_first(e)})") from None
     if w_pt * h_pt * scale * scale > max_pixels:
-        raise InputTooLarge(f"{label}: page at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit; "
-                            f"use a lower --dpi")
+        raise InputTooLarge(f"{label}: page at {dpi:g} dpi is over the {max_pixels / 1e6:.0f} MP limit "
+                            f"({w_pt / 72 * dpi:.0f}x{h_pt / 72 * dpi:.0f} px); render it at a lower dpi")
     return _named(renderer.render(data, i, scale, label), max_pixels, label)
 
 
@@ -148,7 +158,16 @@ def iter_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = 
 
 
 def _frame(img, i: int, max_pixels: int, label: str, name: str) -> np.ndarray:
-    """Frame ``i`` of a multi-frame image, its size checked before it is decoded."""
+    """Frame ``i`` of a multi-frame image, its size checked before it is decoded, and the frames a
+    sequential format decodes to reach it bounded (:data:`MAX_SEEK_PAGES`)."""
+    if img.format in SEQUENTIAL_FORMATS:
+        at = img.tell()
+        steps = i - at if i > at else i + 1  # backwards, Pillow starts again from the first frame
+        w, h = img.size
+        if steps > 1 and steps * w * h > MAX_SEEK_PAGES * max_pixels:
+            raise InputTooLarge(f"{label}: reaching this frame decodes {steps} frames of {w}x{h} px, over the "
+                                f"limit of {MAX_SEEK_PAGES} pages' pixels; read the file from its first frame, "
+                                "or convert it to a multi-page TIFF")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's bomb and EXIF warnings: the checks below answer

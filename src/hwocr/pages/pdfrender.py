@@ -23,12 +23,16 @@ import time
 
 import numpy as np
 
+from .. import cancel
 from ..errors import ImageError
 
 #: address space of the rendering process (a 64 MP page needs about 0.3 GB as pixels)
 MAX_RENDER_BYTES = 2 << 30
 #: seconds one page may take to render
 RENDER_TIMEOUT_S = 60.0
+#: while a page renders, the caller's cancellation (a server request's time limit, its client gone) is
+#: looked at this often; a cancelled render ends the child at once
+CANCEL_POLL_S = 0.1
 
 
 class PdfRenderer:
@@ -72,6 +76,9 @@ class PdfRenderer:
         except TimeoutError:
             self._close()
             raise ImageError(f"{label}: the page takes more than {self._timeout:g} s to render (refused)") from None
+        except cancel.Cancelled:  # the caller gave up (a request's time limit): the child's work is waste
+            self._close(kill=True)
+            raise
         except (EOFError, OSError, ValueError):  # the child ended: out of memory (PDFium aborts) or crashed
             self._close()
             raise ImageError(f"{label}: the page cannot be rendered within {self._max >> 20} MB (refused)") from None
@@ -81,9 +88,15 @@ class PdfRenderer:
         return np.ascontiguousarray(px[:, :, 2::-1] if str(head.get("mode", "")).startswith("BGR") else px[:, :, :3])
 
     def _wait(self, deadline: float) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([self._proc.stdout], [], [], left)[0]:
-            raise TimeoutError
+        """Until the child has output: TimeoutError past ``deadline``, Cancelled once the caller's
+        token (:mod:`hwocr.cancel`) is."""
+        while True:
+            cancel.check()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if select.select([self._proc.stdout], [], [], min(left, CANCEL_POLL_S))[0]:
+                return
 
     def _read_line(self, deadline: float) -> bytes:
         out = b""
@@ -111,11 +124,13 @@ class PdfRenderer:
         with self._lock:
             self._close()
 
-    def _close(self) -> None:
+    def _close(self, kill: bool = False) -> None:
         if self._proc is None:
             return
         proc, self._proc, self._sent = self._proc, None, None
         try:
+            if kill:
+                proc.kill()
             proc.stdin.close()
             proc.wait(1.0)
         except (OSError, subprocess.TimeoutExpired):

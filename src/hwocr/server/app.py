@@ -31,7 +31,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Awaitable, Callable, Literal, Optional
 
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -201,7 +201,11 @@ class Pool:
         with self._lock:
             self._busy -= 1
 
-    async def run(self, fn: Callable[[], Any], timeout: float):
+    async def run(self, fn: Callable[[], Any], timeout: float,
+                  gone: Callable[[], Awaitable[bool]] | None = None):
+        """``fn()`` on a worker within ``timeout`` s (else a 504); ``gone``: polled while waiting, true once
+        the client has hung up, which cancels the job (queued: dropped; running: stopped at its next
+        check) and answers 499 (logged and counted; nobody reads it)."""
         with self._lock:
             if self._busy >= self.capacity:
                 raise ApiError(503, f"server busy ({self._busy} requests in progress); retry later", "busy",
@@ -225,13 +229,20 @@ class Pool:
             self._done(None)
             raise ApiError(503, "server is shutting down", "busy") from None
         fut.add_done_callback(self._done)
+        # cancelling the wrapper cancels the job if it has not started yet; the token stops it if it has
+        waiting = asyncio.wrap_future(fut)
         try:
-            # cancelling the wrapper cancels the job if it has not started yet; the token stops it if it has
-            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
+            return await asyncio.wait_for(_until_done(waiting, gone), timeout)
         except asyncio.TimeoutError:
+            waiting.cancel()
             token.cancel(f"timed out after {timeout:g} s")
             raise ApiError(504, f"recognition took longer than the {timeout:g} s limit", "timeout") from None
-        except asyncio.CancelledError:  # the client went away or the server is stopping
+        except _ClientGone:
+            waiting.cancel()
+            token.cancel("the client closed the connection")
+            raise ApiError(499, "the client closed the connection before the answer", "abandoned") from None
+        except asyncio.CancelledError:  # the server is stopping
+            waiting.cancel()
             token.cancel("the request was abandoned")
             raise
 
@@ -243,6 +254,26 @@ class Pool:
 
     def shutdown(self) -> None:
         self._ex.shutdown(wait=False, cancel_futures=True)
+
+
+#: how often a request waiting for its recognition looks whether its client is still there
+GONE_POLL_S = 0.25
+
+
+class _ClientGone(Exception):
+    pass
+
+
+async def _until_done(fut: "asyncio.Future[Any]", gone: Callable[[], Awaitable[bool]] | None) -> Any:
+    """``await fut``, raising :class:`_ClientGone` as soon as ``gone()`` says the client hung up."""
+    if gone is None:
+        return await fut
+    while True:
+        done, _ = await asyncio.wait({fut}, timeout=GONE_POLL_S)
+        if done:
+            return fut.result()
+        if await gone():
+            raise _ClientGone
 
 
 def load_readers(config: ServerConfig, reader_factory: ReaderFactory | None = None) -> Readers:
@@ -452,7 +483,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         body, ctype = metrics.render()
         return Response(body, media_type=ctype)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: what uptime monitors send
     async def index() -> FileResponse:
         if not (STATIC / "index.html").is_file():
             raise ApiError(404, "the web page is not installed (hwocr/server/static is missing)", "no_web_page")
@@ -520,7 +551,7 @@ def _as_dict(res: Any) -> dict[str, Any]:
 async def _run(request: Request, work: Callable[[], Any], cfg: ServerConfig):
     pool: Pool = request.app.state.pool
     try:
-        return await pool.run(work, cfg.timeout_s)
+        return await pool.run(work, cfg.timeout_s, gone=request.is_disconnected)
     except InputTooLarge as e:
         raise ApiError(413, _user_message(e), "too_large") from None
     except ImageError as e:
@@ -604,6 +635,9 @@ async def _multipart_file(request: Request, body: bytes) -> tuple[bytes, str]:
         detail = getattr(e, "message", None) or str(e) or type(e).__name__
         raise ApiError(400, f"malformed multipart body ({_one_line(detail)[:120]})", "bad_multipart") from None
     try:
+        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if len(files) > 1:  # which one to read would be a guess (the last one used to win silently)
+            raise ApiError(400, f"the multipart body has {len(files)} files: send one image per request", "bad_multipart")
         part = form.get("file")
         if not isinstance(part, UploadFile):
             part = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)

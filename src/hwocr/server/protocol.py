@@ -12,27 +12,44 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Callable
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .security import SECURITY_HEADERS
+
 log = logging.getLogger("hwocr.server")
 
 
-def _raw_json_response(status: int, reason: str, message: str) -> bytes:
+def _raw_json_response(status: int, reason: str, message: str, retry_after: int | None = None) -> bytes:
+    """A whole response written before the app sees the request: JSON, with the headers every answer of
+    the app carries (:data:`~hwocr.server.security.SECURITY_HEADERS`)."""
     body = json.dumps({"error": message}).encode()
+    extra = "".join(f"{k.decode()}: {v.decode()}\r\n" for k, v in SECURITY_HEADERS)
+    if retry_after is not None:
+        extra += f"retry-after: {retry_after}\r\n"
     head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
+            f"content-length: {len(body)}\r\n{extra}connection: close\r\n\r\n")
     return head.encode() + body
 
 
-def guarded_protocol(header_timeout: float, max_connections: int,
-                     per_client: int | None = None) -> type[H11Protocol]:
+def guarded_protocol(header_timeout: float, max_connections: int, per_client: int | None = None,
+                     on_refuse: Callable[[str], None] | None = None) -> type[H11Protocol]:
     """An H11Protocol subclass: a request's headers must arrive within ``header_timeout`` seconds of
     the connection opening (or of the previous response), and at most ``max_connections`` connections
     are open at once, at most ``per_client`` of them from one client address (the next gets a JSON 503
-    and is closed), so that one client cannot hold every connection."""
+    and is closed), so that one client cannot hold every connection. ``on_refuse(kind)`` counts what is
+    answered here, before the app: "connections" (a refused connection) and "malformed" (a request
+    h11 cannot parse)."""
     per_client = max_connections if per_client is None else per_client
+
+    def refused(kind: str) -> None:
+        if on_refuse is not None:
+            try:
+                on_refuse(kind)
+            except Exception:  # noqa: BLE001 - counting must never break the connection handling
+                log.exception("hwocr: counting a refused connection failed")
 
     class GuardedH11Protocol(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -41,7 +58,8 @@ def guarded_protocol(header_timeout: float, max_connections: int,
             refusal = self._refusal()
             if refusal:
                 log.warning("hwocr: refusing a connection: %s", refusal)
-                transport.write(_raw_json_response(503, "Service Unavailable", f"{refusal}; retry later"))
+                refused("connections")
+                transport.write(_raw_json_response(503, "Service Unavailable", f"{refusal}; retry later", retry_after=1))
                 transport.close()
                 return
             self._arm_header_timer()
@@ -90,6 +108,7 @@ def guarded_protocol(header_timeout: float, max_connections: int,
             super().connection_lost(exc)
 
         def send_400_response(self, msg: str) -> None:
+            refused("malformed")
             self.transport.write(_raw_json_response(400, "Bad Request", "malformed HTTP request"))
             self.transport.close()
 

@@ -9,7 +9,9 @@ from typing import Any
 from ..errors import HwocrError
 from .security import LOOPBACK_HOSTS, is_loopback
 
-#: request headers larger than this are refused (uvicorn's h11 default is 16 KiB too; set explicitly)
+#: request headers still incomplete past this many bytes are refused (h11's bound, uvicorn's default too; set
+#: explicitly). h11 checks it per read, so complete headers of up to one socket read (about 256 KB) still
+#: parse: a bound on memory per connection, not an exact header limit
 MAX_HEADER_BYTES = 16 * 1024
 KEY_ENV = "HWOCR_API_KEY"
 
@@ -21,9 +23,11 @@ def uvicorn_config(app: Any, cfg: Any, host: str, port: int, log_level: str = "i
 
     from .protocol import guarded_protocol
 
+    metrics = getattr(getattr(app, "state", None), "metrics", None)
+    on_refuse = (lambda kind: metrics.error("other", kind)) if metrics is not None else None
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level,
-        http=guarded_protocol(cfg.header_timeout_s, cfg.max_connections, cfg.max_connections_per_client),
+        http=guarded_protocol(cfg.header_timeout_s, cfg.max_connections, cfg.max_connections_per_client, on_refuse),
         timeout_keep_alive=max(1, round(cfg.keep_alive_s)),
         timeout_graceful_shutdown=max(1, round(cfg.drain_s)),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
