@@ -123,6 +123,54 @@ def test_eval_prints_the_omz_metric(tmp_path):
     assert s["n"] == 1 and s["accuracy"] == 1.0 and s["exact"] == 1.0 and s["median_ms_per_line"] > 0
 
 
+def test_eval_reports_an_unreadable_image_and_scores_the_others(tmp_path):
+    """A missing or broken image among the labels is one error line each; the rest is scored (it used to
+    stop at the first one, after reading every line before it, with no score) and the status is 1."""
+    d = tmp_path / "set"
+    d.mkdir()
+    (d / "a.png").write_bytes((SAMPLES / "zh-line.png").read_bytes())
+    (d / "bad.png").write_bytes(b"not an image")
+    (d / "labels.tsv").write_text(f"gone.png\tx\na.png\t{ZH_TEXT}\nbad.png\ty\n", encoding="utf-8")
+    r = hwocr("eval", str(d), "--json")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    errors = r.stderr.strip().splitlines()
+    assert len(errors) == 2 and "gone.png" in errors[0] and "bad.png" in errors[1], r.stderr
+    s = json.loads(r.stdout)
+    assert s["n"] == 1 and s["accuracy"] == 1.0
+
+
+def test_names_that_are_not_utf8_or_hold_control_characters_give_valid_json_and_hocr(tmp_path):
+    """A Shift-JIS archive's file name (not UTF-8) and a name with a control character: --json and the
+    page JSON stay valid UTF-8 JSON that gives the name back; hOCR stays well-formed XML."""
+    import xml.etree.ElementTree as ET
+
+    raw = os.fsencode(tmp_path) + b"/\x93\xfa\x96\x7b\x01.png"
+    with open(raw, "wb") as f:
+        f.write((SAMPLES / "ja-line.png").read_bytes())
+    name = os.fsdecode(raw)
+    r = subprocess.run([sys.executable, "-m", "hwocr", "read", "--json", name], capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout.decode("utf-8"))
+    assert d["file"] == name and d["text"] == JA_TEXT
+    r = subprocess.run([sys.executable, "-m", "hwocr", "page", "--format", "json", name], capture_output=True,
+                       timeout=300)
+    assert json.loads(r.stdout.decode("utf-8"))["pages"][0]["source"] == name
+    r = subprocess.run([sys.executable, "-m", "hwocr", "page", "--format", "hocr", name], capture_output=True,
+                       timeout=300)
+    title = ET.fromstring(r.stdout).find(".//{http://www.w3.org/1999/xhtml}div").get("title")
+    assert "\\udc93\\udcfa\\udc96{\\x01.png" in title, title
+
+
+def test_a_pattern_does_not_follow_a_folder_linked_into_itself(tmp_path):
+    """'**' walks folders without following links: two links of a folder to itself made Python's glob
+    walk an exponential tree (hung); the real file is found once."""
+    (tmp_path / "ok.png").write_bytes((SAMPLES / "zh-line.png").read_bytes())
+    for n in ("x", "y"):
+        (tmp_path / n).symlink_to(".")
+    r = hwocr("read", str(tmp_path / "**" / "*.png"))
+    assert r.returncode == 0 and r.stdout.strip() == ZH_TEXT, r.stderr
+
+
 def test_eval_without_labels(tmp_path):
     assert_one_line_error(hwocr("eval", str(tmp_path)), "labels.tsv")
 

@@ -256,6 +256,9 @@ def test_labels_that_are_not_utf8_or_start_with_a_bom(tmp_path):
     (tmp_path / "a.png").write_bytes(_png())
     (tmp_path / "labels.tsv").write_bytes(b"\xef\xbb\xbfa.png\ttext\n")
     assert read_labels(tmp_path) == [(tmp_path / "a.png", "text")]
+    # a label may hold what str.splitlines cuts at (a line separator, NEL, a form feed); CRLF still ends a line
+    (tmp_path / "labels.tsv").write_text("a.png\ta\u2028b\u0085c\fd\r\na.png\tx\n", encoding="utf-8")
+    assert read_labels(tmp_path) == [(tmp_path / "a.png", "a\u2028b\u0085c\fd"), (tmp_path / "a.png", "x")]
     (tmp_path / "labels.tsv").write_bytes(b"a.png\tok\na.png\t\xff\xfe\n")
     with pytest.raises(HwocrError, match=r"labels.tsv:2: not UTF-8"):
         read_labels(tmp_path)

@@ -61,8 +61,27 @@ def test_batch_records_special_input_files_instead_of_hanging(tmp_path):
 def test_nan_options_and_on_off_typos_are_usage_errors(tmp_path):
     one_line(hwocr("page", LINE, "--dpi", "nan"), 2, "--dpi", "NaN")
     one_line(hwocr("read", LINE, env={"HWOCR_OFFLINE": "maybe"}), 1, "HWOCR_OFFLINE", "expected 1 or 0")
-    line = one_line(hwocr("read", LINE, "--input-spec", "height=" + "9" * 5000), 1, "--input-spec")
+    line = one_line(hwocr("read", LINE, "--input-spec", "height=" + "9" * 5000), 2, "--input-spec")
     assert len(line) < 300
+
+
+def test_bad_option_values_are_usage_errors_and_long_ones_are_cut(tmp_path):
+    """Command-line mistakes exit 2 (a bad --input-spec field, '-' twice, an option given as ''); an
+    empty --mirror used to mean no mirror (a download from the network), an empty --engine the current
+    folder. An error line echoing a value of thousands of characters is cut to MAX_MESSAGE."""
+    for args, words in ((("--input-spec", "foo=1"), ("--input-spec", "unknown input field 'foo'")),
+                        (("--input-spec", "mean=NaN"), ("--input-spec", "mean")),
+                        (("--engine", ""), ("--engine", "empty")),
+                        (("--engine", "omz", "--mirror", ""), ("--mirror", "empty")),
+                        (("--model-dir", ""), ("--model-dir", "empty")),
+                        (("--device", " "), ("--device", "empty"))):
+        one_line(hwocr("read", LINE, *args), 2, *words)
+    one_line(hwocr("read", "-", "-"), 2, "'-' (standard input) can be given only once")
+    one_line(hwocr("page", LINE, "--detector", ""), 2, "--detector", "empty")
+    one_line(hwocr("models", "download", "--mirror", "", "omz"), 2, "--mirror", "empty")
+    line = one_line(hwocr("read", LINE, "--engine", "E" * 3000), 1, "EEEE")
+    assert len(line) <= 420 and " ... " in line
+    assert hwocr("read", LINE, "--input-spec", "char_views=[0.2,0.4]").returncode == 0  # a list keeps its commas
 
 
 def test_a_damaged_batch_output_is_one_line(tmp_path):
@@ -136,6 +155,32 @@ def test_a_picture_output_must_name_a_picture_format_before_anything_is_read(tmp
             one_line(r, 2, opt, "name a picture file")  # refused before the (missing) model is looked at
     r = hwocr("read", LINE, "--preview", str(tmp_path / "ok.webp"))
     assert r.returncode == 0 and (tmp_path / "ok.webp").stat().st_size > 0, r.stderr
+
+
+def test_an_output_over_an_input_or_in_no_folder_is_refused_before_anything_is_read(tmp_path):
+    """A preview, overlay or -o that would overwrite an image being read (itself, or a numbered sibling
+    OUT-2.png of several), that is empty, or whose folder does not exist: a usage error at once, the
+    input untouched (before: the image was replaced, exit 0; a missing folder was found after every
+    page was read)."""
+    import shutil
+
+    z = tmp_path / "z.png"
+    shutil.copy(LINE, z)
+    shutil.copy(LINE, tmp_path / "p-2.png")
+    before = z.read_bytes()
+    nomodel = ("--engine", str(tmp_path / "no-such-model"))  # refused before the (missing) model is looked at
+    for args, words in ((("read", str(z), "--preview", str(z)), ("would overwrite the input",)),
+                        (("read", str(z), str(tmp_path / "p-2.png"), "--preview", str(tmp_path / "p.png")),
+                         ("p-2.png",)),
+                        (("page", str(z), "-o", str(tmp_path / "." / "z.png")), ("-o", "would overwrite")),
+                        (("page", str(z), "--overlay", str(z)), ("--overlay", "would overwrite")),
+                        (("page", str(z), "-o", ""), ("-o", "empty file name")),
+                        (("page", str(z), "-o", str(tmp_path / "nowhere" / "out.txt")), ("does not exist",)),
+                        (("read", str(z), "--preview", str(tmp_path / "nowhere" / "p.png")), ("does not exist",))):
+        one_line(hwocr(*args, *nomodel), 2, *words)
+    assert z.read_bytes() == before
+    r = hwocr("read", str(tmp_path / "p-2.png"), "--preview", str(tmp_path / "p.png"))  # one image: p.png only
+    assert r.returncode == 0 and (tmp_path / "p.png").is_file(), r.stderr
 
 
 def test_a_closed_standard_output_is_an_error_only_when_written_to(tmp_path):

@@ -233,3 +233,21 @@ def test_a_format_is_decoded_only_by_the_plugin_its_magic_names(monkeypatch):
 def test_pdf_given_as_a_line_says_to_read_it_as_a_page():
     with pytest.raises(ImageError, match="is a PDF; read it as a page"):
         load_image(b"%PDF-1.4\n%...\n")
+
+
+def test_transparency_and_deep_pixels_are_converted_band_by_band(monkeypatch):
+    """RGBA onto white and 16-bit / float stretching run in bands of rows (a 64 MP transparent PNG
+    needed 3.4 GB of float temporaries at once): the pixels are those of the whole-image formula,
+    whatever the band height."""
+    from hwocr import imageio
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (37, 23, 4), dtype=np.uint8)
+    deep = rng.integers(0, 65536, (37, 23), dtype=np.uint16)
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    want_rgba = np.clip(rgba[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+    want_deep = (deep.astype(np.float64) * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)
+    for rows in (1, 5, 256):
+        monkeypatch.setattr(imageio, "_BAND_ROWS", rows)
+        assert np.array_equal(imageio.load_image(rgba).rgb, want_rgba)
+        assert np.array_equal(imageio.load_image(deep).rgb[:, :, 0], want_deep)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
-import json
+from . import jsontext
 import os
 import sys
 import time
@@ -12,7 +12,8 @@ import time
 import click
 
 from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WARNING, PicturePath, check_hint,
-                         engine_options, fail, hint_option, make_reader, renamed, reported_inputs, source, warn)
+                         check_outputs, engine_options, fail, hint_option, make_reader, not_empty, renamed,
+                         reported_inputs, source, warn)
 from .errors import HwocrError
 
 
@@ -126,6 +127,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
 
     check_hint(hint, opts["lang"])
     paths, failed = expand_images(images)
+    check_outputs({"--preview": preview}, paths, numbered=len(paths) > 1)
     reader = make_reader(**opts, allow=allow, top_k=top_k)
     with_names = filenames if filenames is not None else len(paths) > 1
     warned = 0
@@ -165,7 +167,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
                 warn(f"{names[k]}: {n}")
             warned += bool(notes)
             if as_json:
-                click.echo(json.dumps({"file": names[k], **res.to_dict(), "warnings": notes}, ensure_ascii=False))
+                click.echo(jsontext.dumps({"file": names[k], **res.to_dict(), "warnings": notes}))
             else:
                 click.echo(f"{shown(names[k])}\t{_plain(res, top_k)}" if with_names else _plain(res, top_k))
             if preview:
@@ -212,33 +214,46 @@ def _write_previews(preview: str, images, results) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--errors", "show_errors", is_flag=True, help="Also print each misread line.")
 def eval_cmd(folder, as_json, show_errors, **opts):
-    """Score a FOLDER with labels.tsv (name TAB text): 1 - CER (NFKC, no white space), exact lines, ms/line."""
+    """Score a FOLDER with labels.tsv (name TAB text): 1 - CER (NFKC, no white space), exact lines, ms/line.
+    An image that cannot be read gets an error line; the others are scored, and the exit status is 1."""
     from .imageio import load_image
     from .metrics import char_calibration, normalize, read_labels, score
 
     items = read_labels(folder)
     reader = make_reader(**opts)
+    bad: set[int] = set()
 
-    def images():  # decoded as the reader pulls them: memory stays bounded for any number of lines
-        for p, _ in items:
-            rgb = load_image(p, reader.max_pixels).rgb
-            reader.check_line(rgb, str(p))
+    def images(report: bool = True):  # decoded as the reader pulls them: memory stays bounded
+        for k, (p, _) in enumerate(items):
+            try:
+                rgb = load_image(p, reader.max_pixels).rgb
+                reader.check_line(rgb, str(p))
+            except HwocrError as e:
+                if report:
+                    fail(str(e))
+                    bad.add(k)
+                continue
             yield rgb
 
-    reader.read_arrays([load_image(items[0][0], reader.max_pixels).rgb])  # warm-up: compiles kernels
+    warm = next(images(report=False), None)  # warm-up: compiles kernels (the read below reports errors)
+    if warm is not None:
+        reader.read_arrays([warm])
     # the folder is read as `hwocr read DIR` reads it: in batches, and with --lang auto as one
     # document (lines that say little about their language follow the folder's majority)
     t = time.perf_counter()
     results = list(reader._iter_results(images()))
-    times = [(time.perf_counter() - t) * 1000 / max(1, len(items))] * len(items)
+    items = [it for k, it in enumerate(items) if k not in bad]
+    if not items:
+        raise HwocrError(f"{folder}: none of its labelled images could be read")
+    times = [(time.perf_counter() - t) * 1000 / len(items)] * len(items)
     preds = [r.text for r in results]
     refs = [t for _, t in items]
     s = score(preds, refs, times)
     ece = char_calibration(results, refs)
     if as_json:
         engine = reader.engine.name + (f"+{reader._ensemble.name} (ja lines)" if reader._ensemble else "")
-        click.echo(json.dumps({"folder": str(folder), "engine": engine, "decoder": reader.decoder,
-                               **s.to_dict(), "char_calibration_error": round(ece, 4)}, ensure_ascii=False))
+        click.echo(jsontext.dumps({"folder": str(folder), "engine": engine, "decoder": reader.decoder,
+                                   **s.to_dict(), "char_calibration_error": round(ece, 4)}))
     else:
         click.echo(f"n={s.n}  1-CER={s.accuracy:.4f}  exact={s.exact:.4f}  {s.median_ms:.1f} ms/line  "
                    f"ECE={ece:.3f}")
@@ -246,6 +261,8 @@ def eval_cmd(folder, as_json, show_errors, **opts):
         for (p, ref), pred in zip(items, preds):
             if normalize(pred) != normalize(ref):
                 click.echo(f"{p.name}\tpred={pred}\tref={ref}", err=True)
+    if bad:
+        sys.exit(EXIT_ERROR)
 
 
 @cli.command()
@@ -271,8 +288,8 @@ def _store(model_dir, mirror, offline):
 
 
 _store_opts = [
-    click.option("--model-dir", type=click.Path(file_okay=False)),
-    click.option("--mirror"),
+    click.option("--model-dir", type=click.Path(file_okay=False), callback=not_empty),
+    click.option("--mirror", callback=not_empty),
     click.option("--offline", is_flag=True, default=None),
 ]
 

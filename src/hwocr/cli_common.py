@@ -20,16 +20,24 @@ EXIT_INTERRUPTED = 130
 STDIN = "-"
 
 
-def fail(msg: str) -> None:
+#: an error or warning line is cut to this many characters (a hostile value of thousands of characters,
+#: a --device or a model name, would otherwise be echoed whole): its start and its end are kept
+MAX_MESSAGE = 400
+
+
+def _bounded(msg: str) -> str:
     from .files import shown
 
-    click.echo(f"hwocr: error: {shown(msg)}", err=True)
+    s = shown(msg)
+    return s if len(s) <= MAX_MESSAGE else f"{s[:MAX_MESSAGE - 100]} ... {s[-95:]}"
+
+
+def fail(msg: str) -> None:
+    click.echo(f"hwocr: error: {_bounded(msg)}", err=True)
 
 
 def warn(msg: str) -> None:
-    from .files import shown
-
-    click.echo(f"hwocr: warning: {shown(msg)}", err=True)
+    click.echo(f"hwocr: warning: {_bounded(msg)}", err=True)
 
 
 def lang_option(f):
@@ -63,28 +71,50 @@ def precision_option(f):
                              "says which), f32 (= FP32), bf16 or INT8; omz: FP16 (default), FP32 or FP16-INT8.")(f)
 
 
+def not_empty(ctx, param, value):
+    """An option given as '' (an unset shell variable) is a usage error: '' would mean the current folder
+    (--model-dir, --engine) or nothing at all (--mirror: then the download went to the network)."""
+    if value is not None and not str(value).strip():
+        raise click.BadParameter("empty; leave the option out for the default", ctx, param)
+    return value
+
+
+def parsed_input_spec(ctx, param, value):
+    """--input-spec checked with the command line (a bad field is a usage error, not a model failure)."""
+    if value is None:
+        return None
+    from .engines.modelcard import parse_input_option
+    from .errors import ModelError
+
+    try:
+        return parse_input_option(value)
+    except ModelError as e:
+        raise click.BadParameter(str(e).removeprefix("--input-spec: "), ctx, param) from None
+
+
 def engine_options(f):
     """--lang, --engine and everything that chooses or loads the recogniser (read, eval, page)."""
     f = lang_option(f)
-    f = click.option("--engine", default="ppocr", show_default=True,
+    f = click.option("--engine", default="ppocr", show_default=True, callback=not_empty,
                      help="ppocr (embedded PP-OCRv6), omz (Intel OMZ model, downloaded on first use), a model folder "
                           "with hwocr-model.json, or a model file (.xml / .onnx, optional <file>.hwocr.json card).")(f)
-    f = click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
+    f = click.option("--device", default="CPU", show_default=True, callback=not_empty,
+                     help="OpenVINO device: CPU, GPU, AUTO, ...")(f)
     f = click.option("--decoder", type=click.Choice(["greedy", "beam"]), default=None,
                      help="CTC decoding (default: beam with a language model for ppocr, a model card's choice, "
                           "else greedy).")(f)
     f = precision_option(f)
-    f = click.option("--charlist", type=click.Path(dir_okay=False),
+    f = click.option("--charlist", type=click.Path(dir_okay=False), callback=not_empty,
                      help="Charlist for a custom model (one symbol per line).")(f)
-    f = click.option("--input-spec", metavar="KEY=VAL,...",
+    f = click.option("--input-spec", metavar="KEY=VAL,...", callback=parsed_input_spec,
                      help="Preprocessing, overriding a custom model's card / metadata, e.g. "
                           "'height=48,channels=3,mean=127.5,scale=0.00784,bgr=true', or a built-in "
                           "model's, e.g. 'char_views=[]' (isolated characters read once: faster) "
                           "(InputSpec fields).")(f)
-    f = click.option("--model-dir", type=click.Path(file_okay=False),
+    f = click.option("--model-dir", type=click.Path(file_okay=False), callback=not_empty,
                      help="Model cache folder (default: $HWOCR_MODEL_DIR or the user cache).")(f)
     f = click.option("--offline", is_flag=True, default=None, help="Never download; fail if a model is missing.")(f)
-    f = click.option("--mirror", help="Model mirror: a base URL (http://, https://, file://) or a folder, laid out "
+    f = click.option("--mirror", callback=not_empty, help="Model mirror: a base URL (http://, https://, file://) or a folder, laid out "
                                       "like the cache.")(f)
     f = click.option("--ensemble/--no-ensemble", default=None,
                      help="Japanese lines also read by PP-OCRv5 mobile, the two readings merged by character voting "
@@ -111,6 +141,8 @@ def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]
     folder among many must not stop an archive's reading)."""
     import glob as globmod
 
+    from .files import glob_files
+
     out: list[str] = []
     for a in args:
         p = Path(a)
@@ -118,7 +150,7 @@ def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]
             problems.append("an empty file name")
         elif a == STDIN:
             if STDIN in out:
-                raise HwocrError("'-' (standard input) can be given only once")
+                raise click.UsageError("'-' (standard input) can be given only once")
             out.append(a)
         elif p.is_dir():
             found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in extensions)
@@ -126,7 +158,7 @@ def expand_inputs(args: tuple[str, ...] | list[str], extensions: tuple[str, ...]
                 problems.append(f"{a}: no images in this folder ({', '.join(extensions)})")
             out.extend(found)
         elif not p.exists() and globmod.has_magic(a):
-            found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
+            found = glob_files(a)
             if not found:
                 problems.append(f"{a}: no files match this pattern")
             out.extend(found)
@@ -181,6 +213,41 @@ class FiniteFloatRange(click.FloatRange):
         if isinstance(rv, float) and math.isnan(rv):
             self.fail("NaN is not a number here", param, ctx)
         return rv
+
+
+def check_outputs(outputs: dict[str, str | None], inputs: list[str], numbered: bool = True) -> None:
+    """Before anything is read: each output file (option -> path; None: not asked for) is named, lies
+    in a folder that exists, and neither it nor (``numbered``: there may be several pictures) a numbered
+    sibling (OUT-1.png, OUT-2.png ...) is one of ``inputs`` (a preview or ``-o`` written over the image it reads). A usage error
+    otherwise: before, a missing folder was found after every page was read, and the input was lost."""
+    import os
+    import re
+
+    from .files import shown
+
+    def brief(name: str) -> str:  # a path's end says most about it
+        s = shown(name)
+        return s if len(s) <= 60 else "..." + s[-57:]
+
+    def same(a: Path, b: str) -> bool:
+        try:
+            return os.path.samefile(a, b)
+        except (OSError, ValueError):
+            return False
+
+    for opt, out in outputs.items():
+        if out is None:
+            continue
+        if not out:
+            raise click.UsageError(f"{opt}: an empty file name")
+        p = Path(out)
+        if not p.parent.is_dir():
+            raise click.UsageError(f"{opt} {brief(out)}: the folder {brief(str(p.parent))} does not exist")
+        sibling = re.compile(re.escape(p.stem) + r"-\d+" + re.escape(p.suffix) + "$")
+        for f in inputs:
+            if f != STDIN and (same(p, f) or (numbered and sibling.match(Path(f).name)
+                                              and same(p.parent, str(Path(f).parent)))):
+                raise click.UsageError(f"{opt} {brief(out)} would overwrite the input {brief(f)}")
 
 
 class PicturePath(click.Path):

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from .cli_common import (EXIT_ERROR, FiniteFloatRange, PicturePath, check_hint, engine_options, fail, hint_option,
-                         make_reader, renamed, reported_inputs, source)
+from .cli_common import (EXIT_ERROR, FiniteFloatRange, PicturePath, check_hint, check_outputs, engine_options, fail,
+                         hint_option, make_reader, not_empty, renamed, reported_inputs, source)
 from .errors import HwocrError
 
 
 @click.command("page")
 @click.argument("files", nargs=-1, required=True)
 @engine_options
-@click.option("--detector", default="ppocr", show_default=True,
+@click.option("--detector", default="ppocr", show_default=True, callback=not_empty,
               help="Line detector: ppocr (embedded PP-OCRv6 DB), omz (horizontal-text-detection-0001) or an IR .xml.")
 @click.option("--direction", type=click.Choice(["auto", "horizontal", "vertical"]), default="auto", show_default=True,
               help="Text direction; auto decides per block (vertical columns are read right to left).")
@@ -45,6 +45,7 @@ def page(files, detector, direction, vertical, fmt, output, overlay, filenames, 
     if fmt == "pdf" and not output:
         raise HwocrError("--format pdf writes a file: give it with -o OUT.pdf")
     paths, failed = reported_inputs(files, EXTENSIONS)
+    check_outputs({"-o": output, "--overlay": overlay}, paths)
     reader = make_reader(**opts)
     det = reader.detector(detector)
     # pages are decoded, read and dropped one at a time: only the results (and, for --format pdf,
@@ -106,9 +107,9 @@ class _Printer:
 
         self.n += 1
         if self.fmt == "json":
-            import json
+            from . import jsontext
 
-            click.echo(('{"pages": [' if self.n == 1 else ", ") + json.dumps(res.to_dict(), ensure_ascii=False),
+            click.echo(('{"pages": [' if self.n == 1 else ", ") + jsontext.dumps(res.to_dict()),
                        nl=False)
         elif self.filenames is None and self.n == 1:
             self.first = res

@@ -77,3 +77,54 @@ def shown(name: str) -> str:
     in it is written as ``\\t``, ``\\n``, ``\\xNN``, so a file name cannot split a TSV row, a page
     header or an error line in two."""
     return name.translate(_SHOWN)
+
+
+#: a ``**`` pattern walks at most this many folder entries (a pattern over a whole disk is refused
+#: in one line rather than read for hours)
+MAX_GLOB_ENTRIES = 1_000_000
+
+
+def glob_files(pattern: str) -> list[str]:
+    """The regular files that the shell-style ``pattern`` matches, sorted. ``**`` matches any number of
+    folders (none included) without following links to folders: Python's own ``glob`` follows them, so a
+    folder holding two links to itself made ``'dir/**/*.png'`` walk an exponential tree (hung for good).
+    Names starting with a dot match only a pattern part that starts with one, as in ``glob``. Raises
+    HwocrError past :data:`MAX_GLOB_ENTRIES` entries walked."""
+    import glob as globmod
+
+    if "**" not in pattern:
+        return sorted(f for f in globmod.glob(pattern) if os.path.isfile(f))
+    parts = pattern.split(os.sep)
+    k = next(i for i, p in enumerate(parts) if globmod.has_magic(p))
+    base = os.sep.join(parts[:k]) or ("/" if pattern.startswith(os.sep) else ".")
+    rest = [p for p in parts[k:] if p]
+    out, seen = [], 0
+    for root, dirs, files in os.walk(base):  # followlinks=False: a linked folder is not entered
+        seen += len(dirs) + len(files)
+        if seen > MAX_GLOB_ENTRIES:
+            raise HwocrError(f"{shown(pattern)[:60]}: the pattern walks over {MAX_GLOB_ENTRIES} files and folders; "
+                             "give a narrower one")
+        rel = [] if root == base else os.path.relpath(root, base).split(os.sep)
+        for f in files:
+            path = os.path.join(root, f)
+            if _match(rel + [f], rest) and os.path.isfile(path):
+                out.append(os.path.relpath(path) if not k else path)  # ("./x" as glob names it: "x")
+    return sorted(out)
+
+
+def _match(names: list[str], parts: list[str]) -> bool:
+    """Do the path components ``names`` match the pattern components ``parts`` (``**``: any number)?"""
+    import fnmatch
+
+    if not parts:
+        return not names
+    head, tail = parts[0], parts[1:]
+    if head == "**":
+        return any(_match(names[i:], tail) for i in range(len(names) + 1)
+                   if all(not n.startswith(".") for n in names[:i]))
+    if not names:
+        return False
+    n = names[0]
+    if n.startswith(".") and not head.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(n, head) and _match(names[1:], tail)

@@ -230,10 +230,24 @@ def _array_to_rgb(a: np.ndarray, name: str) -> np.ndarray:
     if a.ndim == 2:
         return np.repeat(a[:, :, None], 3, axis=2)
     if a.shape[2] == 4:
-        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
-        rgb = a[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
-        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        return _on_white(a)
     return a
+
+
+#: rows composited at a time (:func:`_on_white`): float temporaries of a band, not of the whole image
+_BAND_ROWS = 256
+
+
+def _on_white(a: np.ndarray) -> np.ndarray:
+    """RGBA (uint8) composited onto white, band by band: a 64 MP transparent PNG (a 266 KB file) needed
+    3.4 GB of float temporaries at once."""
+    out = np.empty(a.shape[:2] + (3,), np.uint8)
+    for y in range(0, a.shape[0], _BAND_ROWS):
+        band = a[y : y + _BAND_ROWS]
+        alpha = band[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = band[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        out[y : y + _BAND_ROWS] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
@@ -257,7 +271,10 @@ def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
     elif lo >= 0 and hi <= 255:
         lo, hi = 0.0, 255.0
     span = hi - lo or 1.0
-    return ((a.astype(np.float64) - lo) * (255.0 / span) + 0.5).clip(0, 255).astype(np.uint8)
+    out = np.empty(a.shape, np.uint8)
+    for y in range(0, a.shape[0], _BAND_ROWS):  # float64 temporaries of a band, not of the whole image
+        out[y : y + _BAND_ROWS] = ((a[y : y + _BAND_ROWS].astype(np.float64) - lo) * (255.0 / span) + 0.5).clip(0, 255)
+    return out
 
 
 def _check_size(w: int, h: int, name: str, max_pixels: int) -> None:

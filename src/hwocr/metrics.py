@@ -134,7 +134,10 @@ def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
         line = data[: e.start].count(b"\n") + 1
         raise HwocrError(f"{f}:{line}: not UTF-8 text") from None
     out = []
-    for i, line in enumerate(text.splitlines(), 1):
+    # lines end at "\n" (or "\r\n") only: str.splitlines also cuts at U+2028, U+0085, a form feed ...,
+    # which a label's text may hold
+    for i, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         name, sep, text = line.partition("\t")

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .. import jsontext
 from .document import PageResult
 
 FORMATS = ("json", "txt", "hocr", "pdf")
 
 
 def to_json(pages: Sequence[PageResult], indent: int | None = None) -> str:
-    return json.dumps({"pages": [p.to_dict() for p in pages]}, ensure_ascii=False, indent=indent)
+    return jsontext.dumps({"pages": [p.to_dict() for p in pages]}, indent=indent)
 
 
 def to_text(pages: Sequence[PageResult], headers: bool = False) -> str:
@@ -42,6 +42,14 @@ def _bbox(poly) -> str:
     return f"bbox {max(0, x0)} {max(0, y0)} {max(0, x1)} {max(0, y1)}"
 
 
+def _xml_safe(name: str) -> str:
+    """A file name as XML 1.0 can hold it: control characters as ``\\xNN`` (:func:`hwocr.files.shown`)
+    and the lone surrogates of a name that is not UTF-8 as ``\\udcNN`` (XML has no escape for either)."""
+    from ..files import shown
+
+    return shown(name).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
     """hOCR 1.2: ocr_page > ocr_carea (one per layout block) > ocr_line (``x_confs``: its characters'
     confidences, one each) > ocrx_word (one per character, with x_wconf). Vertical lines carry ``textangle 90`` as tesseract writes them."""
@@ -60,7 +68,7 @@ def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
         "<body>",
     ]
     for pn, page in enumerate(pages, 1):
-        src = escape(page.source.replace(";", "_"), quote=True)
+        src = escape(_xml_safe(page.source).replace(";", "_"), quote=True)
         out.append(f'<div class="ocr_page" id="page_{pn}" title="image &quot;{src}&quot;; '
                    f'bbox 0 0 {page.width} {page.height}; ppageno {page.page}">')
         blocks: dict[int, list[int]] = {}
