@@ -429,6 +429,11 @@ def test_upload_limit():
         big = LINE_PNG + b"\0" * 5000
         assert_error(post_line(c, big), 413, "upload too large")
         assert_error(c.post("/v1/line", files={"file": ("a.png", big, "image/png")}), 413, "upload too large")
+        fits = LINE_PNG + b"\0" * (2000 - len(LINE_PNG))  # exactly the limit: accepted sent either way
+        assert post_line(c, fits).status_code == 200
+        assert c.post("/v1/line", files={"file": ("a.png", fits, "image/png")}).status_code == 200
+        huge = LINE_PNG + b"\0" * 200_000  # past the multipart allowance too: refused while streaming
+        assert_error(c.post("/v1/line", files={"file": ("a.png", huge, "image/png")}), 413, "(limit 2000 bytes)")
 
         def chunks():  # no Content-Length: the limit holds while streaming
             for _ in range(10):

@@ -581,7 +581,9 @@ async def _receive_image(request: Request, cfg: ServerConfig, page: bool) -> tup
                        "or the image itself as the body (image/*, application/octet-stream)", "content_type")
     limit = cfg.max_upload_bytes
     try:
-        body = await asyncio.wait_for(_read_body(request, limit), cfg.upload_timeout_s)
+        # a multipart body may be this much larger: the file itself is held to the limit below
+        body = await asyncio.wait_for(_read_body(request, limit + (MULTIPART_OVERHEAD if multipart else 0),
+                                                 shown_limit=limit), cfg.upload_timeout_s)
     except asyncio.TimeoutError:
         raise ApiError(408, f"the upload was not received within {cfg.upload_timeout_s:g} s", "upload_timeout") from None
     if not body:
@@ -591,11 +593,18 @@ async def _receive_image(request: Request, cfg: ServerConfig, page: bool) -> tup
     data, part_type = await _multipart_file(request, body)
     if not data:
         raise ApiError(400, "the uploaded file is empty", "empty")
+    if len(data) > limit:
+        raise ApiError(413, f"upload too large (limit {_mb(limit)})", "too_large")
     return data, part_type
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_big = ApiError(413, f"upload too large (limit {_mb(limit)})", "too_large")
+#: what a multipart body may hold besides its file (boundaries, part headers, a few small fields): an
+#: image just under the upload limit is accepted sent either way
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+async def _read_body(request: Request, limit: int, shown_limit: int | None = None) -> bytes:
+    too_big = ApiError(413, f"upload too large (limit {_mb(shown_limit or limit)})", "too_large")
     cl = request.headers.get("content-length")
     if cl is not None:
         try:
