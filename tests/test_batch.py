@@ -322,3 +322,103 @@ def test_work_item_keys_follow_content_page_and_settings(archive, tmp_path):
     assert one.key not in {i.key for i in items}  # the file changed: read it again
     (bad,) = work_items([str(tmp_path / "missing.png")], "s1")
     assert isinstance(bad, WorkItem) and bad.pages == 1  # the worker records why it cannot be read
+
+
+class _PageRunner:
+    """Records each page as read (a blank page of ``size``), without a model."""
+
+    description, workers = "test", 1
+
+    def __init__(self, size: tuple[int, int] = (40, 30)) -> None:
+        self.size = size
+
+    def imap(self, items):
+        w, h = self.size
+        return ({"key": it.key, "file": it.path, "page": it.page, "pages": it.pages, "width": w, "height": h,
+                 "lines": [], "source": it.path, "engine": "e", "detector": "d", "direction": "horizontal",
+                 "notes": [], "error": None} for it in items)
+
+    def close(self):
+        pass
+
+
+def test_file_names_that_are_not_utf8_are_read_resumed_and_exported(tmp_path):
+    """A Shift-JIS name (lone surrogates in Python) is read like any other; records, summary and hOCR
+    are valid UTF-8 (the name as \\udcXX, which reads back to it), a rerun skips its page, and the
+    documents are named after it (it crashed the job at the first commit, and every rerun)."""
+    sjis = os.fsdecode(b"\x93\xfa\x96\x7b")  # 日本
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "zh-line.png").write_bytes((ROOT / "samples" / "zh-line.png").read_bytes())
+    (src / f"{sjis}.png").write_bytes((ROOT / "samples" / "ja-line.png").read_bytes())
+    out = tmp_path / f"out-{sjis}"
+    args = ("batch", str(src), "-o", str(out), "--runner", "local", "--workers", "1", "--json", "--hocr", "--pdf")
+    rc, stdout, err = finish(hwocr(*args))  # (text mode: stdout must decode as UTF-8)
+    assert rc == 0, err
+    assert (json.loads(stdout)["read"], json.loads(stdout)["out"]) == (2, str(out))
+    recs = [json.loads(ln) for f in out.glob("pages-*.jsonl") for ln in f.read_bytes().decode("utf-8").splitlines()]
+    assert sorted(r["file"] for r in recs) == sorted([str(src / f"{sjis}.png"), str(src / "zh-line.png")])
+    assert all(r["error"] is None and r["lines"] for r in recs)
+    (hocr,) = (out / "docs").glob(f"{sjis}-*.hocr")
+    assert "\\udc93\\udcfa\\udc96{.png" in hocr.read_bytes().decode("utf-8")
+    assert len(list((out / "docs").glob(f"{sjis}-*.pdf"))) == 1 and len(list((out / "docs").iterdir())) == 4
+    rc, stdout, err = finish(hwocr(*args))
+    assert rc == 0, err
+    assert (json.loads(stdout)["skipped"], json.loads(stdout)["read"]) == (2, 0)
+
+
+def test_pdf_export_decodes_one_page_at_a_time(tmp_path, monkeypatch):
+    """--pdf keeps each page's JPEG, not its pixels: at most two pages' pixels are alive at once (it kept
+    every page decoded: 26 MB a page at A4 300 dpi, 3 GB for 120 pages)."""
+    import weakref
+
+    from PIL import Image
+
+    from hwocr.batch.job import run_job
+    from hwocr.batch.settings import Settings
+    from hwocr.pages import inputs
+
+    size, n = (300, 400), 12
+    frames = [Image.new("L", size, 255) for _ in range(n)]
+    frames[0].save(tmp_path / "long.tif", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    decoded: list[weakref.ref] = []  # the pixels of each page handed out
+    most = 0
+
+    def counted(*args, real=inputs.iter_pages, **kw):
+        nonlocal most
+        for p in real(*args, **kw):
+            decoded.append(weakref.ref(p.rgb))
+            most = max(most, sum(r() is not None for r in decoded))
+            yield p
+
+    monkeypatch.setattr(inputs, "iter_pages", counted)
+    out = tmp_path / "out"
+    run_job([str(tmp_path / "long.tif")], str(out), Settings(), lambda: _PageRunner(size), exports=["pdf"])
+    (pdf,) = (out / "docs").glob("long-*.pdf")
+    assert pdf.read_bytes().count(b"/Type /Page ") == n
+    assert len(decoded) == n and most <= 2, most  # this page, and the previous one until it is rebound
+
+
+@pytest.mark.parametrize("address", ["foo", "inproc://x", "tls://127.0.0.1:1", "tcp://h:99999", "xyz://h:1"])
+def test_address_no_client_can_use_is_one_line_at_once(address):
+    """An address that cannot work on any network is refused before a Client is made (which raised a
+    ValueError in its thread, then hung 40 s on the way out)."""
+    from hwocr.batch import cluster
+    from hwocr.batch.settings import Settings
+
+    t0 = time.monotonic()
+    with pytest.raises(HwocrError, match="not a Dask scheduler address"):
+        cluster.DaskRunner(Settings(), 1, address)
+    assert time.monotonic() - t0 < 5
+    for good in ("tcp://10.0.0.5:8786", "10.0.0.5:8786", "tcp://[::1]:8786", "ws://h:8786"):
+        cluster.check_address(good)
+
+
+def test_empty_output_folder_is_a_usage_error(tmp_path):
+    """-o '' (an unset shell variable) is refused, not taken as the current folder."""
+    proc = subprocess.Popen([sys.executable, "-m", "hwocr", "batch", str(ROOT / "samples" / "zh-line.png"), "-o", "",
+                             "--runner", "local", "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV, cwd=tmp_path)
+    rc, _, err = finish(proc)
+    assert rc == 2 and err.startswith("hwocr: error: ") and "an empty file name" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())

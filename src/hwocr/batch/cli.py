@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 import click
 
-from ..cli_common import FiniteFloatRange, fail, lang_option, precision_option
+from ..cli_common import FiniteFloatRange, fail, lang_option, not_empty, precision_option
 from ..errors import HwocrError
+from ..jsontext import dumps
+
+
+def _folder(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value:  # Path("") is the current folder: an unset shell variable must not write there
+        raise click.BadParameter("an empty file name")
+    return value
 
 
 def _default_workers() -> int:
@@ -18,13 +24,13 @@ def _default_workers() -> int:
 
 @click.command("batch")
 @click.argument("inputs", nargs=-1)
-@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), callback=_folder,
               help="Output folder: JSON-lines shards of page records (resumable: a rerun skips what is there).")
 @click.option("--manifest", "manifests", multiple=True, type=click.Path(dir_okay=False),
               help="File listing inputs, one path per line (repeatable; also as @FILE).")
 @click.option("--workers", type=click.IntRange(1, 512), default=None,
               help="Worker processes of the local cluster or pool (default: one per CPU).")
-@click.option("--address", help="Join an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of starting one.")
+@click.option("--address", callback=not_empty, help="Join an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of starting one.")
 @click.option("--runner", type=click.Choice(["auto", "dask", "local"]), default="auto", show_default=True,
               help="dask (hwocr[cluster]), local processes, or auto: dask when installed.")
 @click.option("--in-flight", type=click.IntRange(1, 100_000), default=None,
@@ -88,7 +94,7 @@ def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_siz
     for f in summary.failures:
         click.echo(f"hwocr: failed: {shown(f['error'])}", err=True)
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+        click.echo(dumps(summary.to_dict()))
     else:
         click.echo(summary.text())
     if summary.failed_total or summary.input_errors:

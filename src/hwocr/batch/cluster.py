@@ -53,18 +53,32 @@ def start_local_cluster(workers: int) -> LocalCluster:
                             silence_logs=logging.CRITICAL)
 
 
+def check_address(address: str) -> None:
+    """Refuse an address that a Client cannot connect to whatever the network: given one, the Client
+    raises in its own thread and hangs 40 s on the way out. As the Client parses it: a known scheme,
+    an IP transport (not inproc://, which is within one process), a port; tls:// needs TLS settings."""
+    import dask
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.security import Security
+
+    try:
+        port = get_address_host_port(address)[1]
+        if not 0 < port < 65536:
+            raise ValueError(f"port {port} out of range")
+        if (parse_address(address)[0] == "tls" and not dask.config.get("distributed.client.security-loader", None)
+                and Security().get_connection_args("client").get("ssl_context") is None):
+            raise ValueError("tls:// needs the Dask TLS settings, distributed.comm.tls")
+    except (ValueError, TypeError) as e:
+        raise HwocrError(f"--address {address[:100]!r}: not a Dask scheduler address "
+                         f"({str(e).splitlines()[0][:100]})") from None
+
+
 class DaskRunner:
     def __init__(self, settings: Settings, workers: int, address: str | None = None,
                  in_flight: int | None = None) -> None:
         self.cluster = None
-        if address:  # checked first: a Client given a malformed address raises and leaves its thread running
-            from distributed.comm.addressing import parse_address, parse_host_port
-
-            try:
-                parse_host_port(parse_address(address)[1], 8786)
-            except (ValueError, TypeError) as e:
-                raise HwocrError(f"--address {address[:100]!r}: not a Dask scheduler address "
-                                 f"({str(e).splitlines()[0][:100]})") from None
+        if address:
+            check_address(address)
         try:
             if address:
                 self.client = Client(address, timeout="20s", set_as_default=False)

@@ -51,7 +51,8 @@ def doc_name(file: str, first_key: str) -> str:
 def export_documents(store: Store, keys: Iterable[str], settings: Settings, formats: Iterable[str]) -> int:
     """Write the missing ``formats`` ("hocr", "pdf") of each complete document; returns how many files."""
     from ..pages import export
-    from ..pages.inputs import load_pages
+    from ..pages.inputs import iter_pages
+    from ..pages.pdfwrite import encode_page
 
     formats = tuple(formats)
     docs_dir = store.out / "docs"
@@ -67,11 +68,11 @@ def export_documents(store: Store, keys: Iterable[str], settings: Settings, form
             if fmt == "hocr":
                 data = export.to_hocr(pages, settings.lang).encode("utf-8")
             else:
-                try:
-                    images = [p.rgb for p in load_pages(file, dpi=settings.dpi)]
+                try:  # each page decoded, compressed and dropped in turn: one page's pixels at a time
+                    images = [encode_page(p.rgb) for p in iter_pages(file, dpi=settings.dpi)]
+                    data = export.to_pdf(pages, images, settings.dpi)
                 except HwocrError:
                     continue  # the file changed or went away since it was read
-                data = export.to_pdf(pages, images, settings.dpi)
             write_atomic(dest, data)
             written += 1
     return written

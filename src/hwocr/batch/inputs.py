@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import HwocrError
+from ..files import glob_files
 from ..pages.inputs import MAX_PAGES  # a document with more pages is refused (bounds one input's work)
 
 #: what a folder expands to
@@ -58,7 +59,7 @@ def expand_paths(args: Iterable[str], problems: list[str], manifests: Iterable[s
                 problem(f"{a}: no page files in this folder ({', '.join(PAGE_EXTS)})")
             yield from found
         elif not p.exists() and globmod.has_magic(a):
-            found = sorted(f for f in globmod.glob(a, recursive=True) if Path(f).is_file())
+            found = glob_files(a)
             if not found:
                 problem(f"{a}: no files match this pattern")
             yield from found

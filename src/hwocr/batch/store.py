@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import HwocrError
+from ..jsontext import dumps
 
 SHARD_RE = re.compile(r"^pages-(\d{6,})\.jsonl$")
 
@@ -137,7 +138,7 @@ class Store:
         if not fresh:
             return 0
         name = f"pages-{self._next:06d}"
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in fresh.values())
+        body = "".join(dumps(r) + "\n" for r in fresh.values())  # (a non-UTF-8 file name as \udcXX)
         write_atomic(self.out / f"{name}.jsonl", body.encode("utf-8"))
         self._next += 1
         keys = "".join(f"{k}\t{'failed' if r.get('error') else 'ok'}\n" for k, r in fresh.items())
