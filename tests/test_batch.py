@@ -279,6 +279,11 @@ def test_inputs_folders_globs_manifests(tmp_path):
     assert [m.split(": ", 1)[1].split(" (")[0] for m in problems[:4]] == [
         "cannot read manifest", "no page files in this folder", "no files match this pattern", "cannot read manifest"]
     assert problems[4:] == ["an empty file name"]  # not the current folder, which Path("") is
+    # a manifest as `find` writes it over a Shift-JIS archive: the raw bytes name the file (it was refused
+    # whole as "not UTF-8"); a BOM and CRLF line ends are dropped
+    (tmp_path / "raw.txt").write_bytes(b"\xef\xbb\xbfz.jpg\r\n\x93\xfa\x96\x7b.png\n")
+    assert list(expand_paths(["@" + str(tmp_path / "raw.txt")], problems)) == [
+        str(tmp_path / "z.jpg"), os.fsdecode(os.fsencode(tmp_path) + b"/\x93\xfa\x96\x7b.png")]
 
 
 def test_job_goes_on_past_inputs_that_give_nothing(tmp_path):

@@ -79,19 +79,20 @@ MAX_MANIFEST_BYTES = 256 << 20
 
 
 def _manifest(path: str, problem: Callable[[str], None]) -> Iterator[str]:
+    """The paths a manifest lists, one per line (``#`` comments and blank lines skipped), relative ones
+    from the manifest's folder. Each line is a file name as the file system has it: bytes that are not
+    UTF-8 (``find`` run over a Shift-JIS archive) name their file as ``os.fsdecode`` does, and only
+    ``\n`` ends a line (a name may hold U+2028)."""
     from ..files import read_small
 
     try:
-        text = read_small(path, "manifest", MAX_MANIFEST_BYTES).decode("utf-8")
-    except UnicodeDecodeError as e:
-        problem(f"{path}: cannot read manifest ({e})")
-        return
+        data = read_small(path, "manifest", MAX_MANIFEST_BYTES).removeprefix(b"\xef\xbb\xbf")
     except HwocrError as e:
         problem(str(e))
         return
     base = Path(path).parent
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in data.split(b"\n"):
+        line = os.fsdecode(raw.removesuffix(b"\r")).strip()
         if line and not line.startswith("#"):
             yield line if os.path.isabs(line) else str(base / line)
 

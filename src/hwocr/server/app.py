@@ -297,6 +297,9 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
     for lang in cfg.langs:
         if lang not in LANGS:
             raise HwocrError(f"unknown language {lang!r} (expected one of: {', '.join(LANGS)})")
+    # python-multipart logs a warning line of its own for each malformed body, which the client's JSON 400
+    # already answers (and a client could fill the log with them)
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     metrics = Metrics()
 
     @asynccontextmanager
