@@ -135,6 +135,10 @@ class Reader:
                                           input_spec=input_spec)
         charset = self.engine.info.charset
         self.mask = dec.class_mask(charset, keep) if keep is not None and not self.engine.info.pruned else None
+        #: a frame certain of the CTC blank, shared (read-only) by the posteriors of every blank line
+        self._blank_row = np.zeros(len(charset), np.float32)
+        self._blank_row[0] = 1.0
+        self._blank_row.setflags(write=False)
         #: auto: each language's classes within the (both-language) charset, applied at decoding
         self._lang_masks = {k: dec.class_mask(charset, language_filter(k)) if restrict else None
                             for k in LANGS} if lang == AUTO else {}
@@ -471,7 +475,7 @@ class Reader:
                 for i, rgb in enumerate(chunk, base):
                     ws = make_windows(rgb, spec)
                     if not has_ink(rgb):
-                        blank.append((i, LinePosteriors(tuple(ws), tuple(self._blank_probs() for _ in ws))))
+                        blank.append((i, self._blank_posteriors(ws)))
                         continue
                     views = [w for v in char_views(rgb, spec) for w in make_windows(v, spec)] if len(ws) == 1 else []
                     wins[i], got[i], own[i] = ws + views, {}, len(ws)
@@ -501,13 +505,15 @@ class Reader:
         while blank:  # (the lines after the last batch, or every line when none has ink)
             yield blank.pop()
 
-    def _blank_probs(self) -> np.ndarray:
-        """A blank window's posteriors, without inference: one frame (per frame row) certain of the CTC
-        blank. A blank has no character whose place more frames would tell, and it reads as nothing
-        whatever the model would imagine in it (``lineshape.has_ink``), so running the model is waste."""
-        p = np.zeros((self.engine.info.frame_rows, len(self.charset)), np.float32)
-        p[:, 0] = 1.0
-        return p
+    def _blank_posteriors(self, windows: list[Window]) -> LinePosteriors:
+        """A blank line's posteriors, without inference: each window one frame (per frame row) certain of
+        the CTC blank. A blank has no character whose place more frames would tell, and it reads as
+        nothing whatever the model would imagine in it (``lineshape.has_ink``), so running the model is
+        waste. Nothing here takes memory per line (read-only views of one row; the windows keep their
+        shapes, not their pixels), so a long run of blank lines waiting for an inked one stays small."""
+        probs = np.broadcast_to(self._blank_row, (self.engine.info.frame_rows, self._blank_row.size))
+        light = tuple(replace(w, tensor=np.broadcast_to(np.float32(0), w.tensor.shape)) for w in windows)
+        return LinePosteriors(light, tuple(probs for _ in light))
 
     def _run_batches(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         """(batch index, N x T x C probabilities): one batch at a time on the engine, or, when there are
