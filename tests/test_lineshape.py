@@ -152,3 +152,17 @@ def test_one_pixel_strokes_are_ink_and_specks_are_not(name):
     specks[20:22, 40:42] = 0  # and a 2 x 2 one
     assert not has_ink(specks)
 
+
+
+def test_a_long_line_keeps_its_strokes_in_the_work_copy():
+    """The check's copy is at most WORK_SIDE long unless its short side would drop below WORK_SHORT:
+    a real line tiled to 16 308 x 88 px (three recognition windows) shrank to 800 x 4, lost its strokes
+    and read as nothing."""
+    from conftest import ROOT
+
+    from hwocr.imageio import load_image
+
+    line = load_image(ROOT / "samples" / "zh-line.png").rgb
+    for n in (1, 18, 30):
+        assert has_ink(np.tile(line, (1, n, 1))), n
+    assert not has_ink(np.full((88, 20000, 3), 250, np.uint8))

@@ -384,3 +384,32 @@ def test_page_output_streamed_a_page_at_a_time_is_the_documents_export(capsys, f
         want = (export.to_json(pages) + "\n" if fmt == "json"
                 else export.to_text(pages, filenames if filenames is not None else len(pages) > 1))
         assert capsys.readouterr().out == want
+
+
+def test_a_page_wider_than_jpeg_allows_is_embedded_scaled_in_the_pdf(monkeypatch):
+    """JPEG holds at most 65 500 px a side: a wider (valid) page is embedded scaled down, its page size
+    and text layer in page units (the whole PDF failed, after every page was read)."""
+    import pypdfium2 as pdfium
+
+    from hwocr.pages import pdfwrite
+    from hwocr.pages.document import PageResult
+
+    monkeypatch.setattr(pdfwrite, "JPEG_MAX_SIDE", 100)
+    enc = pdfwrite.encode_page(np.full((50, 300, 3), 255, np.uint8))
+    assert (enc.width, enc.height, enc.jpeg_width, enc.jpeg_height) == (300, 50, 100, 16)
+    pdf = pdfwrite.write_searchable_pdf([PageResult(300, 50, (), "wide.png", 0, "e", "d", "auto")], [enc], dpi=72)
+    assert pdfium.PdfDocument(pdf).get_page_size(0) == (300.0, 50.0)
+
+
+def test_the_detector_keeps_the_largest_candidates_when_there_are_too_many():
+    """Past max_candidates regions the largest are kept, not the first OpenCV lists: a page whose text
+    sits above thousands of specks lost every line of it."""
+    from hwocr.pages.detect import db_boxes
+
+    prob = np.zeros((400, 400), np.float32)
+    prob[20:40, 20:300] = 1.0  # a line of text at the top
+    for y in range(100, 400, 6):  # specks below it, listed first by OpenCV (bottom to top)
+        for x in range(0, 400, 6):
+            prob[y : y + 3, x : x + 3] = 1.0
+    boxes = db_boxes(prob, min_size=1.0, max_candidates=50)
+    assert len(boxes) <= 50 and any(b[:, 1].max() < 60 and b[:, 0].max() > 250 for b, _ in boxes)

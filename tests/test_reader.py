@@ -257,6 +257,21 @@ def test_blank_lines_are_not_inferred(auto_reader, monkeypatch):
     assert [r.text for r in res] == ["", "今天天气很好我们去公园散步", ""] and sum(windows) == 1
 
 
+def test_arrays_and_input_spec_mappings_get_the_checks_files_and_strings_get():
+    """posteriors applies the aspect limit read_arrays applies (an 8 x 200000 strip took 366 windows and
+    2.2 GB); an input_spec mapping is checked as the KEY=VAL form is (a char view of 50 heights took 1 GB,
+    a max_width of 0 divided by zero)."""
+    from hwocr import Reader
+
+    with pytest.raises(HwocrError, match="too elongated"):
+        Reader(lang="zh").posteriors([np.full((8, 200_000, 3), 255, np.uint8)])
+    for spec, err in (({"char_views": (50.0,)}, "char_views"), ({"max_width": 0}, "max_width"),
+                      ({"interpolation": "cubic"}, "interpolation"), ([1], "expected a mapping")):
+        with pytest.raises(HwocrError, match=err):
+            Reader(lang="zh", input_spec=spec)
+    assert Reader(lang="zh", input_spec={"char_views": []}).engine.info.input.char_views == ()
+
+
 def test_detect_language_rules():
     from hwocr.charsets import LangEvidence, detect_language
 

@@ -149,3 +149,30 @@ def test_packaged_model_checks_its_weights_file_too():
         packaged_path(replace(PPOCR_REC_INT8, weights=(res, size, "0" * 64)))
     with pytest.raises(ModelError, match="missing from the installed"):
         packaged_path(replace(PPOCR_REC_INT8, weights=("data/nothing.bin", size, sha)))
+
+
+def test_a_fifo_in_a_mirror_folder_a_trickling_server_and_an_unwritable_cache_are_one_line(server, tmp_path,
+                                                                                            monkeypatch):
+    """A FIFO in a mirror folder waited for ever; a server trickling bytes (each read within the timeout)
+    took hours, so the whole transfer has a deadline; a cache this user may not write raised a raw
+    PermissionError. Each is now one DownloadError, nothing left behind."""
+    import os
+
+    from hwocr import store
+
+    mirror = tmp_path / "mirror"
+    (mirror / "m").mkdir(parents=True)
+    os.mkfifo(mirror / "m" / "good.bin")
+    cache = tmp_path / "cache"
+    t = time.monotonic()
+    with pytest.raises(DownloadError, match="not a regular file"):
+        Store(cache, mirror=str(mirror)).ensure(spec(server, "good.bin"))
+    assert time.monotonic() - t < 5 and leftovers(cache) == []
+    ticks = iter(range(0, 10**9, 1000))  # every look at the clock: 1000 s later (a server trickling bytes)
+    monkeypatch.setattr(store, "_clock", lambda: next(ticks))
+    with pytest.raises(DownloadError, match="too slow"):
+        Store(cache, timeout=5).ensure(spec(server, "good.bin"))
+    assert leftovers(cache) == []
+    monkeypatch.setattr(store.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.raises(DownloadError, match="cannot write to the model cache"):
+        Store(cache).ensure(spec(server, "good.bin"))

@@ -262,8 +262,9 @@ class Ensemble:
 
             lm = CharLM.for_lang("ja") if reader.decoder == "beam" else None
             second = self.second
-            for i, post in zip(idx, second.posteriors([rgbs[i] for i in idx], batch_size)):
-                out[i] = merge(results[i], second.decode(post), lm=lm, top_k=reader.top_k)
+            # each line decoded as its posteriors arrive (a page of a thousand lines held all of them)
+            for j, post in second._iter_posteriors([rgbs[i] for i in idx], batch_size):
+                out[idx[j]] = merge(results[idx[j]], second.decode(post), lm=lm, top_k=reader.top_k)
         return out
 
     @staticmethod

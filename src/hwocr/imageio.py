@@ -118,7 +118,7 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
     else:
         img = _open_pil(source, name, max_pixels)
         rgb = _pil_to_rgb(img, name)
-    _check_size(rgb.shape[1], rgb.shape[0], name, max_pixels)
+    check_size(rgb.shape[1], rgb.shape[0], name, max_pixels)
     return LoadedImage(np.ascontiguousarray(rgb), name)
 
 
@@ -135,7 +135,7 @@ def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
         allowed = {f.pil for f in FORMATS} | {"MPO"}
         if source.format is not None and source.format not in allowed:  # e.g. an EpsImageFile: load() runs gs
             raise ImageError(f"{name}: {source.format} is not accepted (hwocr reads {SUPPORTED})")
-        _check_size(source.size[0], source.size[1], name, max_pixels)
+        check_size(source.size[0], source.size[1], name, max_pixels)
         return source
     data = read_source(source, name)
     fmt = sniff(data, name)
@@ -152,7 +152,7 @@ def _open_pil(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
             raise InputTooLarge(f"{name}: image is too large (decompression bomb guard)") from None
         except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt headers
             raise ImageError(f"{name}: corrupt image ({_short(e)})") from None
-    _check_size(img.size[0], img.size[1], name, max_pixels)
+    check_size(img.size[0], img.size[1], name, max_pixels)
     return img
 
 
@@ -277,14 +277,14 @@ def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
-def _check_size(w: int, h: int, name: str, max_pixels: int) -> None:
+def check_size(w: int, h: int, name: str, max_pixels: int) -> None:
     if w <= 0 or h <= 0:
         raise ImageError(f"{name}: image is empty ({w}x{h} px)")
     if w < MIN_SIDE or h < MIN_SIDE:
         raise ImageError(f"{name}: image is too small to hold text ({w}x{h} px)")
     if w * h > max_pixels:
         raise InputTooLarge(
-            f"{name}: image is too large ({w}x{h} px = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP)"
+            f"{name}: image is too large ({w}x{h} px = {w * h / 1e6:.3g} MP, limit {max_pixels / 1e6:.3g} MP)"
         )
 
 

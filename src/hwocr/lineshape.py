@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: the check runs on a copy at most this many pixels on its long side
+#: the check runs on a copy at most this many pixels on its long side, unless that would make its short
+#: side less than WORK_SHORT pixels: a 16 308 x 88 line (three recognition windows) shrunk to 800 x 4 lost
+#: its strokes, was taken for a blank and read as nothing
 WORK_SIDE = 800
+WORK_SHORT = 32
 #: an image whose short side is at least this many pixels is a page or a photo, not a line crop
 PAGE_SIDE = 2000
 #: ink must be this much darker than the background (grey levels) to count
@@ -77,12 +80,13 @@ def ink_mask(rgb: np.ndarray) -> np.ndarray | None:
 
 
 def _work_grey(rgb: np.ndarray) -> np.ndarray:
-    """A grey copy at most :data:`WORK_SIDE` pixels on its long side."""
+    """A grey copy at most :data:`WORK_SIDE` pixels on its long side, or :data:`WORK_SHORT` on its short
+    side when that is larger (a long line keeps its strokes)."""
     import cv2
 
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
     h, w = grey.shape
-    s = min(1.0, WORK_SIDE / max(h, w))
+    s = min(1.0, max(WORK_SIDE / max(h, w), WORK_SHORT / min(h, w)))
     if s < 1:
         grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return grey

@@ -23,7 +23,7 @@ from .charsets import (AUTO, BY_EVIDENCE, BY_HINT, BY_PAGE, LANG_CHOICES, LANGS,
                        read_charlist)
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
-from .engines.modelcard import parse_input_option
+from .engines.modelcard import check_input, parse_input_option
 from .errors import HwocrError, ImageError, InputTooLarge, ModelError
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .lineshape import has_ink
@@ -128,6 +128,11 @@ class Reader:
             restrict = default_restrict
         if isinstance(input_spec, str):
             input_spec = parse_input_option(input_spec)
+        elif input_spec is not None:  # a mapping gets the checks the string form gets
+            if not isinstance(input_spec, Mapping):
+                raise ModelError(f"input_spec: expected a mapping of InputSpec fields or 'KEY=VAL,...', "
+                                 f"got {type(input_spec).__name__}")
+            input_spec = check_input(dict(input_spec), "input_spec")
         keep = language_filter(lang) if restrict else None
         # the restriction is applied inside the model (its head cut to the language) when possible
         self.engine: Engine = load_engine(engine, lang, device, store=store, precision=precision,
@@ -227,17 +232,44 @@ class Reader:
             check_line_shape(rgb, f"<line {k}>")
         if groups is None or self.lang != AUTO:
             return list(self._iter_results(rgbs, batch_size, hint))
-        posts = self.posteriors(rgbs, batch_size)
-        ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
-        for g, post in zip(groups, posts, strict=True):
-            ev[g] += self.evidence(post)
-        decided = block_languages(ev, hint)
-        res = [replace(self._decode(post, decided[g][0]), lang_by=_by_block(decided[g][1]))
-               for g, post in zip(groups, posts)]
+        groups = list(groups)
+        if len(groups) != len(rgbs):
+            raise ModelError(f"groups: one per line is needed ({len(groups)} for {len(rgbs)} lines)")
+        res = self._read_groups(rgbs, groups, batch_size, hint)
         return self._ensemble.refine(self, res, rgbs, batch_size) if self._ensemble is not None else res
+
+    def _read_groups(self, rgbs: list[np.ndarray], groups: list, batch_size: int | None,
+                     hint: str | None) -> list[LineResult]:
+        """:meth:`read_arrays` with ``groups`` (lang auto), this reader's own model: each group's language
+        from all its lines' evidence (:func:`~hwocr.charsets.block_languages`)."""
+        own: dict[int, LangEvidence] = {}
+        kept: dict[int, LinePosteriors | dict[str, LineResult]] = {}
+        held = 0
+        for i, post in self._iter_posteriors(rgbs, batch_size):  # (in completion order)
+            own[i] = self.evidence(post)
+            # a line waits for its block's language with its posteriors while those fit in _WAIT_BYTES; past
+            # that it is decoded both ways at once (the same reading): a page of a thousand isolated marks
+            # kept every window's full matrix, 16 GB for a 2.5 MP page
+            if held + _nbytes(post) <= self._WAIT_BYTES:
+                kept[i] = replace(post, probs=_own_copies(post.probs), views=_own_copies(post.views))
+                held += _nbytes(post)
+            else:
+                kept[i] = {lg: self._decode(post, lg) for lg in LANGS}
+        ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
+        for i, g in enumerate(groups):  # summed in input order: the same sums whatever finished first
+            ev[g] += own.pop(i)
+        decided = block_languages(ev, hint)
+        res = []
+        for i, g in enumerate(groups):
+            lang, by = decided[g]
+            k = kept.pop(i)
+            res.append(replace(self._decode(k, lang) if isinstance(k, LinePosteriors) else k[lang], lang_by=_by_block(by)))
+        return res
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
         rgbs = [_as_rgb(rgb, k, self.max_pixels) for k, rgb in enumerate(rgbs)]
+        for k, rgb in enumerate(rgbs):
+            check_line_shape(rgb, f"<line {k}>")  # as read_arrays: the work grows with the windows
         out: dict[int, LinePosteriors] = dict(self._iter_posteriors(rgbs, batch_size))
         return [out[i] for i in range(len(out))]
 
@@ -597,7 +629,7 @@ def _as_rgb(a: Any, k: int, max_pixels: int) -> np.ndarray:
     """``a`` as the H x W x 3 uint8 array the pipeline reads (as it is when it already is one); any
     other array is converted by the image loader, or refused with its one-line ImageError."""
     if isinstance(a, np.ndarray) and a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and a.size:
-        return a
+        return a  # (no pixel limit: the caller holds it already, and a line's work is bounded by its aspect)
     if not isinstance(a, np.ndarray):
         raise ImageError(f"<line {k}>: expected a numpy array, got {type(a).__name__} "
                          f"(Reader.read_batch takes files, bytes and PIL images)")

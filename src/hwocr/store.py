@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -120,13 +121,20 @@ class Store:
             raise
 
     def _fetch(self, spec: FileSpec, url: str, dest: Path, reporthook: Callable[[int], None] | None) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+        except OSError as e:  # a read-only cache, or one this user may not write
+            raise DownloadError(f"{dest.parent}: cannot write to the model cache ({e.strerror or e})") from None
         tmp_path = Path(tmp)
+        # the whole transfer has a deadline too (the timeout bounds one read: a server trickling a byte
+        # every few seconds would take hours); MIN_RATE is far below any real link
+        deadline = _clock() + self.timeout + spec.size / MIN_RATE
         try:
             h = hashlib.new(spec.algo)
             n = 0
             bar = self._bar(spec, dest.name)
             try:
+                _check_local(url)
                 req = urllib.request.Request(url, headers={"User-Agent": "hwocr"})
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp, os.fdopen(fd, "wb") as out:
                     fd = -1
@@ -137,6 +145,9 @@ class Store:
                         n += len(chunk)
                         if n > spec.size:
                             raise DownloadError(f"{url}: server sent more than the expected {spec.size} bytes")
+                        if _clock() > deadline:
+                            raise DownloadError(f"{url}: too slow ({n} of {spec.size} bytes in "
+                                                f"{self.timeout + spec.size / MIN_RATE:.0f} s); not installed")
                         h.update(chunk)
                         out.write(chunk)
                         if bar is not None:
@@ -182,6 +193,22 @@ class Store:
 
 
 MIRROR_SCHEMES = ("http", "https", "file")
+#: bytes per second below which a download is given up (over the whole file, after the read timeout)
+MIN_RATE = 16 * 1024
+_clock = time.monotonic
+
+
+def _check_local(url: str) -> None:
+    """A file:// URL (a mirror folder) must name a regular file: a FIFO there waited for ever."""
+    if not url.startswith("file:"):
+        return
+    from urllib.parse import urlparse
+
+    from .files import regular_size
+
+    path = urllib.request.url2pathname(urlparse(url).path)
+    if os.path.exists(path) and regular_size(path) is None:
+        raise DownloadError(f"{url}: not a regular file in the mirror folder")
 
 
 def mirror_url(mirror: str) -> str:

@@ -173,9 +173,12 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.5, unc
     """DB post-processing of one probability map: [(4 x 2 rotated box in map pixels, score)]."""
     bitmap = (prob > thresh).astype(np.uint8)
     contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    if len(contours) > max_candidates:  # the largest are kept, not the first found (the top of a page
+        # with thousands of specks below its text lost every line)
+        contours = sorted(contours, key=cv2.contourArea, reverse=True)[:max_candidates]
     h, w = prob.shape
     out = []
-    for cnt in contours[:max_candidates]:
+    for cnt in contours:
         if len(cnt) < 3:
             continue
         rect = cv2.minAreaRect(cnt)

@@ -131,6 +131,14 @@ def _better(a: LineResult, b: LineResult) -> bool:
     return a.confidence > b.confidence
 
 
+def _char_sized(quad: np.ndarray, aspect: float = 1.5) -> bool:
+    """Is the box about as wide as tall (at most ``aspect`` either way): one character, whichever the
+    direction of its block?"""
+    q = np.asarray(quad, dtype=np.float64).reshape(4, 2)
+    a, b = np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[2] - q[1])
+    return max(a, b) <= aspect * max(min(a, b), 1e-6)
+
+
 def _line_crops(rgb: np.ndarray, quad: np.ndarray, vertical: bool, turn: str, mode: str) -> list[Crop]:
     """The crop(s) to read for one line: vertical columns rotated and/or reflowed (``mode``)."""
     c = crop_line(rgb, quad, vertical, turn)
@@ -163,9 +171,13 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
     geoms = build_lines(list(boxes), direction)
     crops: list[Crop] = []
     owners: list[int] = []
+    # an undecided block is also read the other way, but not a lone character's box: the other way adds
+    # no reading of it (turned it is no character, reflowed the same crop), and an answer sheet of a
+    # thousand isolated characters was read three times each
+    both = [g.ambiguous and not _char_sized(g.quad) for g in geoms]
     for k, g in enumerate(geoms):
         cs = _line_crops(rgb, g.quad, g.direction == "vertical", turn, vertical)
-        if g.ambiguous:  # undecided block: also read it the other way
+        if both[k]:
             cs += _line_crops(rgb, g.quad, g.direction != "vertical", turn, vertical)
         crops += cs
         owners += [k] * len(cs)
@@ -179,7 +191,7 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
     lines = []
     for k, g in enumerate(geoms):
         c, r = best[k]
-        notes = ("direction:both-read",) if g.ambiguous else ()
+        notes = ("direction:both-read",) if both[k] else ()
         lines.append(_to_line(g, c, r, notes))
     h, w = rgb.shape[:2]
     return PageResult(w, h, tuple(lines), source, page, reader.engine.name, det.name, direction)

@@ -57,15 +57,27 @@ def _tounicode(chars: list[str]) -> bytes:
 class EncodedImage:
     """A page image already compressed for the PDF (a long document keeps these, not the pixels)."""
 
-    width: int
+    width: int  # the page's pixels (the text layer's coordinates)
     height: int
     jpeg: bytes
+    jpeg_width: int = 0  # the JPEG's own size, when it had to be smaller than the page (0: the page's)
+    jpeg_height: int = 0
+
+
+#: JPEG holds at most this many pixels per side (libjpeg): a wider page is embedded scaled down, its text
+#: layer still in page units (a 66 000 px page failed the whole PDF after every page was read)
+JPEG_MAX_SIDE = 65_500
 
 
 def encode_page(rgb: np.ndarray, quality: int = 85) -> EncodedImage:
+    h, w = rgb.shape[:2]
+    img = Image.fromarray(rgb).convert("RGB")
+    s = min(1.0, JPEG_MAX_SIDE / max(w, h))
+    if s < 1:
+        img = img.resize((max(1, int(w * s)), max(1, int(h * s))), Image.Resampling.BOX)
     buf = io.BytesIO()
-    Image.fromarray(rgb).convert("RGB").save(buf, "JPEG", quality=quality)
-    return EncodedImage(rgb.shape[1], rgb.shape[0], buf.getvalue())
+    img.save(buf, "JPEG", quality=quality)
+    return EncodedImage(w, h, buf.getvalue(), img.width, img.height)
 
 
 def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray | EncodedImage], dpi: float = 200,
@@ -109,7 +121,8 @@ def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray | EncodedI
     for page, rgb in zip(pages, images):
         enc = rgb if isinstance(rgb, EncodedImage) else encode_page(rgb, quality)
         w, h = enc.width, enc.height
-        img = add(stream(f"/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB "
+        jw, jh = enc.jpeg_width or w, enc.jpeg_height or h
+        img = add(stream(f"/Type /XObject /Subtype /Image /Width {jw} /Height {jh} /ColorSpace /DeviceRGB "
                          f"/BitsPerComponent 8 /Filter /DCTDecode", enc.jpeg))
         wp, hp = w * k, h * k
         ops = [f"q {wp:.2f} 0 0 {hp:.2f} 0 0 cm /Im0 Do Q", "BT 3 Tr"]
