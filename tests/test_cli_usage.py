@@ -180,6 +180,23 @@ def test_models_verify_info_for_embedded_and_empty_cache(tmp_path):
         assert "None" not in out and not re.search(r"accuracy:\s*$", out, re.M) and "input: " in out
 
 
+def test_models_verify_reports_a_model_cached_in_part(tmp_path):
+    """A cached .xml without its .bin (a download cut short by hand, a deleted file) cannot load: verify
+    says which file is missing and exits 1 (it printed "ok" for the .xml and exited 0)."""
+    from hwocr.registry import DETECTION_MODELS
+    from hwocr.store import Store
+
+    m = DETECTION_MODELS["horizontal-text-detection-0001"]
+    xml, binf = next(iter(m.files.values()))
+    path = Store(tmp_path).path(xml)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"<net/>")
+    r = run("models", "verify", m.name, "--model-dir", tmp_path)
+    assert r.exit_code == 1, r.stdout
+    assert f"BAD      {Store(tmp_path).path(binf)}: missing, though other files" in r.stdout
+    assert sum(ln.startswith("BAD") for ln in r.stdout.splitlines()) == 2  # the .bin missing, the .xml wrong
+
+
 def _spec(tmp_path, data: bytes, rel: str = "m/sub/w.bin"):
     from hwocr.registry import FileSpec
 

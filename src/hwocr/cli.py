@@ -409,12 +409,22 @@ def models_verify(names, model_dir, mirror, offline):
         if not present:
             click.echo(f"absent   {m.name}: not in {st.root} (hwocr models download {m.name})")
             bad += bool(names)
+            continue
+        # a precision cached in part (its .xml without its .bin, or no charlist) cannot load: say so
+        need = [f for pair in m.files.values() if any(g in present for g in pair) for f in pair]
+        need += [m.charlist] if m.charlist else []
+        for f in need:
+            if f not in present:
+                click.echo(f"BAD      {st.path(f)}: missing, though other files of {m.name} are cached "
+                           f"(hwocr models download {m.name})")
+                bad += 1
         for f in present:
             try:
                 verify_file(st.path(f), f)
                 click.echo(f"ok       {st.path(f)}")
-            except HwocrError as e:
-                click.echo(f"BAD      {e}")
+            except (HwocrError, OSError) as e:  # (OSError: a file this user may not read)
+                why = e if isinstance(e, HwocrError) else f"{st.path(f)}: cannot read ({e.strerror or e})"
+                click.echo(f"BAD      {why}")
                 bad += 1
     if bad:
         sys.exit(EXIT_ERROR)
