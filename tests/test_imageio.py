@@ -98,6 +98,9 @@ def test_palette_cmyk_bilevel_and_la_modes():
         rgb = load_image(im).rgb
         assert rgb.shape == (20, 40, 3), mode
         assert rgb[0, 0].min() > 200 and rgb[10, 20].max() < 60, mode
+    # premultiplied grey + alpha, which Pillow cannot turn into RGBA directly (a raw ValueError)
+    la = base.convert("L").convert("LA").convert("La")
+    assert la.mode == "La" and np.array_equal(load_image(la).rgb, load_image(base).rgb)
 
 
 def test_cmyk_jpeg_file(tmp_path):

@@ -270,6 +270,9 @@ def test_arrays_and_input_spec_mappings_get_the_checks_files_and_strings_get():
         with pytest.raises(HwocrError, match=err):
             Reader(lang="zh", input_spec=spec)
     assert Reader(lang="zh", input_spec={"char_views": []}).engine.info.input.char_views == ()
+    for kw in ({"top_k": 1.5}, {"batch_size": 2.5}, {"batch_size": "2"}, {"top_k": -1}, {"max_pixels": 0}):
+        with pytest.raises(HwocrError, match="must be a whole number"):  # (a raw error at read time before)
+            Reader(lang="zh", **kw)
 
 
 def test_detect_language_rules():

@@ -209,7 +209,7 @@ def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
         img = img.convert("RGBA")
         mode = "RGBA"
     if mode in ("LA", "La", "PA"):
-        img = img.convert("RGBA")
+        img = (img.convert("LA") if mode == "La" else img).convert("RGBA")  # (Pillow: no La -> RGBA)
         mode = "RGBA"
     if mode in ("RGBA", "RGBa"):
         return _array_to_rgb(np.asarray(img.convert("RGBA")), name)

@@ -111,8 +111,10 @@ class Reader:
             decoder = default_decoder
         if decoder not in DECODERS:
             raise ModelError(f"unknown decoder {decoder!r} (expected one of: {', '.join(DECODERS)})")
-        if top_k < 0:
-            raise ModelError("top_k must be >= 0")
+        for name, v, lo in (("top_k", top_k, 0), ("batch_size", batch_size, 1), ("max_pixels", max_pixels, 1),
+                            ("max_windows", max_windows, 1)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ModelError(f"{name} must be a whole number >= {lo}, got {v!r:.40}")
         self.lang = lang
         self.decoder = decoder
         self.top_k = top_k
