@@ -187,3 +187,19 @@ def test_graph_matches_openvino():
         got = m(torch.from_numpy(x)).numpy()
     assert np.abs(got - OVSession(path)(x)).max() < 1e-4
     assert sum(p.numel() for p in m.parameters()) > 5_000_000  # every weight trainable (classifier included)
+
+
+def test_a_tall_sample_is_kept_at_a_few_times_the_model_height(tmp_path):
+    """Every step scales a sample to the model's height: a photo is kept at KEEP_HEIGHTS x that height
+    (40 photos of 2 800 x 2 800 px held 0.9 GB); a line that is smaller is kept as it is."""
+    from PIL import Image
+
+    from hwocr.train.data import KEEP_HEIGHTS
+
+    d = make_folder(tmp_path / "d", [("a.png", LINE), ("big.png", LINE)])
+    small = np.asarray(Image.open(d / "a.png").convert("RGB"))
+    Image.fromarray(small).resize((small.shape[1] * 5, small.shape[0] * 5)).save(d / "big.png")
+    a, big = load_folder(d, CHARSET, PPOCR_REC.input).samples
+    assert np.array_equal(a.rgb, small)
+    assert big.rgb.shape[0] == KEEP_HEIGHTS * PPOCR_REC.input.height
+    assert abs(big.rgb.shape[1] / big.rgb.shape[0] - small.shape[1] / small.shape[0]) < 0.02
