@@ -141,6 +141,9 @@ def test_cli_errors_are_one_line(tmp_path):
     r = CliRunner().invoke(cli, ["finetune", str(d), "--lang", "zh", "-o", str(tmp_path / "m")])
     assert r.exit_code == 1 and "not of the chosen --lang: 東" in r.output  # not simplified Chinese
     assert not (tmp_path / "m").exists()
+    # an -o that cannot be made (under a file) is refused before training, not after it (a raw error then)
+    r = CliRunner().invoke(cli, ["finetune", str(d), "--lang", "ja", "-o", str(d / "a.png" / "m")])
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "cannot be created" in r.output, r.output
 
 
 def test_without_torch_the_command_says_what_to_install(tmp_path, monkeypatch):

@@ -73,6 +73,7 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HwocrError(f"{out}: already exists and is not an empty folder (choose a new -o folder)")
+    _check_writable(out)  # before training, not after minutes of it
     path, name, spec, sha = base_model(base)
     model = OnnxModule.load(path)
     charset = charset_of(model)
@@ -98,6 +99,17 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
                     {"base": name, "base_sha256": sha, "created": dt.datetime.now(dt.timezone.utc).isoformat(
                         timespec="seconds"), "hwocr": __version__, "lang": lang, "data": summary})
     return FinetuneResult(out, report, summary)
+
+
+def _check_writable(out: Path) -> None:
+    """``out`` can be made: its nearest existing folder above it is a folder this user may write."""
+    import os
+
+    above = out.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir() or not os.access(above, os.W_OK | os.X_OK):
+        raise HwocrError(f"{out}: cannot be created ({above} is not a folder this user may write in)")
 
 
 def write_model_dir(out: Path, model: OnnxModule, charset: tuple[str, ...], spec: InputSpec, lang: str,
