@@ -425,5 +425,5 @@ def test_empty_output_folder_is_a_usage_error(tmp_path):
                              "--runner", "local", "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=ENV, cwd=tmp_path)
     rc, _, err = finish(proc)
-    assert rc == 2 and err.startswith("hwocr: error: ") and "an empty file name" in err and len(err.splitlines()) == 1
+    assert rc == 2 and err.startswith("hwocr: error: ") and "--output': empty" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())

@@ -75,7 +75,7 @@ def not_empty(ctx, param, value):
     """An option given as '' (an unset shell variable) is a usage error: '' would mean the current folder
     (--model-dir, --engine) or nothing at all (--mirror: then the download went to the network)."""
     if value is not None and not str(value).strip():
-        raise click.BadParameter("empty; leave the option out for the default", ctx, param)
+        raise click.BadParameter("empty (an unset shell variable?)", ctx, param)
     return value
 
 

@@ -238,16 +238,25 @@ def _array_to_rgb(a: np.ndarray, name: str) -> np.ndarray:
 _BAND_ROWS = 256
 
 
-def _on_white(a: np.ndarray) -> np.ndarray:
-    """RGBA (uint8) composited onto white, band by band: a 64 MP transparent PNG (a 266 KB file) needed
-    3.4 GB of float temporaries at once."""
-    out = np.empty(a.shape[:2] + (3,), np.uint8)
+def _by_bands(a: np.ndarray, shape: tuple[int, ...], fn) -> np.ndarray:
+    """uint8 ``fn(band)`` of each band of :data:`_BAND_ROWS` rows of ``a``, into one array of ``shape``:
+    the float temporaries of one band, not of the whole image (a 64 MP transparent PNG, a 266 KB file,
+    needed 3.4 GB of them at once)."""
+    out = np.empty(shape, np.uint8)
     for y in range(0, a.shape[0], _BAND_ROWS):
-        band = a[y : y + _BAND_ROWS]
-        alpha = band[:, :, 3:4].astype(np.float32) / 255.0
-        rgb = band[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
-        out[y : y + _BAND_ROWS] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        out[y : y + _BAND_ROWS] = fn(a[y : y + _BAND_ROWS])
     return out
+
+
+def _on_white(a: np.ndarray) -> np.ndarray:
+    """RGBA (uint8) composited onto white."""
+
+    def band(b: np.ndarray) -> np.ndarray:
+        alpha = b[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = b[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+    return _by_bands(a, a.shape[:2] + (3,), band)
 
 
 def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
@@ -271,10 +280,7 @@ def _to_uint8(a: np.ndarray, name: str) -> np.ndarray:
     elif lo >= 0 and hi <= 255:
         lo, hi = 0.0, 255.0
     span = hi - lo or 1.0
-    out = np.empty(a.shape, np.uint8)
-    for y in range(0, a.shape[0], _BAND_ROWS):  # float64 temporaries of a band, not of the whole image
-        out[y : y + _BAND_ROWS] = ((a[y : y + _BAND_ROWS].astype(np.float64) - lo) * (255.0 / span) + 0.5).clip(0, 255)
-    return out
+    return _by_bands(a, a.shape, lambda b: ((b.astype(np.float64) - lo) * (255.0 / span) + 0.5).clip(0, 255))
 
 
 def check_size(w: int, h: int, name: str, max_pixels: int) -> None:

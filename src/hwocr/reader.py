@@ -227,8 +227,7 @@ class Reader:
         from all its lines. ``hint`` (zh or ja; lang auto only): the language of the text around these
         lines (the lines written before them on a pad), which a line whose own characters do not
         decide its language reads as (``LineResult.lang_by`` says what decided each line)."""
-        if hint is not None and hint not in LANGS:
-            raise ModelError(f"unknown language hint {hint!r} (expected one of: {', '.join(LANGS)})")
+        _check_hint(hint)
         rgbs = [_as_rgb(rgb, k, self.max_pixels) for k, rgb in enumerate(rgbs)]
         for k, rgb in enumerate(rgbs):
             check_line_shape(rgb, f"<line {k}>")
@@ -249,14 +248,8 @@ class Reader:
         held = 0
         for i, post in self._iter_posteriors(rgbs, batch_size):  # (in completion order)
             own[i] = self.evidence(post)
-            # a line waits for its block's language with its posteriors while those fit in _WAIT_BYTES; past
-            # that it is decoded both ways at once (the same reading): a page of a thousand isolated marks
-            # kept every window's full matrix, 16 GB for a 2.5 MP page
-            if held + _nbytes(post) <= self._WAIT_BYTES:
-                kept[i] = replace(post, probs=_own_copies(post.probs), views=_own_copies(post.views))
-                held += _nbytes(post)
-            else:
-                kept[i] = {lg: self._decode(post, lg) for lg in LANGS}
+            # (a page of a thousand isolated marks kept every window's full matrix: 16 GB for 2.5 MP)
+            kept[i], held = self._waiting(post, held)
         ev: dict[int, LangEvidence] = defaultdict(LangEvidence)
         for i, g in enumerate(groups):  # summed in input order: the same sums whatever finished first
             ev[g] += own.pop(i)
@@ -264,9 +257,21 @@ class Reader:
         res = []
         for i, g in enumerate(groups):
             lang, by = decided[g]
-            k = kept.pop(i)
-            res.append(replace(self._decode(k, lang) if isinstance(k, LinePosteriors) else k[lang], lang_by=_by_block(by)))
+            res.append(replace(self._settled(kept.pop(i), lang), lang_by=_by_block(by)))
         return res
+
+    def _waiting(self, post: LinePosteriors, held: int) -> tuple[LinePosteriors | dict[str, LineResult], int]:
+        """A line that waits for its language (its group's vote, its block's): its own copy of its
+        posteriors while all waiting lines' fit in :attr:`_WAIT_BYTES` (``held`` bytes so far, returned
+        with it), else its reading in both languages at once (the same reading either way)."""
+        n = _nbytes(post)
+        if held + n <= self._WAIT_BYTES:  # its own copy: not its whole batch kept
+            return replace(post, probs=_own_copies(post.probs), views=_own_copies(post.views)), held + n
+        return {lg: self._decode(post, lg) for lg in LANGS}, held
+
+    def _settled(self, kept: LinePosteriors | dict[str, LineResult], lang: str) -> LineResult:
+        """A waiting line (:meth:`_waiting`) read as ``lang``."""
+        return self._decode(kept, lang) if isinstance(kept, LinePosteriors) else kept[lang]
 
     def posteriors(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[LinePosteriors]:
         rgbs = [_as_rgb(rgb, k, self.max_pixels) for k, rgb in enumerate(rgbs)]
@@ -393,8 +398,7 @@ class Reader:
         do not decide reads as (``PageLine.lang_by`` "hint"). Returns a ``hwocr.pages.document.PageResult``."""
         from .pages.document import read_page
 
-        if hint is not None and hint not in LANGS:
-            raise ModelError(f"unknown language hint {hint!r} (expected one of: {', '.join(LANGS)})")
+        _check_hint(hint)
         return read_page(self, source, page=page, detector=detector, direction=direction, dpi=dpi, vertical=vertical,
                          hint=hint)
 
@@ -449,9 +453,7 @@ class Reader:
                 lang, by = doc.decide(ev)
                 if isinstance(kept, LinePosteriors):
                     held -= _nbytes(kept)
-                    ready[k] = replace(self._decode(kept, lang), lang_by=by)
-                else:
-                    ready[k] = replace(kept[lang], lang_by=by)
+                ready[k] = replace(self._settled(kept, lang), lang_by=by)
             counted = upto
 
         for i, post in self._iter_posteriors(rgbs, batch_size):
@@ -463,11 +465,9 @@ class Reader:
                 votes[i] = ev.language()
                 if ev.decisive > WEAK_DECISIVE:
                     ready[i] = replace(self._decode(post, ev.language()), lang_by=BY_EVIDENCE)
-                elif held + _nbytes(post) <= self._WAIT_BYTES:  # its own copy: not its whole batch kept
-                    weak[i] = (ev, replace(post, probs=_own_copies(post.probs), views=_own_copies(post.views)))
-                    held += _nbytes(post)
                 else:
-                    weak[i] = (ev, {lg: self._decode(post, lg) for lg in LANGS})
+                    kept, held = self._waiting(post, held)
+                    weak[i] = (ev, kept)
                 group = counted + self._VOTE_LINES
                 while all(k in votes for k in range(counted, group)):
                     count(group)
@@ -591,6 +591,11 @@ class Reader:
 #: buffers the runtime keeps: 4 lines of 512 columns, or one of up to 4096; 2000 distinct widths peaked at
 #: 480 MB with 2048 against 603 MB with 4096, at the same speed)
 BATCH_COLUMNS = 2048
+
+
+def _check_hint(hint: str | None) -> None:
+    if hint is not None and hint not in LANGS:
+        raise ModelError(f"unknown language hint {hint!r} (expected one of: {', '.join(LANGS)})")
 
 
 def _by_block(by: str) -> str:

@@ -12,19 +12,13 @@ from ..errors import HwocrError
 from ..jsontext import dumps
 
 
-def _folder(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if not value:  # Path("") is the current folder: an unset shell variable must not write there
-        raise click.BadParameter("an empty file name")
-    return value
-
-
 def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
 @click.command("batch")
 @click.argument("inputs", nargs=-1)
-@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), callback=_folder,
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), callback=not_empty,
               help="Output folder: JSON-lines shards of page records (resumable: a rerun skips what is there).")
 @click.option("--manifest", "manifests", multiple=True, type=click.Path(dir_okay=False),
               help="File listing inputs, one path per line (repeatable; also as @FILE).")
