@@ -427,3 +427,200 @@ def test_empty_output_folder_is_a_usage_error(tmp_path):
     rc, _, err = finish(proc)
     assert rc == 2 and err.startswith("hwocr: error: ") and "--output': empty" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_a_commit_that_fails_after_its_shard_is_in_place_is_not_written_twice(tmp_path, monkeypatch):
+    """A full disk when the index is written (the shard already renamed into place): the job commits
+    the same records again on its way out, which wrote a second shard of them (every page twice); a
+    shard that cannot be written leaves no half copy holding the space."""
+    import errno
+
+    from hwocr.batch import store as store_mod
+
+    real = os.replace
+
+    def full_disk(src, dst):
+        if Path(dst).suffix == ".keys" or Path(dst).name == "pages-000002.jsonl":
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(store_mod.os, "replace", full_disk)
+    with Store(tmp_path) as st:
+        with pytest.raises(OSError):
+            st.commit([_rec("a"), _rec("b")])
+        assert st.commit([_rec("a"), _rec("b")]) == 0  # (_drain's finally)
+        with pytest.raises(OSError):
+            st.commit([_rec("c")])
+        assert st.done == {"a": True, "b": True}
+        assert not list(tmp_path.glob(".*.tmp")) and not list((tmp_path / "index").glob(".*.tmp"))
+    monkeypatch.setattr(store_mod.os, "replace", real)
+    with Store(tmp_path) as st:  # the index is rebuilt from the shard
+        assert [r["key"] for r in st.records()] == ["a", "b"] and st.done == {"a": True, "b": True}
+
+
+def test_an_output_folder_that_cannot_be_opened_does_not_keep_its_lock(tmp_path):
+    """A corrupt shard is one line; the Store that failed released the folder's lock (it stayed held
+    while the exception lived: the next open in this process said another job was writing)."""
+    (tmp_path / "pages-000001.jsonl").write_text('{"key": "a", "fi\n')
+    with pytest.raises(HwocrError, match="corrupt batch output") as e:
+        Store(tmp_path)
+    (tmp_path / "pages-000001.jsonl").unlink()
+    with Store(tmp_path) as st:
+        assert st.done == {}
+    assert e.value  # (the exception, and its traceback, still alive here)
+
+
+def _export(tmp_path: Path, files: list[Path], exports=("hocr",)):
+    from hwocr.batch.job import run_job
+    from hwocr.batch.settings import Settings
+
+    return run_job([str(f) for f in files], str(tmp_path / "out"), Settings(), lambda: _PageRunner(),
+                   exports=list(exports))
+
+
+def test_documents_with_long_names_are_exported(tmp_path):
+    """An 80-character CJK name (240 bytes, a legal file) made a docs name over 255 bytes: the export of
+    it and of every document after it failed, on every rerun."""
+    from PIL import Image
+
+    files = [tmp_path / ("漢" * 80 + ".png"), tmp_path / "z.png"]
+    for f in files:
+        Image.new("L", (40, 30), 255).save(f)
+    _export(tmp_path, files, ("hocr", "pdf"))
+    names = sorted(p.name for p in (tmp_path / "out" / "docs").iterdir())
+    assert len(names) == 4 and names[0].startswith("z-") and names[-1].startswith("漢" * 66 + "-")
+    assert all(len(os.fsencode(n)) < 240 for n in names)
+
+
+def test_hand_edited_records_stop_the_export_in_one_line(tmp_path):
+    """A record without a field (a KeyError traceback) or with a string where the page's size goes
+    (markup in the hOCR) is a one-line corrupt-output error; nothing is written from it."""
+    from PIL import Image
+
+    f = tmp_path / "a.png"
+    Image.new("L", (40, 30), 255).save(f)
+    _export(tmp_path, [f], ())
+    shard = tmp_path / "out" / "pages-000001.jsonl"
+    good = json.loads(shard.read_text())
+    for edit, why in [(lambda r: r.pop("lines"), "no 'lines'"), (lambda r: r.pop("file"), "no 'file'"),
+                      (lambda r: r.update(width='1"><script>'), "is not a whole number"),
+                      (lambda r: r.update(lines=[{"text": "x"}]), "no 'confidence'")]:
+        rec = dict(good)
+        edit(rec)
+        shard.write_text(json.dumps(rec) + "\n")
+        with pytest.raises(HwocrError, match="corrupt batch output") as e:
+            _export(tmp_path, [f])
+        assert why in str(e.value) and "\n" not in str(e.value)
+        assert not list((tmp_path / "out" / "docs").iterdir())
+
+
+def test_paths_longer_than_any_file_name_are_one_problem_each(tmp_path):
+    """A manifest line of megabytes became a record three times its size (file, source, error), past
+    what a shard is read back with: every later export of the job failed as corrupt output."""
+    long = "y" * 5000 + ".png"
+    (tmp_path / "m.txt").write_text(f"a.png\n{long}\n")
+    problems: list[str] = []
+    got = list(expand_paths([str(tmp_path / long[:4200]), "@" + str(tmp_path / "m.txt")], problems))
+    assert got == [str(tmp_path / "a.png")]
+    assert len(problems) == 2 and all("longer than any file can be named" in p and len(p) < 200 for p in problems)
+
+
+class _DyingPool:
+    """Stands for the process pool: each page is read in a thread; a page named poison*.png kills the
+    pool as a worker's death does (every page in flight fails with BrokenProcessPool)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock, self.flight, self.broken = threading.Lock(), [], False
+
+    def submit(self, fn, item):
+        import threading
+        from concurrent.futures import Future
+
+        fut = Future()
+        with self.lock:
+            self.flight.append(fut)
+        threading.Timer(0.005 if "poison" in item.path else 0.04, self._run, (fut, item)).start()
+        return fut
+
+    def _run(self, fut, item) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        with self.lock:
+            if self.broken:
+                return
+            if "poison" in item.path:
+                self.broken = True
+                for f in self.flight:
+                    if not f.done():
+                        f.set_exception(BrokenProcessPool("a worker died"))
+                return
+            self.flight.remove(fut)
+            fut.set_result({"key": item.key, "file": item.path, "page": 0, "error": None})
+
+    def shutdown(self, wait=True, cancel_futures=False) -> None:
+        pass
+
+
+def test_a_page_that_kills_its_worker_fails_alone(monkeypatch):
+    """The pages in flight beside one that kills the worker are read again, not failed with it: they
+    were resubmitted together and died with it MAX_TRIES times, recorded as failed (and a rerun skips
+    failed pages, so they were lost for good)."""
+    from hwocr.batch.runners import MAX_TRIES, LocalRunner
+
+    monkeypatch.setattr(LocalRunner, "_new_pool", lambda self: _DyingPool())
+    runner = LocalRunner.__new__(LocalRunner)
+    runner.workers, runner.window = 2, 4
+    runner._pool = runner._new_pool()
+    items = [WorkItem(f"{'poison' if i == 1 else 'p'}{i}.png", 0, 1, f"k{i}") for i in range(8)]
+    recs = list(runner.imap(items))
+    assert sorted(r["key"] for r in recs) == [f"k{i}" for i in range(8)]
+    failed = [r for r in recs if r["error"]]
+    assert [r["key"] for r in failed] == ["k1"] and f"died {MAX_TRIES} times" in failed[0]["error"]
+
+
+def test_pdf_export_skips_a_file_changed_since_it_was_read(tmp_path, monkeypatch):
+    """A scan replaced while the job ran went into the PDF under the text read from the old one."""
+    from PIL import Image
+
+    from hwocr.batch import export
+
+    f = tmp_path / "a.png"
+    Image.new("L", (40, 30), 255).save(f)
+    real = export.export_documents
+
+    def replaced_first(store, keys, settings, formats):
+        Image.new("L", (40, 30), 0).save(f)
+        return real(store, keys, settings, formats)
+
+    monkeypatch.setattr(export, "export_documents", replaced_first)
+    _export(tmp_path, [f], ("hocr", "pdf"))
+    assert [p.suffix for p in (tmp_path / "out" / "docs").iterdir()] == [".hocr"]
+
+
+def test_export_holds_only_the_documents_whose_pages_are_still_coming(tmp_path):
+    """Each document is handed out once its last page's record is read (every record of the job was
+    held until the last shard was read: gigabytes for a long run)."""
+    from hwocr.batch.export import documents
+
+    def rec(file, page, pages, error=None):
+        return {"key": f"{file}#{page}", "file": file, "page": page, "pages": pages, "error": error}
+
+    with Store(tmp_path) as st:
+        st.commit([rec("a", 1, 2), rec("b", 0, 1), rec("c", 0, 2)])
+        st.commit([rec("a", 0, 2), rec("c", 1, 2, "bad"), rec("d", 0, 1)])
+        read: list[str] = []
+        real = st.records
+
+        def counted():
+            for r in real():
+                read.append(r["key"])
+                yield r
+
+        st.records = counted
+        keys = {f"{f}#{p}" for f, p in [("a", 0), ("a", 1), ("b", 0), ("c", 0), ("c", 1), ("d", 0)]}
+        docs = documents(st, keys)
+        assert next(docs) == ("b", [rec("b", 0, 1)]) and len(read) == 2
+        assert next(docs) == ("a", [rec("a", 0, 2), rec("a", 1, 2)]) and len(read) == 4
+        assert [f for f, _ in docs] == ["d"]  # (c: a page failed)

@@ -211,3 +211,29 @@ def test_models_download_from_a_tampered_mirror_leaves_nothing(tmp_path):
         srv.shutdown()
     assert_one_line_error(r, "sha384 mismatch")
     assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
+def test_sigterm_is_an_exception_only_while_the_cli_runs():
+    """The library installs no signal handler (on import or while reading); ``hwocr.cli.main`` turns
+    SIGTERM into :class:`hwocr.cli.Terminated` (a SystemExit, so every cleanup runs) for as long as it
+    runs, and a second SIGTERM kills at once."""
+    import signal
+
+    from hwocr import cli
+
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    seen = []
+    cli.cli.add_command(cli.click.Command("_peek", callback=lambda: seen.append(signal.getsignal(signal.SIGTERM))))
+    try:
+        with pytest.raises(SystemExit) as e:
+            cli.main(["_peek"])
+    finally:
+        cli.cli.commands.pop("_peek")
+    assert e.value.code == 0 and seen == [cli._on_sigterm]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    try:
+        with pytest.raises(cli.Terminated) as e:
+            cli._on_sigterm(signal.SIGTERM, None)
+        assert e.value.code == 143 and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

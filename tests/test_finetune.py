@@ -206,3 +206,59 @@ def test_a_tall_sample_is_kept_at_a_few_times_the_model_height(tmp_path):
     assert np.array_equal(a.rgb, small)
     assert big.rgb.shape[0] == KEEP_HEIGHTS * PPOCR_REC.input.height
     assert abs(big.rgb.shape[1] / big.rgb.shape[0] - small.shape[1] / small.shape[0]) < 0.02
+
+
+def test_the_kept_samples_are_small_and_bounded_in_all(tmp_path, monkeypatch):
+    """A blank line as wide as one window is a 3 KB PNG that was kept as 9 MB of pixels: 20 000 of them
+    would have held 180 GB before the first step (killed for memory, no message). Samples are now
+    kept as lossless PNGs (the same pixels back), and what they hold in all is bounded: a one-line
+    error past it (noise does not compress)."""
+    from PIL import Image
+
+    from hwocr.train import data as data_mod
+
+    Image.new("RGB", (14000, 192), "white").save(tmp_path / "blank.png")
+    d = make_folder(tmp_path / "d", [(f"{i}.png", LINE) for i in range(3)], image=tmp_path / "blank.png")
+    samples = load_folder(d, CHARSET, PPOCR_REC.input).samples
+    assert samples[0].rgb.shape == (192, 14000, 3) and (samples[0].rgb == 255).all()
+    assert sum(len(s.png) for s in samples) < 200_000  # 24 MB of pixels before
+    line = load_folder(make_folder(tmp_path / "z", [("a.png", LINE)]), CHARSET, PPOCR_REC.input).samples[0]
+    assert np.array_equal(line.rgb, np.asarray(Image.open(SAMPLES / "zh-line.png").convert("RGB")))
+    monkeypatch.setattr(data_mod, "MAX_KEPT_BYTES", int(len(samples[0].png) * 1.5))
+    with pytest.raises(DataError, match=r"the first 2 of the 3 images already hold .* \(limit") as e:
+        load_folder(d, CHARSET, PPOCR_REC.input)
+    assert "\n" not in str(e.value)
+
+
+def test_labels_with_old_mac_line_endings_or_a_third_column_are_an_error(tmp_path):
+    """Lines ended by a lone CR were read as one line: one sample labelled with every other line's
+    name and text (no error)."""
+    d = make_folder(tmp_path / "d", [("a.png", LINE), ("b.png", LINE)])
+    (d / "labels.tsv").write_bytes(f"a.png\t{LINE}\rb.png\t{LINE}\r".encode())
+    with pytest.raises(Exception, match=r"labels.tsv:1: a carriage return \(CR\) inside the line"):
+        load_folder(d, CHARSET, PPOCR_REC.input)
+    # a third column (a note) was read as part of the label: "今天…散步note"
+    (d / "labels.tsv").write_text(f"a.png\t{LINE}\nb.png\t{LINE}\tnote\n", encoding="utf-8")
+    with pytest.raises(Exception, match=r"labels.tsv:2: expected 'name<TAB>text' \(one TAB only\)"):
+        load_folder(d, CHARSET, PPOCR_REC.input)
+    (d / "labels.tsv").write_bytes(f"a.png\t{LINE}\r\nb.png\t{LINE}\r\n".encode())  # CRLF still reads
+    assert [s.name for s in load_folder(d, CHARSET, PPOCR_REC.input).samples] == ["a.png", "b.png"]
+
+
+def test_an_output_link_to_an_empty_folder_is_written_where_it_points(tmp_path, monkeypatch):
+    """-o a link to an empty folder trained for minutes, then failed ("Not a directory": rmdir of the
+    link); so did a dangling link and "-o ." (the model was built inside the folder it replaces)."""
+    import hwocr.train.finetune as ft
+
+    monkeypatch.setattr(ft, "check_not_worse", lambda *a, **k: None)  # one step: keep whatever it gives
+    data = make_folder(tmp_path / "mine", [("a.png", TAUGHT), ("b.png", TAUGHT)])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    inode = (tmp_path / "empty").stat().st_ino
+    cfg = TrainConfig(**{**FAST, "max_steps": 1, "eval_every": 1, "replay": 0.0})
+    res = finetune(data, tmp_path / "link", lang="zh", config=cfg, general=tiny_general(tmp_path / "general"))
+    assert res.directory == tmp_path / "empty" and (tmp_path / "empty" / "hwocr-model.json").is_file()
+    # the empty folder is filled, not replaced: a shell in it ("-o .") was left in a deleted folder
+    assert (tmp_path / "empty").stat().st_ino == inode
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "link" / "model.onnx").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from hwocr.cli import cli
@@ -166,3 +168,46 @@ def test_a_long_line_keeps_its_strokes_in_the_work_copy():
     for n in (1, 18, 30):
         assert has_ink(np.tile(line, (1, n, 1))), n
     assert not has_ink(np.full((88, 20000, 3), 250, np.uint8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(h=st.integers(8, 120), w=st.integers(8, 1200), paper=st.integers(60, 255), sigma=st.floats(0, 25),
+       marks=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.integers(1, 12), st.integers(0, 255),
+                                st.booleans()), max_size=4),
+       seed=st.integers(0, 2**16))
+def test_the_slab_shortcut_answers_as_the_whole_image_does(h, w, paper, sigma, marks, seed):
+    """``has_ink`` first looks at a slab of columns; its answer is the whole image's (``ink_contrast``
+    judges the whole image: ink when its peak reaches the level), marks on the slab's edges included,
+    and its noise is ``np.median``'s to the bit."""
+    import cv2
+
+    from hwocr.lineshape import INK_MIN_PEAK, INK_NOISE_RATIO, _noise, ink_contrast
+
+    rng = np.random.default_rng(seed)
+    im = np.clip(paper + rng.normal(0, sigma, (h, w)), 0, 255).astype(np.uint8)
+    for fy, fx, n, level, upright in marks:  # strokes of 1-12 px: some under, some over the mark size
+        y, x = int(fy * (h - 1)), int(fx * (w - 1))
+        if upright:
+            im[y : y + n, x] = level
+        else:
+            im[y, x : x + n] = level
+    rgb = np.repeat(im[..., None], 3, axis=2)
+    peak, noise = ink_contrast(rgb)
+    assert has_ink(rgb) == (peak >= max(INK_MIN_PEAK, INK_NOISE_RATIO * noise))
+    assert _noise(im) == 1.4826 * float(np.median(np.abs(im.astype(np.int16) - cv2.medianBlur(im, 3))))
+
+
+@pytest.mark.parametrize("h,w", [(40, 60), (91, 434), (120, 800), (33, 100)])
+def test_a_slab_sees_the_neighbourhoods_of_the_whole_image(h, w):
+    """Each slab pixel's deviation is the whole image's, at either edge and inside (a slab cut without
+    its k // 2 extra columns differs on its edge columns)."""
+    from hwocr.lineshape import SLAB_COLUMNS, _deviation_of, _median_size, _slab_deviation
+
+    rng = np.random.default_rng(h * w)
+    grey = rng.integers(0, 256, (h, w)).astype(np.uint8)
+    k = _median_size(grey)
+    whole = _deviation_of(grey, k)
+    for c in (0, 5, w // 2, w - 3, w - 1):
+        dev, x0 = _slab_deviation(grey, k, c)
+        assert dev.shape == (h, SLAB_COLUMNS) and 0 <= x0 <= w - SLAB_COLUMNS
+        assert np.array_equal(dev, whole[:, x0 : x0 + SLAB_COLUMNS]), c

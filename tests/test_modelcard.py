@@ -54,6 +54,9 @@ def test_card_round_trip_and_reading(model_dir):
                      decoder="beam", provenance={"base": "PP-OCRv6_rec_small"})
     path = save_card(card, model_dir)
     assert path == model_dir / CARD_NAME
+    # readable by others like the folder's other files (mkstemp made it 0600: a model trained by one user
+    # could not be served by another)
+    assert path.stat().st_mode & 0o777 == 0o644
     back = load_card(model_dir)
     assert back == card and load_card(path) == card
     r = Reader(engine=str(model_dir))

@@ -413,3 +413,30 @@ def test_the_detector_keeps_the_largest_candidates_when_there_are_too_many():
             prob[y : y + 3, x : x + 3] = 1.0
     boxes = db_boxes(prob, min_size=1.0, max_candidates=50)
     assert len(boxes) <= 50 and any(b[:, 1].max() < 60 and b[:, 0].max() > 250 for b, _ in boxes)
+
+
+def test_text_xml_cannot_hold_gives_valid_hocr_and_pdf():
+    """A control character or U+FFFE in the text (a custom model's charlist holds any line) made the
+    whole hOCR unreadable, as did U+FFFE in a (valid UTF-8) file name; a NaN confidence raised in
+    round(); an empty character showed as a stray katakana in the PDF and a lone surrogate (a
+    hand-edited batch record) failed it."""
+    import pypdfium2 as pdfium
+
+    from hwocr.pages import export
+    from hwocr.pages.document import PageChar, PageLine, PageResult
+
+    def cell(i):
+        return ((10 + 20 * i, 10), (30 + 20 * i, 10), (30 + 20 * i, 30), (10 + 20 * i, 30))
+
+    text = ["a", "\x0c", "\x00", "\ufffe", "<&>", "", "\ud800", "\u202e", "e\u0301"]
+    chars = tuple(PageChar(c, float("nan") if i == 0 else 0.9, cell(i)) for i, c in enumerate(text))
+    pg = PageResult(200, 40, (PageLine("".join(text), 0.9, cell(0), "horizontal", chars),), "scan\ufffe.png")
+    root = ET.fromstring(export.to_hocr([pg]).encode("utf-8"))
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    words = root.findall(".//h:span[@class='ocrx_word']", ns)
+    assert [w.text or "" for w in words] == ["a", "\ufffd", "\ufffd", "\ufffd", "<&>", "", "\ufffd", "\u202e", "e\u0301"]
+    assert "x_wconf 0" in words[0].get("title") and "\\ufffe" in root.find(".//h:div", ns).get("title")
+    doc = pdfium.PdfDocument(export.to_pdf([pg], [np.full((40, 200, 3), 255, np.uint8)], dpi=72))
+    got = doc[0].get_textpage().get_text_range()
+    assert got.startswith("a") and "<&>" in got and "\ufffd" in got and "e\u0301" in got
+    assert not any("\u30a0" <= c <= "\u30ff" for c in got)  # (no glyph of the font's collection)

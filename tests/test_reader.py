@@ -275,6 +275,41 @@ def test_arrays_and_input_spec_mappings_get_the_checks_files_and_strings_get():
             Reader(lang="zh", **kw)
 
 
+
+def test_wrong_typed_arguments_are_one_clear_error(zh_reader, tmp_path):
+    """A wrong-typed argument of the public API was a raw TypeError or AttributeError from deep inside
+    (``Reader(allow=123)``, ``read_page(pdf, dpi="200")``, ``Reader(device=1)``, ``read_page(page="0")``, ...)
+    or, for a flag, silently true (``parallel="no"`` ran in parallel); each is one HwocrError naming it,
+    raised before any model is loaded or page decoded."""
+    from hwocr import Reader
+
+    for kw in ({"allow": 123}, {"engine": None}, {"device": 1}, {"precision": 16}, {"charlist": 1},
+               {"model_dir": 1}, {"mirror": ["x"]}, {"hint": None}, {"parallel": "no"}, {"offline": "yes"},
+               {"restrict": 1.0}):
+        name = next(iter(kw))
+        with pytest.raises(ModelError, match=f"^{name}: expected .+, got [a-zA-Z]+$"):
+            Reader(lang="zh", **kw)
+    line = str(ROOT / "samples" / "zh-line.png")
+    pdf = tmp_path / "page.pdf"
+    Image.open(line).convert("RGB").save(pdf)
+    for call, err in ((lambda: zh_reader.read_page(pdf, dpi="200"), "dpi: expected a number"),
+                      (lambda: zh_reader.read_page(line, dpi="200"), "dpi: expected a number"),
+                      (lambda: zh_reader.read_page(pdf, page="0"), "page: expected a page number"),
+                      (lambda: zh_reader.read_page(line, detector=None), "detector: expected"),
+                      (lambda: zh_reader.detector(1), "detector: expected"),
+                      (lambda: zh_reader.read_batch(line), "images: expected a sequence of images"),
+                      (lambda: zh_reader.read_batch(None), "images: expected a sequence of images"),
+                      (lambda: zh_reader.read_batch([line], batch_size="8"), "batch_size must be a whole number"),
+                      (lambda: zh_reader.read_arrays([np.zeros((48, 96, 3), np.uint8)], 1.5), "batch_size must be"),
+                      (lambda: zh_reader.read_arrays(None), "rgbs: expected a sequence"),
+                      (lambda: zh_reader.read_arrays([], groups=3), "groups: expected"),
+                      (lambda: zh_reader.check_line(np.zeros((48, 96, 3), np.uint8), "x", "2"), "max_windows must")):
+        with pytest.raises(HwocrError, match=err):
+            call()
+    # the valid forms are untouched: a numpy whole number (it reached batch_sizes and failed there), a generator
+    assert zh_reader.read_batch((p for p in [line]), batch_size=np.int64(2))[0].text == zh_reader.read(line).text
+
+
 def test_detect_language_rules():
     from hwocr.charsets import LangEvidence, detect_language
 

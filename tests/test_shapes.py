@@ -84,6 +84,11 @@ def test_one_model_per_language_whatever_the_decoder(zh_reader):
     assert g.read_arrays([line])[0].text == Reader(lang="zh", decoder="greedy").read_arrays([line])[0].text
     with pytest.raises(ModelError, match="unknown decoder"):
         zh_reader.with_decoder("nonsense")
+    # and back: a greedy reader's beam twin (a greedy server asked for beam) reads as a beam reader does
+    # (it called its decoder factory with one argument of three: TypeError)
+    b = g.with_decoder("beam")
+    assert b.engine is zh_reader.engine and b.decoder == "beam"
+    assert b.read_arrays([line])[0] == zh_reader.read_arrays([line])[0]
 
 
 def test_server_readers_share_the_model_across_decoders():

@@ -26,6 +26,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if name == "missing.bin":
             self.send_error(404, "Not Found")
             return
+        if self.path.startswith("/stall/"):  # a mirror that sends a little, then nothing for a while
+            self.send_response(200)
+            self.send_header("Content-Length", str(10**8))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[:1000])
+            self.wfile.flush()
+            time.sleep(5)
+            return
         if name == "slow.bin":
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -176,3 +184,51 @@ def test_a_fifo_in_a_mirror_folder_a_trickling_server_and_an_unwritable_cache_ar
     monkeypatch.setattr(store.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
     with pytest.raises(DownloadError, match="cannot write to the model cache"):
         Store(cache).ensure(spec(server, "good.bin"))
+
+
+@pytest.mark.parametrize("exc", [SystemExit(143), KeyboardInterrupt()])
+def test_an_exit_in_the_middle_of_a_transfer_leaves_no_part_file(server, tmp_path, monkeypatch, exc):
+    """Not only download errors: whatever stops the transfer (the CLI's SIGTERM is a SystemExit, Ctrl-C a
+    KeyboardInterrupt) removes the temp file and goes on up unchanged."""
+    from hwocr import store
+
+    calls = iter(range(10**6))  # the first look at the clock sets the deadline; the next is in the loop
+
+    def clock() -> float:
+        if next(calls):
+            raise exc
+        return 0.0
+
+    monkeypatch.setattr(store, "_clock", clock)
+    with pytest.raises(type(exc)):
+        Store(tmp_path / "cache").ensure(spec(server, "good.bin"))
+    assert not (tmp_path / "cache").exists() or leftovers(tmp_path / "cache") == []
+
+
+def test_sigterm_during_a_cli_download_removes_the_part_file(server, tmp_path):
+    """SIGTERM killed ``hwocr models download`` on the spot, leaving its ``.part`` file in the cache (Ctrl-C
+    did not); now it cleans up, then still dies by the signal, as a supervisor expects."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-m", "hwocr", "models", "download", "--model-dir", str(cache),
+                             "--mirror", f"{server}/stall", "handwritten-japanese-recognition-0001"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HWOCR_OFFLINE": "0"})
+    try:
+        deadline = time.monotonic() + 20
+        while not list(cache.rglob("*.part")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        time.sleep(0.1)  # into the transfer
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM, err
+    assert "Traceback" not in err and leftovers(cache) == []

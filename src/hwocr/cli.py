@@ -6,7 +6,9 @@ import errno
 import io
 from . import jsontext
 import os
+import signal
 import sys
+import threading
 import time
 
 import click
@@ -486,10 +488,46 @@ class _ClosedOutput(io.TextIOBase):
         raise OSError(errno.EBADF, "standard output is closed")
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread: the default action killed the process on the spot, so the
+    cleanup that runs on Ctrl-C (``finally``, ``except BaseException``) never ran, and an interrupted
+    download left its ``.part`` file in the cache."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once, as before
+    raise Terminated(128 + signum)
+
+
+def _die_by_sigterm() -> None:
+    """After the cleanup, end as SIGTERM would have: a supervisor (systemd, a shell, a test) sees the
+    same status as before, killed by the signal."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.raise_signal(signal.SIGTERM)
+    sys.exit(128 + signal.SIGTERM)  # only if the signal is blocked
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The ``hwocr`` entry point. Only here (never on import, nor for a program that embeds the library)
+    does SIGTERM become an exception, and only where nobody set a handler (or ignores it) already."""
     if sys.stdout is None:
         sys.stdout = _ClosedOutput()
-    cli.main(args=argv, prog_name="hwocr")
+    catch = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    if catch:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        cli.main(args=argv, prog_name="hwocr")
+    except Terminated:
+        _die_by_sigterm()
+    finally:
+        if catch:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ MIN_CONTRAST = 40
 INK_MIN_MARK = 6
 INK_MIN_PEAK = 24
 INK_NOISE_RATIO = 16
+#: :func:`has_ink` looks for a mark in this many columns of the work copy first
+SLAB_COLUMNS = 32
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,22 @@ def _work_grey(rgb: np.ndarray) -> np.ndarray:
 def has_ink(rgb: np.ndarray) -> bool:
     """Whether the image holds any mark at all, whatever its colours: a blank (a uniform image, blank
     paper with noise, grain, JPEG artefacts or uneven light) reads as nothing rather than as what the
-    recogniser imagines in it (:data:`INK_MIN_MARK`, :func:`ink_contrast`)."""
-    dev, noise = _deviation(rgb)
-    if dev is None:
+    recogniser imagines in it (:data:`INK_MIN_MARK`, :func:`ink_contrast`).
+
+    The answer is the same as judging the whole image, but a line with ink is usually settled on a
+    slab of :data:`SLAB_COLUMNS` columns around its most contrasted column (a mark found there is a
+    part of one in the whole image). The whole line's neighbourhood median took 1.4 ms of a line's
+    reading, as long as its beam decoding (0.5 ms now, on the labelled sets: ``blank_check.py``)."""
+    grey = _work_grey(rgb)
+    if grey.dtype != np.uint8:
         return True
-    return _largest_mark(dev, max(INK_MIN_PEAK, INK_NOISE_RATIO * noise)) >= INK_MIN_MARK
+    level = max(INK_MIN_PEAK, INK_NOISE_RATIO * _noise(grey))
+    k = _median_size(grey)
+    if grey.shape[1] > SLAB_COLUMNS + k:
+        c = int(np.argmax(grey.max(axis=0).astype(np.int16) - grey.min(axis=0)))
+        if _largest_mark(_slab_deviation(grey, k, c)[0], level) >= INK_MIN_MARK:
+            return True
+    return _largest_mark(_deviation_of(grey, k), level) >= INK_MIN_MARK
 
 
 def ink_contrast(rgb: np.ndarray) -> tuple[float, float]:
@@ -120,15 +133,45 @@ def ink_contrast(rgb: np.ndarray) -> tuple[float, float]:
 
 def _deviation(rgb: np.ndarray) -> tuple[np.ndarray | None, float]:
     """|grey - its neighbourhood's median| of the work copy, and the pixel noise."""
-    import cv2
-
     grey = _work_grey(rgb)
     if grey.dtype != np.uint8:
         return None, 0.0
-    k = 2 * int(np.clip(min(grey.shape) // 4, 2, 15)) + 1
-    g = grey.astype(np.int16)
-    noise = 1.4826 * float(np.median(np.abs(g - cv2.medianBlur(grey, 3))))
-    return np.abs(g - cv2.medianBlur(grey, k)), noise
+    return _deviation_of(grey, _median_size(grey)), _noise(grey)
+
+
+def _slab_deviation(grey: np.ndarray, k: int, c: int) -> tuple[np.ndarray, int]:
+    """:func:`_deviation_of` for :data:`SLAB_COLUMNS` columns about column ``c`` only, and the first
+    of them: the slab is cut with k // 2 more columns on each side (where the image has them), so each
+    of its pixels sees the neighbourhood it has in the whole image."""
+    w = grey.shape[1]
+    r = k // 2
+    x0 = min(max(0, c - SLAB_COLUMNS // 2), w - SLAB_COLUMNS)
+    e0, e1 = max(0, x0 - r), min(w, x0 + SLAB_COLUMNS + r)
+    dev = _deviation_of(grey[:, e0:e1], k)
+    return dev[:, x0 - e0 : x0 - e0 + SLAB_COLUMNS], x0
+
+
+def _median_size(grey: np.ndarray) -> int:
+    """The neighbourhood median's window: about a quarter of the short side, 5 to 31 pixels."""
+    return 2 * int(np.clip(min(grey.shape) // 4, 2, 15)) + 1
+
+
+def _deviation_of(grey: np.ndarray, k: int) -> np.ndarray:
+    import cv2
+
+    return np.abs(grey.astype(np.int16) - cv2.medianBlur(grey, k))
+
+
+def _noise(grey: np.ndarray) -> float:
+    """The robust spread (1.4826 x median) of what a 3 x 3 median removes, the median counted from
+    the levels' histogram (the same value as ``np.median``, in a tenth of the time)."""
+    import cv2
+
+    d = np.abs(grey.astype(np.int16) - cv2.medianBlur(grey, 3)).ravel()
+    cum = np.cumsum(np.bincount(d, minlength=256))
+    n = d.size
+    lo, hi = np.searchsorted(cum, [(n - 1) // 2 + 1, n // 2 + 1])  # the middle order statistic(s)
+    return 1.4826 * ((float(lo) + float(hi)) / 2)
 
 
 def _largest_mark(dev: np.ndarray, level: float) -> int:

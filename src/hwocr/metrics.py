@@ -138,11 +138,13 @@ def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
     # which a label's text may hold
     for i, line in enumerate(text.split("\n"), 1):
         line = line.removesuffix("\r")
+        if "\r" in line:  # a file with old Mac line endings: read as one line, its first label held all the others
+            raise HwocrError(f"{f}:{i}: a carriage return (CR) inside the line: end lines with LF or CRLF")
         if not line.strip():
             continue
         name, sep, text = line.partition("\t")
-        if not sep:
-            raise HwocrError(f"{f}:{i}: expected 'name<TAB>text'")
+        if not sep or "\t" in text:  # a third column (a note, a writer) was read as part of the label
+            raise HwocrError(f"{f}:{i}: expected 'name<TAB>text'" + (" (one TAB only)" if sep else ""))
         if len(text) > MAX_LABEL_CHARS:
             raise HwocrError(f"{f}:{i}: label of {len(text)} characters (limit {MAX_LABEL_CHARS}): "
                              "labels are the text of one line")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from .charsets import (AUTO, BY_EVIDENCE, BY_HINT, BY_PAGE, LANG_CHOICES, LANGS,
 from .engines import Engine, load_engine
 from .engines.factory import engine_defaults
 from .engines.modelcard import check_input, parse_input_option
-from .errors import HwocrError, ImageError, InputTooLarge, ModelError
+from .errors import HwocrError, ImageError, InputTooLarge, ModelError, expect, expect_whole
 from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .lineshape import has_ink
 from .fusion import fuse
@@ -104,6 +105,9 @@ class Reader:
                  ensemble: bool | str | None = None) -> None:
         if lang not in LANG_CHOICES:
             raise ModelError(f"unknown language {lang!r} (expected one of: {', '.join(LANG_CHOICES)})")
+        _check_arguments(engine=engine, device=device, precision=precision, charlist=charlist, model_dir=model_dir,
+                         mirror=mirror, hint=hint, restrict=restrict, offline=offline, parallel=parallel, allow=allow)
+        mirror = os.fspath(mirror) if isinstance(mirror, os.PathLike) else mirror  # (a folder as a Path)
         if lang == AUTO and engine == "omz":
             lang = "zh"  # one model per language: the reference's default
         default_decoder, default_restrict = engine_defaults(engine)
@@ -113,8 +117,7 @@ class Reader:
             raise ModelError(f"unknown decoder {decoder!r} (expected one of: {', '.join(DECODERS)})")
         for name, v, lo in (("top_k", top_k, 0), ("batch_size", batch_size, 1), ("max_pixels", max_pixels, 1),
                             ("max_windows", max_windows, 1)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise ModelError(f"{name} must be a whole number >= {lo}, got {v!r:.40}")
+            expect_whole(name, v, lo, ModelError)
         self.lang = lang
         self.decoder = decoder
         self.top_k = top_k
@@ -159,11 +162,7 @@ class Reader:
         #: the same as columns: auto decodes each line on its language's columns only
         self._lang_views = {k: _LangView.of(m, charset, self.allowed) for k, m in self._lang_masks.items()
                             if m is not None}
-        self._beams: dict[str, object] = {}
-        if decoder == "beam":
-            for k in (LANGS if lang == AUTO else (lang,)):
-                view = self._lang_views.get(k)
-                self._beams[k] = self._make_beam(k, view.charset if view else charset, None if view else self.mask)
+        self._beams = self._make_beams() if decoder == "beam" else {}
         #: ``ensemble``: Japanese lines also read by PP-OCRv5 mobile and merged by voting (hwocr/ensemble.py)
         self._ensemble = None
         from .ensemble import wanted
@@ -192,7 +191,7 @@ class Reader:
         twin = copy.copy(self)
         twin.decoder = decoder
         if decoder == "beam" and not twin._beams:
-            twin._beams = {k: twin._make_beam(k) for k in (LANGS if twin.lang == AUTO else (twin.lang,))}
+            twin._beams = twin._make_beams()
         return twin
 
     def read(self, image: ImageSource, *, hint: str | None = None) -> LineResult:
@@ -203,6 +202,7 @@ class Reader:
                    hint: str | None = None) -> list[LineResult]:
         """Read many lines; results are in input order and identical to reading one at a time.
         ``hint``: see :meth:`read_arrays`."""
+        _check_many("images", images, "a sequence of images (Reader.read reads one)")
         loaded = [load_image(im, self.max_pixels) for im in images]
         for li in loaded:
             self.check_line(li.rgb, li.name)
@@ -213,6 +213,7 @@ class Reader:
         (default: the reader's) recognition windows, with a one-line ImageError."""
         check_line_shape(rgb, name)
         limit = self.max_windows if max_windows is None else max_windows
+        expect_whole("max_windows", limit, 0, ModelError)
         h, w = rgb.shape[:2]
         n = count_windows(w, h, self.engine.info.input)
         if n > limit:
@@ -228,6 +229,9 @@ class Reader:
         lines (the lines written before them on a pad), which a line whose own characters do not
         decide its language reads as (``LineResult.lang_by`` says what decided each line)."""
         _check_hint(hint)
+        _check_many("rgbs", rgbs, "a sequence of line images (numpy arrays)")
+        if groups is not None:
+            _check_many("groups", groups, "one group id per line")
         rgbs = [_as_rgb(rgb, k, self.max_pixels) for k, rgb in enumerate(rgbs)]
         for k, rgb in enumerate(rgbs):
             check_line_shape(rgb, f"<line {k}>")
@@ -325,6 +329,7 @@ class Reader:
         view = self._lang_views.get(lang)
         charset, allowed = (view.charset, view.allowed) if view else (self.charset, self.allowed)
         top_k = self.top_k if top_k is None else top_k
+        expect_whole("top_k", top_k, 0, ModelError)
         chars: list[CharResult] = []
         for w, p, ems in self._window_emissions(post, allowed, lang):
             seam = len(chars)  # the first character this window adds
@@ -379,6 +384,8 @@ class Reader:
     def detector(self, name: str = "ppocr"):
         """The line detector ``name`` (ppocr, omz or an IR path) for pages, loaded on first use and
         kept by this reader."""
+        expect("detector", name, (str, os.PathLike), "ppocr, omz or the path of a detection .xml", ModelError)
+        name = os.fspath(name)
         with self._detector_lock:
             det = self._detectors.get(name)
             if det is None:
@@ -562,15 +569,26 @@ class Reader:
             yield k, self.engine.postprocess(raw)
 
     def _batch_limit(self, batch_size: int | None) -> int:
+        if batch_size is not None:
+            expect_whole("batch_size", batch_size, 1, ModelError)
         shape = self.engine.session.input_shape if hasattr(self.engine.session, "input_shape") else None
         if shape is not None and shape[0].is_static:
             return shape[0].get_length()
-        return max(1, batch_size or self.batch_size)
+        return max(1, int(batch_size or self.batch_size))  # (a numpy int has no bit_length)
 
     def _emissions(self, p: np.ndarray, lang: str) -> list[dec.Emission]:
         if self.decoder == "beam":
             return dec.fix_peaks(self._beams[lang](p), p)
         return dec.greedy(p)
+
+    def _make_beams(self) -> dict[str, Any]:
+        """A beam decoder per language this reader reads, each on that language's columns (auto) or
+        on the reader's own charset and mask."""
+        out = {}
+        for k in (LANGS if self.lang == AUTO else (self.lang,)):
+            view = self._lang_views.get(k)
+            out[k] = self._make_beam(k, view.charset if view else self.charset, None if view else self.mask)
+        return out
 
     def _make_beam(self, lang: str, charset: Sequence[str], mask: np.ndarray | None):
         try:
@@ -591,6 +609,34 @@ class Reader:
 #: buffers the runtime keeps: 4 lines of 512 columns, or one of up to 4096; 2000 distinct widths peaked at
 #: 480 MB with 2048 against 603 MB with 4096, at the same speed)
 BATCH_COLUMNS = 2048
+
+
+def _check_arguments(**args: Any) -> None:
+    """The Reader's arguments that are used deep inside (a path, a device name, a flag) checked for their
+    type up front: a wrong one was a raw TypeError or AttributeError there, or, for a flag, silently true
+    (``parallel="no"`` ran in parallel)."""
+    path = (str, os.PathLike)
+    for name, types, what in (("engine", path, "ppocr, omz or a model path"),
+                              ("device", str, "an OpenVINO device name such as 'CPU'"),
+                              ("precision", (str, type(None)), "a precision name such as 'FP32'"),
+                              ("charlist", (*path, type(None)), "the path of a charlist file"),
+                              ("model_dir", (*path, type(None)), "a folder path"),
+                              ("mirror", (*path, type(None)), "a base URL or a folder path"),
+                              ("hint", str, "an OpenVINO performance hint such as 'LATENCY'"),
+                              ("restrict", (bool, np.bool_, type(None)), "True, False or None"),
+                              ("offline", (bool, np.bool_, type(None)), "True, False or None"),
+                              ("parallel", (bool, np.bool_), "True or False")):
+        expect(name, args[name], types, what, ModelError)
+    allow = args["allow"]
+    if allow is not None and not isinstance(allow, (str, os.PathLike)):
+        _check_many("allow", allow, "a file path or an iterable of characters")
+
+
+def _check_many(name: str, value: Any, what: str) -> None:
+    """A collection argument: an iterable, not a single path or string (iterated, its characters
+    were read as file names)."""
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, os.PathLike)):
+        raise ModelError(f"{name}: expected {what}, got {type(value).__name__}")
 
 
 def _check_hint(hint: str | None) -> None:

@@ -45,13 +45,15 @@ def expand_paths(args: Iterable[str], problems: list[str], manifests: Iterable[s
         return
     problem = problems.append
     for m in manifests:
-        yield from _manifest(m, problem)
+        yield from _openable(_manifest(m, problem), problem)
     for a in args:
         if a.startswith("@") and len(a) > 1:
-            yield from _manifest(a[1:], problem)
+            yield from _openable(_manifest(a[1:], problem), problem)
             continue
         p = Path(a)
-        if not a:  # Path("") is the current folder: an unset shell variable must not read it
+        if len(os.fsencode(a)) >= MAX_PATH_BYTES:
+            problem(_too_long(a))
+        elif not a:  # Path("") is the current folder: an unset shell variable must not read it
             problem("an empty file name")
         elif p.is_dir():
             found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PAGE_EXTS)
@@ -65,6 +67,27 @@ def expand_paths(args: Iterable[str], problems: list[str], manifests: Iterable[s
             yield from found
         else:
             yield a
+
+
+#: the longest path the system opens (Linux PATH_MAX, with its NUL): a manifest line of 25 MB became a
+#: record of 75 MB (file, source and error), past what a shard is read back with, which broke the
+#: job's exports for good
+MAX_PATH_BYTES = 4096
+
+
+def _too_long(path: str) -> str:
+    from ..files import shown
+
+    return f"{shown(path[:80])}...: a path of {len(os.fsencode(path))} bytes, longer than any file can be named"
+
+
+def _openable(paths: Iterable[str], problem: Callable[[str], None]) -> Iterator[str]:
+    """``paths`` without those too long to name a file (each one line in ``problems``)."""
+    for p in paths:
+        if len(os.fsencode(p)) >= MAX_PATH_BYTES:
+            problem(_too_long(p))
+        else:
+            yield p
 
 
 def _under(path: str, folder: str) -> bool:

@@ -86,34 +86,42 @@ class LocalRunner:
         tries: dict[str, int] = {}
 
         def fill() -> None:
+            # a page that was in flight when a worker died is read again alone, once the pages before
+            # it are done: the pool's death is then its own. Read again beside the others, the page
+            # that killed it took every page in flight with it each time, and those were recorded as
+            # failed after MAX_TRIES (for good: a rerun skips failed pages)
             while len(pending) < self.window:
+                if retry and pending:
+                    return
                 item = retry.popleft() if retry else next(it, None)
                 if item is None:
                     return
                 pending[self._pool.submit(read_in_process, item)] = item
+                if item.key in tries:
+                    return
 
         fill()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            broken = False
+            lost: list[WorkItem] = []
             for fut in done:
                 item = pending.pop(fut)
                 try:
                     yield fut.result()
                 except BrokenProcessPool:
-                    broken = True
-                    retry.append(item)
-            if broken:  # every page in flight is lost with the pool: start a new one and read them again
-                retry.extend(pending.values())
+                    lost.append(item)
+            if lost:  # every page in flight is lost with the pool: start a new one and read them again
+                lost.extend(pending.values())
                 pending.clear()
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = self._new_pool()
-                for item in list(retry):
+                for item in lost:
                     tries[item.key] = tries.get(item.key, 0) + 1
                     if tries[item.key] >= MAX_TRIES:
-                        retry.remove(item)
                         yield failure(item, f"{item.path}: the worker process died {MAX_TRIES} times while "
                                             f"reading page {item.page + 1}")
+                    else:
+                        retry.append(item)
             fill()
 
     def close(self) -> None:

@@ -38,11 +38,15 @@ def _fsync_dir(path: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that it appears whole or not at all: temp file, fsync, rename."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: the half-written copy must not keep holding the space
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 
@@ -99,8 +103,17 @@ class Store:
         except OSError:
             self._lock.close()
             raise HwocrError(f"{out}: another hwocr batch is writing to this folder") from None
-        for stale in [*self.out.glob(".*.tmp"), *(self.out / "index").glob(".*.tmp")]:
-            stale.unlink(missing_ok=True)  # a commit that a killed job never finished
+        try:  # (a corrupt folder must not leave the lock held by this half-made Store)
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self) -> None:
+        # a commit or an export (docs/) that a killed job never finished
+        for folder in (self.out, self.out / "index", self.out / "docs"):
+            for stale in folder.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
         self.done: dict[str, bool] = {}  # key -> read without error
         self._next = 1
         for shard in self.shards():
@@ -139,12 +152,19 @@ class Store:
             return 0
         name = f"pages-{self._next:06d}"
         body = "".join(dumps(r) + "\n" for r in fresh.values())  # (a non-UTF-8 file name as \udcXX)
-        write_atomic(self.out / f"{name}.jsonl", body.encode("utf-8"))
-        self._next += 1
+        shard = self.out / f"{name}.jsonl"
+        try:
+            write_atomic(shard, body.encode("utf-8"))
+        finally:
+            # once the shard is in place its records are written, even when what follows fails (the
+            # directory's fsync, the index: rebuilt from the shard by the next run); the caller commits
+            # the same records again after a failure, which then wrote them twice
+            if shard.exists():
+                self._next += 1
+                for k, r in fresh.items():
+                    self.done[k] = not r.get("error")
         keys = "".join(f"{k}\t{'failed' if r.get('error') else 'ok'}\n" for k, r in fresh.items())
         write_atomic(self.out / "index" / f"{name}.keys", keys.encode())
-        for k, r in fresh.items():
-            self.done[k] = not r.get("error")
         return len(fresh)
 
     def close(self) -> None:

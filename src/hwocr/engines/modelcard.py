@@ -273,6 +273,9 @@ def save_card(card: ModelCard, directory: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=CARD_NAME + ".", suffix=".part", dir=d)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            # mkstemp makes the file private (0600): a model folder trained by one user and served by
+            # another (a service account) could not read its card
+            os.fchmod(f.fileno(), 0o644)
             json.dump(data, f, ensure_ascii=False, indent=2)
             f.write("\n")
         os.replace(tmp, dest)

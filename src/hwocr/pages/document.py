@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -165,7 +166,13 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
         from ..errors import HwocrError
 
         raise HwocrError(f"unknown vertical mode {vertical!r} (expected one of: {', '.join(VERTICAL_MODES)})")
-    det = reader.detector(detector) if isinstance(detector, str) else detector
+    # a name or path is the reader's (loaded once); anything else must be a Detector, not an AttributeError below
+    det = reader.detector(detector) if isinstance(detector, (str, os.PathLike)) else detector
+    if not callable(getattr(det, "detect", None)):
+        from ..errors import HwocrError
+
+        raise HwocrError(f"detector: expected ppocr, omz, the path of a detection .xml or a Detector, "
+                         f"got {type(detector).__name__}")
     if boxes is None:
         boxes = det.detect(rgb)
     geoms = build_lines(list(boxes), direction)

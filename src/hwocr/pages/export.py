@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from html import escape
 from typing import Sequence
 
@@ -42,12 +44,29 @@ def _bbox(poly) -> str:
     return f"bbox {max(0, x0)} {max(0, y0)} {max(0, x1)} {max(0, y1)}"
 
 
+#: what XML 1.0 cannot hold, escaped or not: C0 controls but TAB, LF, CR; lone surrogates; U+FFFE, U+FFFF
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _xml_safe(name: str) -> str:
-    """A file name as XML 1.0 can hold it: control characters as ``\\xNN`` (:func:`hwocr.files.shown`)
-    and the lone surrogates of a name that is not UTF-8 as ``\\udcNN`` (XML has no escape for either)."""
+    """A file name as XML 1.0 can hold it: control characters as ``\\xNN`` (:func:`hwocr.files.shown`),
+    the lone surrogates of a name that is not UTF-8 as ``\\udcNN`` and U+FFFE / U+FFFF (legal in a
+    UTF-8 name) as ``\\ufffe`` (XML has no escape for any of them)."""
     from ..files import shown
 
-    return shown(name).encode("utf-8", "backslashreplace").decode("utf-8")
+    name = shown(name).encode("utf-8", "backslashreplace").decode("utf-8")
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", name)
+
+
+def _xml_text(text: str) -> str:
+    """Recognised text as XML 1.0 can hold it, escaped: a character it cannot hold (a control character
+    in a custom model's charlist made the whole hOCR file unreadable) as U+FFFD."""
+    return escape(_NOT_XML.sub("\ufffd", text))
+
+
+def _pct(confidence: float) -> float:
+    """A confidence in percent; 0 for one that is not a number (round() of a NaN raised)."""
+    return confidence * 100 if math.isfinite(confidence) else 0.0
 
 
 def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
@@ -81,13 +100,13 @@ def to_hocr(pages: Sequence[PageResult], lang: str = "zh") -> str:
             for i in idx:
                 ln = page.lines[i]
                 angle = "; textangle 90" if ln.direction == "vertical" else ""
-                confs = "; x_confs " + " ".join(f"{c.confidence * 100:.1f}" for c in ln.chars) if ln.chars else ""
+                confs = "; x_confs " + " ".join(f"{_pct(c.confidence):.1f}" for c in ln.chars) if ln.chars else ""
                 out.append(f'<span class="ocr_line" id="line_{pn}_{i + 1}" title="{_bbox(ln.polygon)}{angle}'
                            f'{confs}">')
                 for c in ln.chars:
                     wn += 1
                     out.append(f'<span class="ocrx_word" id="word_{pn}_{wn}" title="{_bbox(c.polygon)}; '
-                               f'x_wconf {round(c.confidence * 100)}">{escape(c.char)}</span>')
+                               f'x_wconf {round(_pct(c.confidence))}">{_xml_text(c.char)}</span>')
                 out.append("</span>")
             out.append("</div>")
         out.append("</div>")

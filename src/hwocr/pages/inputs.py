@@ -3,16 +3,17 @@ every frame of a multi-page TIFF or GIF, or every page of a PDF rendered with py
 
 from __future__ import annotations
 
+import numbers
 import os
 import stat
 import warnings
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError, InputTooLarge
+from ..errors import ImageError, InputTooLarge, expect
 from ..imageio import DEFAULT_MAX_PIXELS, ImageSource, describe, detect_format, load_image, load_pil, read_source
 from .pdfrender import PdfRenderer
 
@@ -47,7 +48,9 @@ def is_pdf(source: ImageSource) -> bool:
 def _wanted(n: int, pages: Sequence[int] | None, name: str) -> list[int]:
     if pages is None:
         return list(range(n))
+    expect("pages", pages, Iterable, "a sequence of page numbers", ImageError)
     for i in pages:
+        expect("page", i, numbers.Integral, "a page number (a whole number, 0 for the first)", ImageError)
         if not 0 <= i < n:
             pages_are = "its one page is page 0" if n == 1 else f"its {n} pages are numbered 0 to {n - 1}"
             raise ImageError(f"{name}: has no page {i} ({pages_are})")
@@ -68,6 +71,10 @@ SEQUENTIAL_FORMATS = ("GIF", "PNG", "WEBP")
 MAX_SEEK_PAGES = 16
 
 
+def _check_dpi(dpi: float) -> None:
+    expect("dpi", dpi, numbers.Real, "a number of dots per inch", ImageError)
+
+
 def _first(e: Exception) -> str:
     return str(e).splitlines()[0][:120] if str(e) else type(e).__name__
 
@@ -86,6 +93,7 @@ def iter_pdf(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = DE
         import pypdfium2 as pdfium
     except ImportError:
         raise ImageError(f"{name}: reading PDF needs pypdfium2 (pip install pypdfium2)") from None
+    _check_dpi(dpi)
     if dpi <= 0 or dpi > 1200:
         raise ImageError(f"DPI must be in (0, 1200], got {dpi:g}")
     data = read_source(source, name)
@@ -137,6 +145,7 @@ def iter_pages(source: ImageSource, dpi: float = DEFAULT_DPI, max_pixels: int = 
     at a time as they are pulled. At most :data:`MAX_PAGES` per document unless ``pages`` picks them.
     ``renderer``: the PDF renderer to use (:class:`~hwocr.pages.pdfrender.PdfRenderer`; default: one
     per document)."""
+    _check_dpi(dpi)  # (used for a PDF only, but a wrong type is a mistake whatever the source)
     if is_pdf(source):
         yield from iter_pdf(source, dpi, max_pixels, pages, renderer)
         return

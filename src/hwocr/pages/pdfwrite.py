@@ -30,7 +30,9 @@ CELL_GLYPH = 1  # the font's square (glyph 0 is .notdef)
 
 
 def _utf16_hex(s: str) -> str:
-    return s.encode("utf-16-be").hex().upper()
+    """``s`` as the UTF-16BE hex of a ToUnicode entry; a lone surrogate (a record edited by hand) as
+    U+FFFD: UTF-16 cannot encode it, which failed the whole PDF."""
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in s).encode("utf-16-be").hex().upper()
 
 
 def _glyphless_font() -> bytes:
@@ -90,7 +92,9 @@ def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray | EncodedI
     for p in pages:
         for ln in p.lines:
             for c in ln.chars:
-                if c.char not in alphabet and len(alphabet) < MAX_CHARS:
+                # (an empty character has no code: an empty ToUnicode entry made viewers show the CID's
+                # Adobe-Japan1 glyph, a stray katakana, in its place)
+                if c.char and c.char not in alphabet and len(alphabet) < MAX_CHARS:
                     alphabet[c.char] = len(alphabet) + CID_BASE
     objs: list[bytes] = []  # object k+1 is objs[k]
 

@@ -29,6 +29,8 @@ MAX_PIXELS = 8_000_000
 #: a sample is kept at most this many times the model's input height (it is scaled to that height for
 #: every step anyway): 40 photos of 2 800 x 2 800 px held 0.9 GB, 500 would have held 12 GB
 KEEP_HEIGHTS = 4
+#: the kept samples (each held as a PNG: :class:`Sample`) may hold at most this many bytes in all
+MAX_KEPT_BYTES = 4 << 30
 
 
 class DataError(HwocrError):
@@ -37,10 +39,30 @@ class DataError(HwocrError):
 
 @dataclass(frozen=True)
 class Sample:
+    """One labelled line. Its pixels are held as a lossless PNG and decoded for each use: a line as
+    wide as one window is 192 x 16 000 px (9 MB) at KEEP_HEIGHTS, an ordinary one about 0.9 MB, so
+    20 000 samples held 17 GB (180 GB for wide blanks, each a 3 KB file) before the first step."""
+
     name: str
-    rgb: np.ndarray  # H x W x 3 uint8
+    png: bytes
     text: str  # as labelled, NFKC with white space removed
     targets: tuple[int, ...]  # class indices of ``text``
+
+    @classmethod
+    def of(cls, name: str, rgb: np.ndarray, text: str, targets: tuple[int, ...]) -> "Sample":
+        import cv2
+
+        ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise DataError(f"{name}: could not be kept as a training sample")
+        return cls(name, buf.tobytes(), text, targets)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """H x W x 3 uint8, the pixels :meth:`of` was given."""
+        import cv2
+
+        return cv2.imdecode(np.frombuffer(self.png, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
 
 
 @dataclass
@@ -104,6 +126,7 @@ def load_folder(folder: str | Path, charset: tuple[str, ...], spec: InputSpec,
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         raise DataError(f"{d}/labels.tsv: {len(bad)} label(s) the model cannot learn: {'; '.join(bad[:3])}{more}")
     ds = Dataset([])
+    kept = 0
     for path, t, tg in encoded:
         try:
             rgb = load_image(path, MAX_PIXELS).rgb
@@ -114,7 +137,12 @@ def load_folder(folder: str | Path, charset: tuple[str, ...], spec: InputSpec,
         if len(make_windows(rgb, spec)) > 1:
             _skip(ds, "too wide for one window", path)
             continue
-        ds.samples.append(Sample(path.name, _kept(rgb, KEEP_HEIGHTS * spec.height), t, tg))
+        ds.samples.append(Sample.of(path.name, _kept(rgb, KEEP_HEIGHTS * spec.height), t, tg))
+        kept += len(ds.samples[-1].png)
+        if kept > MAX_KEPT_BYTES:  # (noise does not compress: 20 000 wide lines of it held 180 GB)
+            raise DataError(f"{d}: the first {len(ds.samples)} of the {len(rows)} images already hold "
+                            f"{kept / 2**30:.1f} GB as training samples (limit {MAX_KEPT_BYTES / 2**30:g} GB): "
+                            "use fewer images, or crop them to their lines")
     if not ds.samples:
         raise DataError(f"{d}: none of the {len(rows)} labelled images could be read "
                         f"(first: {next(iter(ds.examples.values()), '?')})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -70,7 +71,10 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
     """Fine-tune ``base`` on ``folder`` (a seeded ``holdout`` share held out for early stopping and
     the final check) and write the model directory ``out``. ``replay`` / ``general``: labelled
     folders replacing the packaged synthetic replay lines / general set of ``lang``."""
-    out = Path(out)
+    # the folder itself, not the name given: the model is written by renaming a sibling folder onto it,
+    # which failed after the training for a link to an empty folder (rmdir of a link), a dangling link
+    # and "-o ." (the sibling folder was made inside it)
+    out = Path(os.path.realpath(out))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HwocrError(f"{out}: already exists and is not an empty folder (choose a new -o folder)")
     _check_writable(out)  # before training, not after minutes of it
@@ -103,8 +107,6 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
 
 def _check_writable(out: Path) -> None:
     """``out`` can be made: its nearest existing folder above it is a folder this user may write."""
-    import os
-
     above = out.parent
     while not above.exists() and above != above.parent:
         above = above.parent
@@ -130,9 +132,26 @@ def write_model_dir(out: Path, model: OnnxModule, charset: tuple[str, ...], spec
                          input=inp, decoder="beam", provenance=provenance, report=REPORT_FILE)
         save_card(card, tmp)
         if out.exists():
-            out.rmdir()
-        tmp.rename(out)
+            _move_into(tmp, out)
+        else:
+            tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out / CARD_NAME
+
+
+def _move_into(tmp: Path, out: Path) -> None:
+    """The files of ``tmp`` moved into the empty folder ``out``, its card last (only then is it a model;
+    on failure the files already moved are taken out again). Replacing the folder instead left a shell
+    whose ``-o .`` it was in a deleted folder."""
+    moved = []
+    try:
+        for f in sorted(tmp.iterdir(), key=lambda f: f.name == CARD_NAME):
+            f.rename(out / f.name)
+            moved.append(out / f.name)
+        tmp.rmdir()
+    except BaseException:
+        for f in moved:
+            f.unlink(missing_ok=True)
+        raise
