@@ -150,3 +150,27 @@ def test_every_input_spec_round_trips_through_a_card(tmp_path):
     text = json.dumps(card_input(PPOCR_REC.input), allow_nan=False)  # no Infinity in the file
     back = dataclasses.replace(PPOCR_REC.input, **check_input(json.loads(text), "card"))
     assert back == PPOCR_REC.input
+
+
+def test_a_model_output_that_is_not_a_number_is_one_line():
+    """A broken custom model's NaN (or infinite) output was decoded into NaN confidences, which made
+    `--format json` output no JSON reader takes; it is one ModelError line. Probabilities and logits
+    read as before."""
+    import numpy as np
+
+    from hwocr.engines.base import to_probabilities
+    from hwocr.errors import ModelError
+
+    probs = np.full((2, 5, 4), 0.25, np.float32)
+    assert to_probabilities(probs) is probs
+    logits = np.log(probs)
+    assert np.allclose(to_probabilities(logits), 0.25)
+    for base, bad in ((probs, np.nan), (logits, np.nan), (logits, np.inf)):
+        x = base.copy()
+        x[1, 3, 2] = bad
+        with pytest.raises(ModelError, match=r"^my-model: its output is not a number") as e:
+            to_probabilities(x, "my-model")
+        assert "\n" not in str(e.value)
+    x = logits.copy()
+    x[0, 0, 1] = -np.inf  # a masked class is fine: its row's best is a number
+    assert np.isfinite(to_probabilities(x)).all()

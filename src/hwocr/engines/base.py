@@ -48,15 +48,21 @@ class Engine:
             raise ValueError(f"{self.info.name}: expected a 3-D output, got shape {out.shape}")
         if self.info.time_major:
             out = out.transpose(1, 0, 2)
-        return to_probabilities(np.ascontiguousarray(out, dtype=np.float32))
+        return to_probabilities(np.ascontiguousarray(out, dtype=np.float32), self.info.name)
 
 
-def to_probabilities(out: np.ndarray) -> np.ndarray:
-    """Softmax over classes unless the rows already are probability distributions."""
-    if out.min() >= 0.0 and out.max() <= 1.0 + 1e-4:
+def to_probabilities(out: np.ndarray, name: str = "the model") -> np.ndarray:
+    """Softmax over classes unless the rows already are probability distributions. An output that is not
+    a number (a broken custom model: NaN or infinite) is a one-line ModelError: its NaN confidences made
+    JSON output that no JSON reader takes."""
+    if out.min() >= 0.0 and out.max() <= 1.0 + 1e-4:  # (false for any NaN)
         s = out.sum(axis=-1)
         if np.allclose(s, 1.0, atol=1e-2):
             return out
     m = out.max(axis=-1, keepdims=True)
+    if not np.isfinite(m).all():  # (a row's max is NaN if it holds one, infinite if its largest is)
+        from ..errors import ModelError
+
+        raise ModelError(f"{name}: its output is not a number (NaN or infinite) for this input")
     e = np.exp(out - m)
     return e / e.sum(axis=-1, keepdims=True)
