@@ -624,3 +624,41 @@ def test_export_holds_only_the_documents_whose_pages_are_still_coming(tmp_path):
         assert next(docs) == ("b", [rec("b", 0, 1)]) and len(read) == 2
         assert next(docs) == ("a", [rec("a", 0, 2), rec("a", 1, 2)]) and len(read) == 4
         assert [f for f, _ in docs] == ["d"]  # (c: a page failed)
+
+
+def test_retry_failed_reads_the_failed_pages_again_and_the_last_record_counts(tmp_path):
+    """A page recorded as failed (a render timeout under load) stayed failed for good: a rerun skips it.
+    ``--retry-failed`` reads it again; its new record supersedes the old one, in the summary, in a
+    reopened store and in the export; pages that read are still skipped, and the flag changes nothing
+    for a job without failures."""
+    from PIL import Image
+
+    from hwocr.batch.job import run_job
+    from hwocr.batch.settings import Settings
+
+    files = [tmp_path / "a.png", tmp_path / "b.png"]
+    for f in files:
+        Image.new("L", (40, 30), 255).save(f)
+
+    class Flaky(_PageRunner):  # b.png fails while ``down``
+        down = True
+
+        def imap(self, items):
+            for rec in super().imap(items):
+                yield {**rec, "error": "render timeout"} if self.down and rec["file"].endswith("b.png") else rec
+
+    inputs, out = [str(f) for f in files], str(tmp_path / "out")
+    first = run_job(inputs, out, Settings(), Flaky, exports=["hocr"])
+    assert (first.read, first.failed_total) == (2, 1)
+    again = run_job(inputs, out, Settings(), Flaky, exports=["hocr"])
+    assert (again.read, again.skipped, again.failed_total) == (0, 2, 1)  # (skipped, as before)
+    Flaky.down = False
+    retried = run_job(inputs, out, Settings(), Flaky, exports=["hocr"], retry_failed=True)
+    assert (retried.read, retried.skipped, retried.failed, retried.failed_total) == (1, 1, 0, 0)
+    assert [(Path(r["file"]).name, r["error"]) for r in records(tmp_path / "out")] == [
+        ("a.png", None), ("b.png", "render timeout"), ("b.png", None)]
+    with Store(tmp_path / "out") as st:
+        assert sorted(st.done.values()) == [True, True]
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "out" / "docs").iterdir()) == ["a", "b"]
+    done = run_job(inputs, out, Settings(), Flaky, exports=["hocr"], retry_failed=True)
+    assert (done.read, done.skipped, done.failed_total) == (0, 2, 0)

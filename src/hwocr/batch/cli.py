@@ -45,10 +45,12 @@ def _default_workers() -> int:
 @click.option("--offline", is_flag=True, default=None)
 @click.option("--hocr", is_flag=True, help="Also write OUT/docs/NAME.hocr for each document whose pages all read.")
 @click.option("--pdf", is_flag=True, help="Also write a searchable OUT/docs/NAME.pdf for each such document.")
+@click.option("--retry-failed", is_flag=True,
+              help="Read again the pages an earlier run recorded as failed (a rerun skips them otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
-def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_size, commit_seconds, hocr, pdf, as_json,
-          progress, **opts):
+def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_size, commit_seconds, hocr, pdf,
+          retry_failed, as_json, progress, **opts):
     """Read every page of INPUTS (files, folders, glob patterns, PDFs, multi-page TIFFs, @manifest) into
     OUT, on a Dask cluster or local processes. Rerun the same command to resume: pages already written
     are skipped, none is written twice; a bad file is recorded with its reason and the job goes on."""
@@ -80,7 +82,7 @@ def batch(inputs, out, manifests, workers, address, runner, in_flight, shard_siz
 
         summary = run_job(inputs, out, settings, factory, manifests=manifests,
                           commit=Commit(shard_size, commit_seconds), progress=tick,
-                          exports=[f for f, on in (("hocr", hocr), ("pdf", pdf)) if on])
+                          exports=[f for f, on in (("hocr", hocr), ("pdf", pdf)) if on], retry_failed=retry_failed)
     from ..files import shown
 
     for msg in summary.input_errors:

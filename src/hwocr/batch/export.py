@@ -78,8 +78,8 @@ def documents(store: Store, keys: set[str]) -> Iterator[tuple[str, list[dict[str
             n, file, page = _int(r["pages"]), _str(r["file"]), _int(r["page"])
         except (KeyError, TypeError, ValueError) as e:
             raise _record_error(store, r, e) from None
-        if file in failed:
-            continue
+        if file in failed or r["error"] is not None and store.done.get(r["key"]):
+            continue  # (a failed page read again by --retry-failed: its last record counts)
         if r["error"] is not None:  # the document cannot be exported: drop what it holds
             failed.add(file)
             by_file.pop(file, None)

@@ -27,10 +27,11 @@ class Commit:
 
 def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory: Callable[[], object], *,
             manifests: Iterable[str] = (), commit: Commit = Commit(), exports: Iterable[str] = (),
-            progress: Callable[[int, int], None] | None = None) -> Summary:
-    """Read every page of ``inputs`` not already in ``out``. ``runner_factory`` opens the runner (only
-    when there is work); ``progress(done, total_known)`` is called as pages complete; ``exports``
-    ("hocr", "pdf") are then written for each document whose pages all read."""
+            progress: Callable[[int, int], None] | None = None, retry_failed: bool = False) -> Summary:
+    """Read every page of ``inputs`` not already in ``out`` (with ``retry_failed``, the pages recorded as
+    failed too). ``runner_factory`` opens the runner (only when there is work); ``progress(done,
+    total_known)`` is called as pages complete; ``exports`` ("hocr", "pdf") are then written for each
+    document whose pages all read."""
     t0 = time.perf_counter()
     with Store(out) as store:
         skey = settings.key()
@@ -44,7 +45,7 @@ def run_job(inputs: Iterable[str], out: str, settings: Settings, runner_factory:
                     continue
                 seen.add(item.key)
                 stats["pages"] += 1
-                if item.key in store.done:
+                if item.key in store.done and not (retry_failed and store.retry(item.key)):
                     stats["skipped"] += 1
                     continue
                 yield item

@@ -120,6 +120,16 @@ class Store:
             self._next = max(self._next, int(SHARD_RE.match(shard.name).group(1)) + 1)
             self.done.update(self._shard_keys(shard))
 
+    def retry(self, key: str) -> bool:
+        """Whether ``key`` was recorded as failed; if so it counts as not read yet, so that it is read and
+        committed again (``batch --retry-failed``: a render timeout under load is no reason to fail a page
+        for good). Its new record supersedes the old one: a key's last record is its state (``done`` as
+        loaded; :func:`~hwocr.batch.export.documents`)."""
+        if self.done.get(key) is False:
+            del self.done[key]
+            return True
+        return False
+
     def shards(self) -> list[Path]:
         return sorted(p for p in self.out.iterdir() if SHARD_RE.match(p.name))
 
