@@ -440,3 +440,35 @@ def test_text_xml_cannot_hold_gives_valid_hocr_and_pdf():
     got = doc[0].get_textpage().get_text_range()
     assert got.startswith("a") and "<&>" in got and "\ufffd" in got and "e\u0301" in got
     assert not any("\u30a0" <= c <= "\u30ff" for c in got)  # (no glyph of the font's collection)
+
+
+def test_a_pdf_is_written_page_by_page_from_an_iterable_of_images(tmp_path):
+    """``write_searchable_pdf_to`` takes each page's image only when the page before it is written (a
+    batch export of a long document held every page's JPEG and then the whole PDF); the file reads as
+    the bytes version's, and a count of images unlike the pages' is one line."""
+    import io
+
+    import pypdfium2 as pdfium
+
+    from hwocr.pages import pdfwrite
+    from hwocr.pages.document import PageChar, PageLine, PageResult
+
+    box = ((10, 10), (30, 10), (30, 30), (10, 30))
+    pages = [PageResult(200, 40, (PageLine(t, 0.9, box, "horizontal", (PageChar(t, 0.9, box),)),), f"p{i}.png", i)
+             for i, t in enumerate("一二三四")]
+    out = io.BytesIO()
+    written = []
+
+    def images():
+        for _ in pages:
+            written.append(out.tell())
+            yield pdfwrite.encode_page(np.full((40, 200, 3), 255, np.uint8))
+
+    pdfwrite.write_searchable_pdf_to(out, pages, images(), dpi=72)
+    assert all(b > a for a, b in zip(written, written[1:]))  # each page out before the next image is made
+    doc = pdfium.PdfDocument(out.getvalue())
+    assert [doc[i].get_textpage().get_text_range() for i in range(4)] == list("一二三四")
+    assert out.getvalue() == pdfwrite.write_searchable_pdf(pages, [np.full((40, 200, 3), 255, np.uint8)] * 4, dpi=72)
+    for n in (3, 5):
+        with pytest.raises(HwocrError, match="one image per page result"):
+            pdfwrite.write_searchable_pdf_to(io.BytesIO(), pages, [np.zeros((40, 200, 3), np.uint8)] * n)

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 from ..errors import HwocrError
 from ..pages.document import PageChar, PageLine, PageResult
 from .settings import Settings
-from .store import Store, _corrupt, write_atomic
+from .store import Store, _corrupt, atomic_file, write_atomic
 
 
 def _int(v: Any) -> int:
@@ -141,15 +141,15 @@ def export_documents(store: Store, keys: Iterable[str], settings: Settings, form
             if dest.exists():
                 continue
             if fmt == "hocr":
-                data = export.to_hocr(pages, settings.lang).encode("utf-8")
+                write_atomic(dest, export.to_hocr(pages, settings.lang).encode("utf-8"))
             else:
                 if not _unchanged(file, recs[0], settings):
                     continue  # its pixels would not be those the text layer was read from: a rerun reads it again
-                try:  # each page decoded, compressed and dropped in turn: one page's pixels at a time
-                    images = [encode_page(p.rgb) for p in iter_pages(file, dpi=settings.dpi)]
-                    data = export.to_pdf(pages, images, settings.dpi)
+                try:  # each page decoded, compressed, written and dropped in turn: one page's image at a time
+                    with atomic_file(dest) as f:
+                        export.write_pdf(f, pages, (encode_page(p.rgb) for p in iter_pages(file, dpi=settings.dpi)),
+                                         settings.dpi)
                 except HwocrError:
                     continue  # the file changed or went away since it was read
-            write_atomic(dest, data)
             written += 1
     return written

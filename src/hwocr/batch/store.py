@@ -19,7 +19,8 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..errors import HwocrError
 from ..jsontext import dumps
@@ -37,14 +38,23 @@ def _fsync_dir(path: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that it appears whole or not at all: temp file, fsync, rename."""
+    with atomic_file(path) as f:
+        f.write(data)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file to write ``path`` through, in pieces, that appears whole or not at all when the block ends
+    (temp file, fsync, rename); on any failure the temp file is removed (a full disk: the half-written
+    copy must not keep holding the space)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:  # a full disk: the half-written copy must not keep holding the space
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from html import escape
-from typing import Sequence
+from typing import BinaryIO, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -163,3 +163,11 @@ def to_pdf(pages: Sequence[PageResult], images: Sequence[np.ndarray], dpi: float
     from .pdfwrite import write_searchable_pdf
 
     return write_searchable_pdf(pages, images, dpi)
+
+
+def write_pdf(f: BinaryIO, pages: Sequence[PageResult], images: Iterable, dpi: float = 200) -> None:
+    """:func:`to_pdf` written to ``f`` as it is made, each page's image taken from ``images`` only when
+    its page is written (a long document holds one page's image at a time)."""
+    from .pdfwrite import write_searchable_pdf_to
+
+    write_searchable_pdf_to(f, pages, images, dpi)

@@ -16,7 +16,7 @@ import io
 import zlib
 from dataclasses import dataclass
 from importlib import resources
-from typing import Sequence
+from typing import BinaryIO, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -82,10 +82,19 @@ def encode_page(rgb: np.ndarray, quality: int = 85) -> EncodedImage:
     return EncodedImage(w, h, buf.getvalue(), img.width, img.height)
 
 
-def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray | EncodedImage], dpi: float = 200,
+def write_searchable_pdf(pages: Sequence, images: Iterable[np.ndarray | EncodedImage], dpi: float = 200,
                          quality: int = 85) -> bytes:
-    if len(pages) != len(images):
-        raise HwocrError("searchable PDF: one image per page result is needed")
+    """The searchable PDF of ``pages`` (one image per page result) as bytes."""
+    out = io.BytesIO()
+    write_searchable_pdf_to(out, pages, images, dpi, quality)
+    return out.getvalue()
+
+
+def write_searchable_pdf_to(f: BinaryIO, pages: Sequence, images: Iterable[np.ndarray | EncodedImage],
+                            dpi: float = 200, quality: int = 85) -> None:
+    """Write the searchable PDF of ``pages`` to ``f`` object by object, taking each page's image from
+    ``images`` only when its page is written: a long document holds one page's image at a time (a batch
+    export of 10 000 pages held every page's JPEG and then the whole PDF, gigabytes of each)."""
     if not pages:
         raise HwocrError("searchable PDF: no pages to write")
     alphabet: dict[str, int] = {}
@@ -96,67 +105,105 @@ def write_searchable_pdf(pages: Sequence, images: Sequence[np.ndarray | EncodedI
                 # Adobe-Japan1 glyph, a stray katakana, in its place)
                 if c.char and c.char not in alphabet and len(alphabet) < MAX_CHARS:
                     alphabet[c.char] = len(alphabet) + CID_BASE
-    objs: list[bytes] = []  # object k+1 is objs[k]
-
-    def add(body: bytes) -> int:
-        objs.append(body)
-        return len(objs)
-
-    def stream(dict_body: str, data: bytes) -> bytes:
-        return f"<< {dict_body} /Length {len(data)} >>\nstream\n".encode("ascii") + data + b"\nendstream"
-
-    catalog = add(b"")  # filled in below
-    pages_id = add(b"")
-    tou = add(stream("", _tounicode(list(alphabet))))
-    ttf = _glyphless_font()
-    fontfile = add(stream(f"/Length1 {len(ttf)}", ttf))
-    gid_map = zlib.compress(CELL_GLYPH.to_bytes(2, "big") * (CID_BASE + len(alphabet)))
-    cid_to_gid = add(stream("/Filter /FlateDecode", gid_map))
-    desc = add(f"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 4 /FontBBox [0 0 1000 1000] "
-               f"/ItalicAngle 0 /Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 /FontFile2 {fontfile} 0 R >>"
-               .encode("ascii"))
-    cid = add(f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /GlyphLessFont /CIDSystemInfo << /Registry (Adobe) "
-              f"/Ordering (Japan1) /Supplement 6 >> /FontDescriptor {desc} 0 R /DW 1000 /CIDToGIDMap {cid_to_gid} 0 R >>"
-              .encode("ascii"))
-    font = add(f"<< /Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H "
-               f"/DescendantFonts [{cid} 0 R] /ToUnicode {tou} 0 R >>".encode("ascii"))
+    w = _ObjectWriter(f)
+    catalog, pages_id = w.reserve(), w.reserve()  # written last, once the pages are known
+    font = _write_font(w, alphabet)
     kids = []
     k = 72.0 / dpi
-    for page, rgb in zip(pages, images):
-        enc = rgb if isinstance(rgb, EncodedImage) else encode_page(rgb, quality)
-        w, h = enc.width, enc.height
-        jw, jh = enc.jpeg_width or w, enc.jpeg_height or h
-        img = add(stream(f"/Type /XObject /Subtype /Image /Width {jw} /Height {jh} /ColorSpace /DeviceRGB "
-                         f"/BitsPerComponent 8 /Filter /DCTDecode", enc.jpeg))
-        wp, hp = w * k, h * k
-        ops = [f"q {wp:.2f} 0 0 {hp:.2f} 0 0 cm /Im0 Do Q", "BT 3 Tr"]
-        for ln in page.lines:
-            for c in ln.chars:
-                code = alphabet.get(c.char)
-                if code is None:
-                    continue
-                q = np.asarray(c.polygon, dtype=np.float64)
-                x0, y0 = q.min(axis=0)
-                x1, y1 = q.max(axis=0)
-                size = max(1.0, (y1 - y0) * k)
-                tz = max(1.0, 100.0 * (x1 - x0) * k / size)
-                ops.append(f"/F1 {size:.2f} Tf {tz:.1f} Tz 1 0 0 1 {x0 * k:.2f} {(h - y1) * k:.2f} Tm <{code:04X}> Tj")
-        ops.append("ET")
-        content = add(stream("", "\n".join(ops).encode("ascii")))
-        kids.append(add(f"<< /Type /Page /Parent {pages_id} 0 R /MediaBox [0 0 {wp:.2f} {hp:.2f}] "
-                        f"/Resources << /XObject << /Im0 {img} 0 R >> /Font << /F1 {font} 0 R >> >> "
-                        f"/Contents {content} 0 R >>".encode("ascii")))
-    objs[catalog - 1] = f"<< /Type /Catalog /Pages {pages_id} 0 R >>".encode("ascii")
-    objs[pages_id - 1] = f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in kids)}] /Count {len(kids)} >>".encode("ascii")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(out.tell())
-        out.write(f"{i} 0 obj\n".encode("ascii") + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode("ascii"))
-    for off in offsets:
-        out.write(f"{off:010d} 00000 n \n".encode("ascii"))
-    out.write(f"trailer\n<< /Size {len(objs) + 1} /Root {catalog} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii"))
-    return out.getvalue()
+    it = iter(images)
+    for page in pages:
+        rgb = next(it, None)
+        if rgb is None:
+            raise HwocrError("searchable PDF: one image per page result is needed")
+        kids.append(_write_page(w, page, rgb if isinstance(rgb, EncodedImage) else encode_page(rgb, quality),
+                                alphabet, font, pages_id, k))
+    if next(it, None) is not None:
+        raise HwocrError("searchable PDF: one image per page result is needed")
+    w.put(catalog, f"<< /Type /Catalog /Pages {pages_id} 0 R >>".encode("ascii"))
+    w.put(pages_id, f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in kids)}] /Count {len(kids)} >>"
+          .encode("ascii"))
+    w.finish(catalog)
+
+
+class _ObjectWriter:
+    """PDF objects written as they come (in any order of their numbers), then the cross-reference table;
+    ``f`` is at the start of the file (offsets count from there)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.offsets: dict[int, int] = {}
+        self.count = 0
+        self.pos = 0
+        self._write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+    def _write(self, data: bytes) -> None:
+        self.f.write(data)
+        self.pos += len(data)
+
+    def reserve(self) -> int:
+        self.count += 1
+        return self.count
+
+    def put(self, num: int, body: bytes) -> None:
+        self.offsets[num] = self.pos
+        self._write(f"{num} 0 obj\n".encode("ascii") + body + b"\nendobj\n")
+
+    def add(self, body: bytes) -> int:
+        num = self.reserve()
+        self.put(num, body)
+        return num
+
+    def finish(self, root: int) -> None:
+        xref = self.pos
+        n = self.count + 1
+        self._write(f"xref\n0 {n}\n0000000000 65535 f \n".encode("ascii"))
+        self._write("".join(f"{self.offsets[i]:010d} 00000 n \n" for i in range(1, n)).encode("ascii"))
+        self._write(f"trailer\n<< /Size {n} /Root {root} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii"))
+
+
+def _stream(dict_body: str, data: bytes) -> bytes:
+    return f"<< {dict_body} /Length {len(data)} >>\nstream\n".encode("ascii") + data + b"\nendstream"
+
+
+def _write_font(w: _ObjectWriter, alphabet: dict[str, int]) -> int:
+    """The document's one font (see the module docstring); returns its object number."""
+    tou = w.add(_stream("", _tounicode(list(alphabet))))
+    ttf = _glyphless_font()
+    fontfile = w.add(_stream(f"/Length1 {len(ttf)}", ttf))
+    gid_map = zlib.compress(CELL_GLYPH.to_bytes(2, "big") * (CID_BASE + len(alphabet)))
+    cid_to_gid = w.add(_stream("/Filter /FlateDecode", gid_map))
+    desc = w.add(f"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 4 /FontBBox [0 0 1000 1000] "
+                 f"/ItalicAngle 0 /Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 /FontFile2 {fontfile} 0 R >>"
+                 .encode("ascii"))
+    cid = w.add(f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /GlyphLessFont /CIDSystemInfo << /Registry (Adobe) "
+                f"/Ordering (Japan1) /Supplement 6 >> /FontDescriptor {desc} 0 R /DW 1000 /CIDToGIDMap {cid_to_gid} 0 R >>"
+                .encode("ascii"))
+    return w.add(f"<< /Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H "
+                 f"/DescendantFonts [{cid} 0 R] /ToUnicode {tou} 0 R >>".encode("ascii"))
+
+
+def _write_page(w: _ObjectWriter, page, enc: EncodedImage, alphabet: dict[str, int], font: int, parent: int,
+                k: float) -> int:
+    """One page: its image, and each character as invisible text in its cell; returns the page's number."""
+    width, height = enc.width, enc.height
+    jw, jh = enc.jpeg_width or width, enc.jpeg_height or height
+    img = w.add(_stream(f"/Type /XObject /Subtype /Image /Width {jw} /Height {jh} /ColorSpace /DeviceRGB "
+                        f"/BitsPerComponent 8 /Filter /DCTDecode", enc.jpeg))
+    wp, hp = width * k, height * k
+    ops = [f"q {wp:.2f} 0 0 {hp:.2f} 0 0 cm /Im0 Do Q", "BT 3 Tr"]
+    for ln in page.lines:
+        for c in ln.chars:
+            code = alphabet.get(c.char)
+            if code is None:
+                continue
+            q = np.asarray(c.polygon, dtype=np.float64)
+            x0, y0 = q.min(axis=0)
+            x1, y1 = q.max(axis=0)
+            size = max(1.0, (y1 - y0) * k)
+            tz = max(1.0, 100.0 * (x1 - x0) * k / size)
+            ops.append(f"/F1 {size:.2f} Tf {tz:.1f} Tz 1 0 0 1 {x0 * k:.2f} {(height - y1) * k:.2f} Tm <{code:04X}> Tj")
+    ops.append("ET")
+    content = w.add(_stream("", "\n".join(ops).encode("ascii")))
+    return w.add(f"<< /Type /Page /Parent {parent} 0 R /MediaBox [0 0 {wp:.2f} {hp:.2f}] "
+                 f"/Resources << /XObject << /Im0 {img} 0 R >> /Font << /F1 {font} 0 R >> >> "
+                 f"/Contents {content} 0 R >>".encode("ascii"))
