@@ -212,8 +212,9 @@ class Reader:
         """Refuse a line image that is too elongated, or that would take more than ``max_windows``
         (default: the reader's) recognition windows, with a one-line ImageError."""
         check_line_shape(rgb, name)
+        if max_windows is not None:  # (the reader's own was checked when it was built)
+            expect_whole("max_windows", max_windows, 0, ModelError)
         limit = self.max_windows if max_windows is None else max_windows
-        expect_whole("max_windows", limit, 0, ModelError)
         h, w = rgb.shape[:2]
         n = count_windows(w, h, self.engine.info.input)
         if n > limit:
@@ -328,8 +329,10 @@ class Reader:
         lang = lang or self.line_language(post)
         view = self._lang_views.get(lang)
         charset, allowed = (view.charset, view.allowed) if view else (self.charset, self.allowed)
-        top_k = self.top_k if top_k is None else top_k
-        expect_whole("top_k", top_k, 0, ModelError)
+        if top_k is None:
+            top_k = self.top_k
+        else:
+            expect_whole("top_k", top_k, 0, ModelError)
         chars: list[CharResult] = []
         for w, p, ems in self._window_emissions(post, allowed, lang):
             seam = len(chars)  # the first character this window adds
