@@ -18,6 +18,7 @@ confirm.
     python benchmarks/ensemble_eval.py score                      # tables
     HWOCR_ENSEMBLE_GRID=2 python benchmarks/ensemble_eval.py score   # LM weight x first-character prior
     HWOCR_ENSEMBLE_GRID=3 python benchmarks/ensemble_eval.py score   # stronger kana priors
+    HWOCR_ENSEMBLE_GRID=4 python benchmarks/ensemble_eval.py score   # LM weight x later characters' prior
     python benchmarks/ensemble_eval.py time [DIR ...] [--n 150]   # ms/line, v6 alone vs --ensemble, interleaved
 """
 
@@ -127,14 +128,14 @@ def _chars(x: dict) -> list:
 
 
 def voted(x: dict, y: dict, bias: float, keep: float, lm=None, lm_weight: float = 0.0,
-          first: tuple[float, float] = (0.0, 0.0)) -> str:
+          first: tuple[float, float] = (0.0, 0.0), prior: float = 0.0) -> str:
     """hwocr.ensemble.vote on two collected readings (x preferred)."""
     from hwocr.ensemble import vote
 
     a, b = _chars(x), _chars(y)
     if not a and x["t"] or not b and y["t"]:
         return x["t"]
-    return "".join(ch for _, _, ch in vote(a, b, bias, keep, lm, lm_weight, first=first))
+    return "".join(ch for _, _, ch in vote(a, b, bias, keep, lm, lm_weight, first=first, prior=prior))
 
 
 def old_rover(x: dict, y: dict, bias: float = 0.1, keep: float = 0.7) -> str:
@@ -161,6 +162,10 @@ GRID2 = {"bias": (0.2,), "keep": (0.7,), "lm_weight": (0.05, 0.1, 0.2),
          "first": tuple(itertools.product((0.0, -0.1, -0.2), (0.0, 0.1, 0.2)))}
 #: stronger kana weights at the chosen LM weight
 GRID3 = {"bias": (0.2,), "keep": (0.7,), "lm_weight": (0.05,), "first": tuple((0.0, k) for k in (0.2, 0.4, 0.6, 0.8))}
+#: the later characters' unigram prior (a negative weight divides the LM's frequency preference out), with
+#: the LM weights it could pair with
+GRID4 = {"bias": (0.2,), "keep": (0.7,), "lm_weight": (0.05, 0.1, 0.2), "first": ((0.0, 0.2),),
+         "prior": (0.0, -0.01, -0.025, -0.05, -0.1)}
 
 
 def rules() -> dict:
@@ -172,12 +177,13 @@ def rules() -> dict:
                "v5 greedy alone": lambda d: d["v5g"]["t"],
                "fused posteriors, beam": lambda d: d["fb"]["t"] if "fb" in d else d["v6b"]["t"],
                "old vote (v6 beam + v5 beam, max confidence)": lambda d: old_rover(d["v6b"], d["v5b"])}
-    grid = {"2": GRID2, "3": GRID3}.get(os.environ.get("HWOCR_ENSEMBLE_GRID", ""), GRID)
+    grid = {"2": GRID2, "3": GRID3, "4": GRID4}.get(os.environ.get("HWOCR_ENSEMBLE_GRID", ""), GRID)
     for b, k in itertools.product(grid["bias"], grid["keep"]):
         r[f"greedy {b:g} {k:g}"] = (lambda b, k: lambda d: voted(d["v6g"], d["v5g"], b, k))(b, k)
-        for w, f in itertools.product(grid["lm_weight"], grid["first"]):
-            name = f"default {b:g} {k:g} {w:g}" + (f" first {f[0]:g},{f[1]:g}" if f != (0.0, 0.0) else "")
-            r[name] = (lambda b, k, w, f: lambda d: voted(d["v6b"], d["v5g"], b, k, lm, w, f))(b, k, w, f)
+        for w, f, q in itertools.product(grid["lm_weight"], grid["first"], grid.get("prior", (0.0,))):
+            name = (f"default {b:g} {k:g} {w:g}" + (f" first {f[0]:g},{f[1]:g}" if f != (0.0, 0.0) else "")
+                    + (f" prior {q:g}" if q else ""))
+            r[name] = (lambda b, k, w, f, q: lambda d: voted(d["v6b"], d["v5g"], b, k, lm, w, f, q))(b, k, w, f, q)
     return r
 
 

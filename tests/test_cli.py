@@ -123,6 +123,18 @@ def test_eval_prints_the_omz_metric(tmp_path):
     assert s["n"] == 1 and s["accuracy"] == 1.0 and s["exact"] == 1.0 and s["median_ms_per_line"] > 0
 
 
+def test_eval_errors_are_one_line_each_whatever_the_label_holds(tmp_path):
+    """--errors prints each wrong line's name, reading and label: control characters and line
+    separators in a label (or a name) are escaped, not written to the terminal."""
+    d = tmp_path / "set"
+    d.mkdir()
+    (d / "a\u2028b.png").write_bytes((SAMPLES / "zh-line.png").read_bytes())
+    (d / "labels.tsv").write_text("a\u2028b.png\tx\x07\x1b[31my\u2029z\n", encoding="utf-8")
+    r = hwocr("eval", str(d), "--errors")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [f"a\\u2028b.png\tpred={ZH_TEXT}\tref=x\\x07\\x1b[31my\\u2029z"]
+
+
 def test_eval_reports_an_unreadable_image_and_scores_the_others(tmp_path):
     """A missing or broken image among the labels is one error line each; the rest is scored (it used to
     stop at the first one, after reading every line before it, with no score) and the status is 1."""

@@ -136,6 +136,18 @@ def test_the_first_characters_script_prior():
     assert vote(two, two, lm=lm, first=(-0.1, 0.0))[0][2] == "京"
 
 
+def test_the_later_characters_prior():
+    # after は neither character has context (both ln 1e-4): by default the vote score decides; a negative
+    # prior weight divides the unigram out (亰 is frequent to this LM), a first-character prior does not reach it
+    line = [_c("は", 0.9), _c("亰", 0.42, ("亰", 0.42), ("京", 0.4))]
+    lm = _LM()
+    assert vote(line, line, lm=lm, first=(0.0, 0.0))[1][2] == "亰"
+    assert vote(line, line, lm=lm, first=(0.0, 0.0), prior=-0.1)[1][2] == "京"
+    assert vote(line, line, lm=lm, first=(-0.1, -0.1))[1][2] == "亰"
+    # the first character keeps its own prior only
+    assert vote(line[1:], line[1:], lm=lm, first=(0.0, 0.0), prior=-0.1)[0][2] == "亰"
+
+
 def test_merge_names_both_models():
     r6 = LineResult("東亰", 0.7, (_c("東", 0.9), _c("亰", 0.5, ("亰", 0.5), ("京", 0.1), x=10)), engine="v6", lang="ja")
     r5 = LineResult("東京", 0.9, (_c("東", 0.9), _c("京", 0.9, x=11)), engine="v5", lang="ja")

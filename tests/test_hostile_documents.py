@@ -153,7 +153,7 @@ def test_too_many_pages_are_refused_before_any_is_read(monkeypatch):
     from hwocr.pages import inputs
 
     monkeypatch.setattr(inputs, "MAX_PAGES", 2)
-    with pytest.raises(InputTooLarge, match="has 3 pages, over the limit of 2"):
+    with pytest.raises(InputTooLarge, match="has more than 2 pages, over the limit of 2"):
         next(inputs.iter_pages(blank_pages_pdf(3), dpi=20))
     assert len(inputs.load_pages(blank_pages_pdf(3), dpi=20, pages=[2])) == 1  # one page asked for: fine
 
@@ -218,6 +218,43 @@ def test_a_huge_later_tiff_page_is_refused_in_one_line(tmp_path):
     one_line_error(hwocr("page", str(f)), "two.tif#2", "too large")
 
 
+def test_a_tiff_of_very_many_pages_is_counted_only_up_to_the_limit(tmp_path, monkeypatch):
+    """Pillow's n_frames walks every page of a TIFF in time growing with the square of their number (a 23 MB
+    file of 200 000 4x4 pages: 152 s before any limit applied); hwocr counts up to one past the limit."""
+    from hwocr.batch import inputs as batch_inputs
+    from hwocr.errors import InputTooLarge
+    from hwocr.pages import inputs
+
+    many = tiff([(4, 4, white(16))] * 300)
+    f = tmp_path / "many.tif"
+    f.write_bytes(many)
+    assert inputs.frame_count(Image.open(f)) == 300  # under the limit: every page
+    monkeypatch.setattr(inputs, "MAX_PAGES", 20)
+    img = Image.open(f)
+    assert inputs.frame_count(img) == 21 and img.tell() == 0  # stopped one past it, back where it was
+    with pytest.raises(InputTooLarge, match="many.tif: has more than 20 pages, over the limit of 20"):
+        next(inputs.iter_pages(str(f)))
+    assert batch_inputs.count_pages(str(f)) == 21
+    # a page asked for is still read
+    assert inputs.load_pages(str(f), pages=[7])[0].rgb.shape == (4, 4, 3)
+
+
+def test_the_batch_page_count_opens_only_the_format_the_magic_bytes_name(tmp_path, monkeypatch):
+    """Counting the pages of a job's file goes through the one format its magic bytes name, as every other
+    read does: a file in a format hwocr does not read never reaches that Pillow plugin."""
+    from PIL import IcoImagePlugin
+
+    from hwocr.batch.inputs import count_pages
+
+    ico = tmp_path / "x.ico"
+    Image.new("RGB", (32, 32), "white").save(ico)
+    opened = []
+    original = IcoImagePlugin.IcoImageFile._open
+    monkeypatch.setattr(IcoImagePlugin.IcoImageFile, "_open", lambda self: (opened.append(1), original(self))[1])
+    assert count_pages(str(ico)) == 1 and not opened
+    assert Image.open(ico).format == "ICO" and opened  # (what the plain call did)
+
+
 # -- files that are not images, or too big --------------------------------------------------------------
 def test_special_and_oversized_files_are_refused(tmp_path, monkeypatch):
     from hwocr import imageio
@@ -275,6 +312,10 @@ def test_a_label_too_long_to_score_is_refused(tmp_path):
     (tmp_path / "a.png").write_bytes(_png())
     (tmp_path / "labels.tsv").write_text(f"a.png\t{'x' * MAX_LABEL_CHARS}\n", encoding="utf-8")
     assert len(read_labels(tmp_path)[0][1]) == MAX_LABEL_CHARS
+    # the limit holds for the text as scored: NFKC writes U+FDFA as 18 characters, 15 of them not blank
+    (tmp_path / "labels.tsv").write_text(f"a.png\t{chr(0xFDFA) * 1000}\n", encoding="utf-8")
+    with pytest.raises(HwocrError, match=r"labels.tsv:1: label of 15000 characters as scored \(NFKC\)"):
+        read_labels(tmp_path)
     (tmp_path / "labels.tsv").write_text(f"a.png\tok\na.png\t{'字' * 5_000_000}\n", encoding="utf-8")
     with pytest.raises(HwocrError, match=r"labels.tsv:2: label of 5000000 characters"):
         read_labels(tmp_path)

@@ -259,6 +259,17 @@ def test_web_page_served(client):
         assert client.get(f"/static/{f}").status_code == 200
 
 
+def test_the_web_pages_files_are_served_whole_whatever_the_range(client):
+    """Starlette answers a bad or unsatisfiable Range with a plain-text 400 / 416 of its own; the files
+    are small, so ranges are not offered and any Range header is ignored: the whole file, 200."""
+    whole = {p: client.get(p).content for p in ("/", "/static/app.js")}
+    for path, body in whole.items():
+        for rng in ("bytes=abc", "bytes=99999999-", "bytes=0-9", "bytes=5-1,0-0", "x" * 2000):
+            r = client.get(path, headers={"Range": rng, "If-Range": "nonsense"})
+            assert r.status_code == 200 and r.content == body, (path, rng, r.status_code)
+            assert "accept-ranges" not in r.headers and "content-range" not in r.headers
+
+
 def page_image() -> bytes:
     sample = ROOT / "samples" / "zh-line.png"
     if sample.exists():
@@ -512,6 +523,10 @@ def test_serve_command_options():
     r = CliRunner().invoke(cli, ["serve", "--lang-preload", "zh,fr"])
     assert r.exit_code == 2 and "fr" in r.output
     assert "--precision" in CliRunner().invoke(cli, ["serve", "--help"]).output
+    for opt in ("--upload-timeout", "--send-timeout"):
+        assert opt in r.output or opt in CliRunner().invoke(cli, ["serve", "--help"]).output
+        bad = CliRunner().invoke(cli, ["serve", opt, "nan"])
+        assert bad.exit_code == 2 and opt in bad.output
 
 
 def test_serve_with_a_model_it_cannot_load_fails_in_one_line():
@@ -821,9 +836,10 @@ def test_errors_starlette_answers_are_json(client):
 
 
 # -- connections: uvicorn with hwocr's protocol ---------------------------------------------------------------------
-def _fake_live(**cfg):
+def _fake_live(reader: FakeReader | None = None, **cfg):
     cfg = {"langs": (), "warmup": False, "header_timeout_s": 0.5, "keep_alive_s": 1.0, **cfg}
-    return LiveServer(create_app(ServerConfig(**cfg), reader_factory=lambda *a: FakeReader()))
+    r = reader or FakeReader()
+    return LiveServer(create_app(ServerConfig(**cfg), reader_factory=lambda *a: r))
 
 
 def _closed_within(sock, seconds: float) -> bool:
@@ -847,6 +863,12 @@ def test_slow_idle_and_excess_connections_are_cut():
         idle = conn()
         t = time.monotonic()
         assert _closed_within(idle, 3) and time.monotonic() - t < 2
+        # headers begun and not finished: a JSON 408 at the deadline, then closed
+        half = conn()
+        half.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        reply = half.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 408") and b'{"error": "the request\'s headers did not arrive' in reply, reply
+        assert _closed_within(half, 2)
         # trickles a header byte every 0.1 s: still cut at the deadline, not kept alive by the bytes
         slow = conn()
         t = time.monotonic()
@@ -934,6 +956,58 @@ def test_a_request_whose_client_hung_up_stops_its_work():
         reader.steps = 1
         assert requests.post(f"{live.url}/v1/line", data=LINE_PNG, headers={"Content-Type": "image/png"},
                              timeout=10).json()["text"] == "x"  # the worker serves the next client
+
+
+def test_a_client_that_never_reads_its_answers_loses_its_connection():
+    """Requests pipelined by a client that never reads: once the answers wait in the server's buffer
+    past the send deadline, the connection is dropped and its place is free again (before, it was held
+    for ever, and 64 such clients from one address or 256 in all shut everyone out)."""
+    import socket
+
+    with _fake_live(max_connections=4, max_connections_per_client=1, send_timeout_s=1.0,
+                    header_timeout_s=30, keep_alive_s=30) as live:
+        hog = socket.socket()
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        hog.connect(("127.0.0.1", live.port))
+        hog.sendall(b"GET /static/app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 400)  # ~7 MB of answers
+
+        def second() -> bytes:
+            with socket.create_connection(("127.0.0.1", live.port), timeout=5) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                return s.recv(4096)
+
+        time.sleep(0.3)
+        assert second().startswith(b"HTTP/1.1 503")  # the address's one place is the hog's
+        t = time.monotonic()
+        while not second().startswith(b"HTTP/1.1 200"):
+            assert time.monotonic() - t < 8, "the stalled connection was not dropped"
+            time.sleep(0.3)
+        import requests
+
+        assert 'kind="stalled"' in requests.get(f"{live.url}/metrics", timeout=5).text
+        hog.close()
+
+
+def test_a_busy_server_refuses_an_upload_before_reading_it():
+    """With every place taken, the next upload gets its 503 from its headers alone: bodies held grow
+    with workers + queue, not with connections."""
+    import socket
+
+    gate = threading.Event()
+    with _fake_live(FakeReader(gate=gate), workers=1, max_queue=0, timeout_s=30, header_timeout_s=10) as live:
+        first = socket.create_connection(("127.0.0.1", live.port), timeout=10)
+        first.sendall(b"POST /v1/line HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(LINE_PNG) + LINE_PNG)
+        time.sleep(0.5)  # the first holds the one place (its reader waits at the gate)
+        s = socket.create_connection(("127.0.0.1", live.port), timeout=5)
+        s.sendall(b"POST /v1/line HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                  b"Content-Length: 9000000\r\n\r\n" + b"x" * 1000)  # the rest never comes
+        reply = s.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 503") and b'"error"' in reply and b"busy" in reply, reply
+        gate.set()
+        assert b"HTTP/1.1 200" in first.recv(4096)
+        s.close()
+        first.close()
 
 
 def test_one_client_address_cannot_hold_every_connection():

@@ -226,6 +226,8 @@ def test_file_names_with_tabs_or_newlines_cannot_split_an_output_line(image_dir)
 
     assert shown("a\tb\nc\rd\x1be\x7f.png") == "a\\tb\\nc\\rd\\x1be\\x7f.png"
     assert shown("普通の名前 (1).png") == "普通の名前 (1).png"
+    odd = "a\u2028b\u2029c\x85d\x9b31m\x0be\x0cf.png"  # each of these ends a line for str.splitlines
+    assert shown(odd) == "a\\u2028b\\u2029c\\x85d\\x9b31m\\x0be\\x0cf.png" and len(shown(odd).splitlines()) == 1
     odd = [image_dir / "tab\there.png", image_dir / "new\nline.png"]
     for f in odd:
         f.write_bytes((image_dir / "b.png").read_bytes())

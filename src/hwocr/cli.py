@@ -262,7 +262,9 @@ def eval_cmd(folder, as_json, show_errors, **opts):
     if show_errors:
         for (p, ref), pred in zip(items, preds):
             if normalize(pred) != normalize(ref):
-                click.echo(f"{p.name}\tpred={pred}\tref={ref}", err=True)
+                from .files import shown
+
+                click.echo(f"{shown(p.name)}\tpred={shown(pred)}\tref={shown(ref)}", err=True)  # one line each
     if bad:
         sys.exit(EXIT_ERROR)
 

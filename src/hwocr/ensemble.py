@@ -59,6 +59,10 @@ WIDTH = 4
 #: gain from a positive one (against Latin and katakana lookalikes), isolated kanji from a negative one
 #: (re-checked by ``benchmarks/vote_prior.py``: no pair beats it by more than one character per draw)
 FIRST_PRIOR = (0.0, 0.2)
+#: (beam decoder) weight of every later character's unigram prior (from the same floor), added to its LM
+#: term: a negative one divides part of the LM's preference for frequent characters out of a choice
+#: between two readings (0: off)
+PRIOR = 0.0
 #: the languages whose lines both models read
 LANGS = ("ja",)
 #: results refined per round (the second model's posteriors of a round's Japanese lines are held at once)
@@ -159,14 +163,16 @@ def _first_prior(lm: "CharLM", ch: str, first: tuple[float, float]) -> float:
 
 def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, keep: float = KEEP,
          lm: "CharLM | None" = None, lm_weight: float = LM_WEIGHT, lm_cap: float = LM_CAP,
-         first: tuple[float, float] = FIRST_PRIOR, width: int = WIDTH) -> list[tuple[int, int, str]]:
+         first: tuple[float, float] = FIRST_PRIOR, width: int = WIDTH, prior: float = PRIOR
+         ) -> list[tuple[int, int, str]]:
     """Two-system ROVER of two readings of a line, ``a`` the preferred one: the merged reading as a
     list of (reading, index, character), the character at ``a[index]`` (reading 0) or ``b[index]``
     (reading 1), which is that reading's own unless the LM chose another of the two readings' top
     classes there. Without ``lm`` each slot takes its best-scored character of the two read. With
     ``lm`` every top class of either reading is a candidate, decided by its vote score plus
     ``lm_weight`` x the LM's capped ln-probability in context (the first character: the script prior
-    ``first``), by a small beam over the slots (readings with the same LM context merged)."""
+    ``first``; every later one's: plus ``prior`` x its unigram ln-probability from the floor), by a
+    small beam over the slots (readings with the same LM context merged)."""
     slots = _slots(a, b, bias, keep, wide=lm is not None)
     if lm is None:
         return [max(s, key=lambda o: o[3])[:3] for s in slots]
@@ -174,7 +180,7 @@ def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, k
     # the same text on every collected set): its own term and those of the characters whose context
     # it is differ by at most lm_cap x weight each, the first character's prior by at most its weight
     # x -ln(1e-6)
-    reach = lm.order * lm_weight * lm_cap
+    reach = lm.order * lm_weight * lm_cap + abs(prior) * -_FLOOR
     for n, s in enumerate(slots):
         if len(s) > 1:
             top = max(o[3] for o in s)
@@ -187,6 +193,8 @@ def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, k
             for k, i, ch, sc in s:
                 if started:
                     term = max(lm.score(ctx, ch), -lm_cap) * lm_weight
+                    if prior and len(s) > 1:
+                        term += prior * (max(lm.score("", ch), _FLOOR) - _FLOOR)
                 else:
                     term = _first_prior(lm, ch, first) if len(s) > 1 else 0.0
                 nctx = lm.next_context(ctx, ch)

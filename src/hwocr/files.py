@@ -68,14 +68,16 @@ def read_small(path: str | os.PathLike, what: str, max_bytes: int, error: type[H
         raise error(f"{p}: cannot read {what} ({e.strerror or e})") from None
 
 
-#: control characters (C0, DEL) -> how a one-line output shows them
-_SHOWN = {**{c: f"\\x{c:02x}" for c in range(32)}, 0x7F: "\\x7f", 0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+#: control characters (C0, DEL, C1: U+0085 ends a line, U+009B starts a terminal escape) and the Unicode
+#: line and paragraph separators -> how a one-line output shows them
+_SHOWN = {**{c: f"\\x{c:02x}" for c in (*range(32), *range(0x7F, 0xA0))}, 0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r",
+          0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def shown(name: str) -> str:
-    """``name`` (a file path) as one line can show it: a TAB, a newline or another control character
-    in it is written as ``\\t``, ``\\n``, ``\\xNN``, so a file name cannot split a TSV row, a page
-    header or an error line in two."""
+    """``name`` (a file path) as one line can show it: a TAB, a newline, another control character or a
+    line separator in it is written as ``\\t``, ``\\n``, ``\\xNN``, ``\\u2028``, so a file name cannot split a
+    TSV row, a page header or an error line in two, nor send a terminal an escape."""
     return name.translate(_SHOWN)
 
 

@@ -145,9 +145,11 @@ def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
         name, sep, text = line.partition("\t")
         if not sep or "\t" in text:  # a third column (a note, a writer) was read as part of the label
             raise HwocrError(f"{f}:{i}: expected 'name<TAB>text'" + (" (one TAB only)" if sep else ""))
-        if len(text) > MAX_LABEL_CHARS:
-            raise HwocrError(f"{f}:{i}: label of {len(text)} characters (limit {MAX_LABEL_CHARS}): "
-                             "labels are the text of one line")
+        # (measured as scored too: NFKC writes one character as up to 18, e.g. U+FDFA: 15 once its spaces go)
+        n = max(len(text), len(normalize(text)) if len(text) <= MAX_LABEL_CHARS else 0)
+        if n > MAX_LABEL_CHARS:
+            raise HwocrError(f"{f}:{i}: label of {n} characters{' as scored (NFKC)' if n != len(text) else ''} "
+                             f"(limit {MAX_LABEL_CHARS}): labels are the text of one line")
         out.append((d / name.strip(), text))
     if not out:
         raise HwocrError(f"{f}: no labelled lines")

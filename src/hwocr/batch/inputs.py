@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..errors import HwocrError
 from ..files import glob_files
-from ..pages.inputs import MAX_PAGES  # a document with more pages is refused (bounds one input's work)
+from ..pages.inputs import MAX_PAGES, frame_count  # a document with more pages is refused (bounds one input's work)
 
 #: what a folder expands to
 PAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pdf")
@@ -157,10 +157,10 @@ def count_pages(path: str) -> int:
                 return max(1, len(doc))
             finally:
                 doc.close()
-        from PIL import Image
+        from ..imageio import load_pil
 
-        with Image.open(path) as im:
-            return max(1, int(getattr(im, "n_frames", 1) or 1))
+        with load_pil(path) as im:  # only the plugin of the format its magic bytes name
+            return frame_count(im)
     except Exception:  # noqa: BLE001 - any failure here is reported by the worker that reads the page
         return 1
 

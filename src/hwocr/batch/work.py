@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import HwocrError, ImageError
+from ..pages.inputs import pages_text
 from .inputs import MAX_PAGES, WorkItem
 from .settings import Settings
 
@@ -54,7 +55,7 @@ class PageReader:
         t0 = time.perf_counter()
         try:
             if item.pages > MAX_PAGES:
-                raise ImageError(f"{item.path}: has {item.pages} pages, over the limit of {MAX_PAGES} per document")
+                raise ImageError(f"{item.path}: has {pages_text(item.pages)}, over the limit of {MAX_PAGES} per document")
             (p,) = load_pages(item.path, dpi=s.dpi, max_pixels=self.reader.max_pixels, pages=[item.page],
                               renderer=self.pdf)
             res = read_image(self.reader, p.rgb, detector=self.detector, direction=s.direction, source=p.name,

@@ -28,10 +28,10 @@ import os
 import re
 import threading
 import time
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Literal, Optional
+from typing import Any, Awaitable, Callable, Iterator, Literal, Optional
 
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -45,7 +45,7 @@ from ..cancel import Cancelled, Token, running_under
 from ..errors import HwocrError, ImageError, InputTooLarge
 from .metrics import Metrics
 from .schemas import ErrorOut, HealthOut, LineOut, PageOut
-from .security import UNAUTHORIZED, HostAllowlist, RequireKey, SecurityHeaders, key_matches
+from .security import UNAUTHORIZED, HostAllowlist, RequireKey, SecurityHeaders, WholeFiles, key_matches
 
 log = logging.getLogger("hwocr.server")
 
@@ -90,6 +90,7 @@ class ServerConfig:
     timeout_s: float = 30.0  #: per request: waiting for a worker + decoding + recognition
     upload_timeout_s: float = 60.0  #: receiving the body
     header_timeout_s: float = 10.0  #: receiving a request's headers (from connecting, or the last response)
+    send_timeout_s: float = 30.0  #: the client taking output that waits for it (else the connection is dropped)
     keep_alive_s: float = 5.0  #: an idle keep-alive connection is closed after this
     max_connections: int = 256  #: open connections; the next is answered 503 and closed
     #: open connections from one client address (None: a quarter of max_connections); the next gets 503
@@ -190,12 +191,28 @@ class Pool:
         self.capacity = workers + max_queue
         self._ex = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hwocr-infer")
         self._busy = 0
+        self._admitted = 0
         self._lock = threading.Lock()
         self._running: dict[Token, float] = {}  # jobs on a worker -> when they started (monotonic)
 
     @property
     def busy(self) -> int:
         return self._busy
+
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """A request's place, taken before its body is read and held until its answer: at most
+        ``capacity`` requests receive an upload, wait for a worker or run at once (the next gets a 503
+        before its body is read), so the uploads held grow with workers + queue, not with connections."""
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise _busy_error(self._admitted)
+            self._admitted += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
 
     def _done(self, _f) -> None:
         with self._lock:
@@ -208,8 +225,7 @@ class Pool:
         check) and answers 499 (logged and counted; nobody reads it)."""
         with self._lock:
             if self._busy >= self.capacity:
-                raise ApiError(503, f"server busy ({self._busy} requests in progress); retry later", "busy",
-                               {"Retry-After": "1"})
+                raise _busy_error(self._busy)
             self._busy += 1
         token = Token()
 
@@ -258,6 +274,10 @@ class Pool:
 
 #: how often a request waiting for its recognition looks whether its client is still there
 GONE_POLL_S = 0.25
+
+
+def _busy_error(n: int) -> ApiError:
+    return ApiError(503, f"server busy ({n} requests in progress); retry later", "busy", {"Retry-After": "1"})
 
 
 class _ClientGone(Exception):
@@ -396,20 +416,21 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         hint: Optional[Literal["zh", "ja"]] = Query(None, description=HINT_DOC),
     ) -> JSONResponse:
         t0 = time.perf_counter()
-        data, _ctype = await _receive_image(request, cfg, page=False)
-        readers: Readers = request.app.state.readers
+        with request.app.state.pool.admitted():  # before the body: a busy server holds no more uploads
+            data, _ctype = await _receive_image(request, cfg, page=False)
+            readers: Readers = request.app.state.readers
 
-        def work():
-            from ..imageio import load_image
+            def work():
+                from ..imageio import load_image
 
-            reader = readers.get(lang, decoder)
-            rgb = load_image(data, min(cfg.max_line_pixels, cfg.max_pixels)).rgb
-            if hasattr(reader, "check_line"):
-                reader.check_line(rgb, "upload", max_windows=cfg.max_line_windows)
-            kw = _supported_kwargs(reader.read_arrays, hint=hint) if hint and lang == "auto" else {}
-            return rgb.shape, reader.read_arrays([rgb], **kw)[0]
+                reader = readers.get(lang, decoder)
+                rgb = load_image(data, min(cfg.max_line_pixels, cfg.max_pixels)).rgb
+                if hasattr(reader, "check_line"):
+                    reader.check_line(rgb, "upload", max_windows=cfg.max_line_windows)
+                kw = _supported_kwargs(reader.read_arrays, hint=hint) if hint and lang == "auto" else {}
+                return rgb.shape, reader.read_arrays([rgb], **kw)[0]
 
-        shape, res = await _run(request, work, cfg)
+            shape, res = await _run(request, work, cfg)
         out = res.to_dict()
         for c in out["chars"]:
             c["alternatives"] = c["alternatives"][:top_k]
@@ -432,23 +453,24 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         t0 = time.perf_counter()
         if not _page_supported(request.app.state.readers):
             raise ApiError(501, "page reading is not available in this build of hwocr", "not_implemented")
-        data, ctype = await _receive_image(request, cfg, page=True)
-        readers: Readers = request.app.state.readers
+        with request.app.state.pool.admitted():  # before the body: a busy server holds no more uploads
+            data, ctype = await _receive_image(request, cfg, page=True)
+            readers: Readers = request.app.state.readers
 
-        def work():
-            from ..imageio import load_image
+            def work():
+                from ..imageio import load_image
 
-            reader = readers.get(lang, decoder)
-            if not hasattr(reader, "read_page"):
-                raise ApiError(501, "page reading is not available in this build of hwocr", "not_implemented")
-            kw = _supported_kwargs(reader.read_page, direction=direction, page=page,
-                                   **({"hint": hint} if hint and lang == "auto" else {}))
-            if page or ctype == "application/pdf" or data[:5] == b"%PDF-":
-                return None, reader.read_page(data, **kw)  # documents: the reader picks the page
-            rgb = load_image(data, cfg.max_pixels).rgb
-            return rgb.shape, reader.read_page(rgb, **kw)
+                reader = readers.get(lang, decoder)
+                if not hasattr(reader, "read_page"):
+                    raise ApiError(501, "page reading is not available in this build of hwocr", "not_implemented")
+                kw = _supported_kwargs(reader.read_page, direction=direction, page=page,
+                                       **({"hint": hint} if hint and lang == "auto" else {}))
+                if page or ctype == "application/pdf" or data[:5] == b"%PDF-":
+                    return None, reader.read_page(data, **kw)  # documents: the reader picks the page
+                rgb = load_image(data, cfg.max_pixels).rgb
+                return rgb.shape, reader.read_page(rgb, **kw)
 
-        shape, res = await _run(request, work, cfg)
+            shape, res = await _run(request, work, cfg)
         out = _as_dict(res)
         if "source" in out:  # the reader names its input: here an internal "<array ...>" or "<N bytes>"
             out["source"] = "upload"
@@ -495,6 +517,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
     if STATIC.is_dir():  # a wheel built without the package data still serves the API
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # middleware: the last added is the outermost
+    app.add_middleware(WholeFiles)
     if cfg.api_key is not None:
         guarded = (*(() if cfg.public_metrics else ("/metrics",)), *(() if cfg.public_docs else ("/docs", "/openapi.json")))
         if guarded:

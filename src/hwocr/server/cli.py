@@ -54,6 +54,11 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
               help="Seconds a request may take (queue + recognition) before a 504; its work then stops.")
 @click.option("--header-timeout", "header_timeout_s", type=FiniteFloatRange(0.1, 600), default=10.0,
               show_default=True, help="Seconds a client has to send a request's headers.")
+@click.option("--upload-timeout", "upload_timeout_s", type=FiniteFloatRange(0.1, 3600), default=60.0,
+              show_default=True, help="Seconds a client has to send a request's body (the upload); then a 408.")
+@click.option("--send-timeout", "send_timeout_s", type=FiniteFloatRange(0.1, 3600), default=30.0,
+              show_default=True, help="Seconds a client has to take an answer the network holds up; then the "
+                                      "connection is dropped.")
 @click.option("--keep-alive", "keep_alive_s", type=FiniteFloatRange(1, 600), default=5.0, show_default=True,
               help="Seconds an idle keep-alive connection stays open.")
 @click.option("--max-connections", type=click.IntRange(1, 100000), default=256, show_default=True,
@@ -66,7 +71,8 @@ def _langs(ctx, param, value: str) -> tuple[str, ...]:
               default="info", show_default=True)
 def serve(host, port, lang_preload, api_key_file, api_key, public_metrics, public_docs, allowed_hosts, engine, device,
           precision, workers, max_queue, max_upload_mb, max_pixels, max_line_pixels, max_line_windows, timeout_s,
-          header_timeout_s, keep_alive_s, max_connections, max_connections_per_client, log_level):
+          header_timeout_s, upload_timeout_s, send_timeout_s, keep_alive_s, max_connections, max_connections_per_client,
+          log_level):
     """Serve the HTTP API (/v1/line, /v1/page, /healthz, /metrics, /docs) and the web page at /."""
     try:
         import uvicorn
@@ -87,7 +93,8 @@ def serve(host, port, lang_preload, api_key_file, api_key, public_metrics, publi
                        allowed_hosts=tuple(allowed_hosts) or default_allowed_hosts(host),
                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
                        max_line_pixels=max_line_pixels, max_line_windows=max_line_windows, timeout_s=timeout_s,
-                       header_timeout_s=header_timeout_s, keep_alive_s=keep_alive_s, max_connections=max_connections,
+                       header_timeout_s=header_timeout_s, upload_timeout_s=upload_timeout_s,
+                       send_timeout_s=send_timeout_s, keep_alive_s=keep_alive_s, max_connections=max_connections,
                        max_connections_per_client=max_connections_per_client,
                        max_queue=max_queue)
     if workers:

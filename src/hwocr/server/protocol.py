@@ -1,7 +1,8 @@
 """uvicorn's h11 protocol with the guards uvicorn lacks: a deadline for a request's headers
 (slowloris: headers trickled a byte at a time, or a connection that sends nothing, are cut), a
-bound on open connections, in all and from one client address, and JSON for the errors uvicorn itself
-answers.
+deadline for output to be taken (a client that sends requests but never reads the answers would
+otherwise hold its connection for ever), a bound on open connections, in all and from
+one client address, and JSON for the errors uvicorn itself answers.
 
 uvicorn's own ``timeout_keep_alive`` closes a connection idle between requests, but any byte
 received resets it; the header deadline here is not reset by data, only met by complete headers.
@@ -35,13 +36,16 @@ def _raw_json_response(status: int, reason: str, message: str, retry_after: int 
 
 
 def guarded_protocol(header_timeout: float, max_connections: int, per_client: int | None = None,
-                     on_refuse: Callable[[str], None] | None = None) -> type[H11Protocol]:
+                     on_refuse: Callable[[str], None] | None = None, send_timeout: float = 30.0) -> type[H11Protocol]:
     """An H11Protocol subclass: a request's headers must arrive within ``header_timeout`` seconds of
-    the connection opening (or of the previous response), and at most ``max_connections`` connections
+    the connection opening (or of the previous response); output that the client does not take within
+    ``send_timeout`` seconds of its waiting in the buffer (the kernel's socket buffer full) drops the
+    connection, closed by either side or not; and at most ``max_connections`` connections
     are open at once, at most ``per_client`` of them from one client address (the next gets a JSON 503
     and is closed), so that one client cannot hold every connection. ``on_refuse(kind)`` counts what is
-    answered here, before the app: "connections" (a refused connection) and "malformed" (a request
-    h11 cannot parse)."""
+    answered here, before the app: "connections" (a refused connection), "malformed" (a request
+    h11 cannot parse), "header_timeout" (headers begun, not finished in time: a JSON 408) and
+    "stalled" (a connection dropped at the send deadline)."""
     per_client = max_connections if per_client is None else per_client
 
     def refused(kind: str) -> None:
@@ -55,6 +59,10 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_client: in
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._header_timer: asyncio.TimerHandle | None = None
+            self._send_timer: asyncio.TimerHandle | None = None
+            # pause_writing as soon as output waits in the buffer, resume_writing once all of it has gone:
+            # the send deadline runs exactly while the client holds output up, however the connection ends
+            transport.set_write_buffer_limits(high=0, low=0)
             refusal = self._refusal()
             if refusal:
                 log.warning("hwocr: refusing a connection: %s", refusal)
@@ -90,8 +98,36 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_client: in
             if self.transport.is_closing() or (in_flight and self.conn.their_state is not h11.IDLE):
                 return  # a request being handled: the app's upload and request time limits apply
             # no complete request headers in time (an idle or trickling connection), or a body still
-            # trickling in after its response was sent
+            # trickling in after its response was sent; headers begun but not finished get a JSON 408
+            if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
+                refused("header_timeout")
+                self.transport.write(_raw_json_response(
+                    408, "Request Timeout", f"the request's headers did not arrive within {header_timeout:g} s"))
             self.transport.close()
+
+        def _arm_send_timer(self) -> None:
+            if self._send_timer is None:
+                self._send_timer = self.loop.call_later(send_timeout, self._send_deadline)
+
+        def _cancel_send_timer(self) -> None:
+            t = getattr(self, "_send_timer", None)
+            if t is not None:
+                t.cancel()
+                self._send_timer = None
+
+        def _send_deadline(self) -> None:
+            self._send_timer = None
+            log.warning("hwocr: dropping a connection whose client did not take its output within %g s", send_timeout)
+            refused("stalled")
+            self.transport.abort()
+
+        def pause_writing(self) -> None:  # output waits: the client must take it within the deadline
+            super().pause_writing()
+            self._arm_send_timer()
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            self._cancel_send_timer()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -105,6 +141,7 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_client: in
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_header_timer()
+            self._cancel_send_timer()
             super().connection_lost(exc)
 
         def send_400_response(self, msg: str) -> None:

@@ -17,7 +17,7 @@ KEY_ENV = "HWOCR_API_KEY"
 
 
 def uvicorn_config(app: Any, cfg: Any, host: str, port: int, log_level: str = "info"):
-    """The ``uvicorn.Config`` for ``app`` and its ``ServerConfig``: header deadline, keep-alive, connection
+    """The ``uvicorn.Config`` for ``app`` and its ``ServerConfig``: header and send deadlines, keep-alive, connection
     bound, and a graceful drain long enough for any request in flight to finish (its own time limit)."""
     import uvicorn
 
@@ -27,7 +27,8 @@ def uvicorn_config(app: Any, cfg: Any, host: str, port: int, log_level: str = "i
     on_refuse = (lambda kind: metrics.error("other", kind)) if metrics is not None else None
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level,
-        http=guarded_protocol(cfg.header_timeout_s, cfg.max_connections, cfg.max_connections_per_client, on_refuse),
+        http=guarded_protocol(cfg.header_timeout_s, cfg.max_connections, cfg.max_connections_per_client, on_refuse,
+                              send_timeout=cfg.send_timeout_s),
         timeout_keep_alive=max(1, round(cfg.keep_alive_s)),
         timeout_graceful_shutdown=max(1, round(cfg.drain_s)),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,

@@ -85,6 +85,30 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class WholeFiles:
+    """Serves every file whole: a request's ``Range`` and ``If-Range`` headers are dropped and no answer
+    offers ranges (the web page's files are small), so a malformed or unsatisfiable range cannot get
+    Starlette's own plain-text 400 / 416 instead of an answer."""
+
+    _DROP = {b"range", b"if-range"}
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() not in self._DROP]}
+
+        async def send_whole(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(k, v) for k, v in message.get("headers", ())
+                                                  if k.lower() != b"accept-ranges"]}
+            await send(message)
+
+        await self.app(scope, receive, send_whole)
+
+
 class HostAllowlist:
     """Refuses (400) requests whose Host header is not one of ``hosts`` (names, without the port)."""
 
