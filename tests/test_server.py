@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import struct
 import subprocess
 import sys
@@ -866,7 +867,7 @@ def test_slow_idle_and_excess_connections_are_cut():
         # headers begun and not finished: a JSON 408 at the deadline, then closed
         half = conn()
         half.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        reply = half.recv(4096)
+        reply = _whole_reply(half)
         assert reply.startswith(b"HTTP/1.1 408") and b'{"error": "the request\'s headers did not arrive' in reply, reply
         assert _closed_within(half, 2)
         # trickles a header byte every 0.1 s: still cut at the deadline, not kept alive by the bytes
@@ -901,7 +902,7 @@ def test_slow_idle_and_excess_connections_are_cut():
         # malformed request: JSON, not uvicorn's plain text
         bad = conn()
         bad.sendall(b"NOT HTTP AT ALL\r\n\r\n")
-        reply = bad.recv(4096)
+        reply = _whole_reply(bad)
         assert reply.startswith(b"HTTP/1.1 400") and b'{"error": "malformed HTTP request"}' in reply
         head = reply.split(b"\r\n\r\n")[0].lower()
         # the headers every answer carries, though the app never saw this request
@@ -910,7 +911,7 @@ def test_slow_idle_and_excess_connections_are_cut():
         held = [conn() for _ in range(4)]
         time.sleep(0.1)
         extra = conn()
-        reply = extra.recv(4096)
+        reply = _whole_reply(extra)
         assert reply.startswith(b"HTTP/1.1 503") and b"too many open connections" in reply, reply
         assert b"retry-after: 1" in reply.lower() and b"x-frame-options: deny" in reply.lower()
         for s in held + [idle, slow, bad, extra]:
@@ -988,6 +989,23 @@ def test_a_client_that_never_reads_its_answers_loses_its_connection():
         hog.close()
 
 
+def _whole_reply(sock, limit: float = 10.0) -> bytes:
+    """One HTTP answer read whole: its headers and body may come in separate segments."""
+    data = b""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            if m is None or len(body) >= int(m.group(1)):
+                return data
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+    return data
+
+
 def test_a_busy_server_refuses_an_upload_before_reading_it():
     """With every place taken, the next upload gets its 503 from its headers alone: bodies held grow
     with workers + queue, not with connections."""
@@ -1002,7 +1020,7 @@ def test_a_busy_server_refuses_an_upload_before_reading_it():
         s = socket.create_connection(("127.0.0.1", live.port), timeout=5)
         s.sendall(b"POST /v1/line HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
                   b"Content-Length: 9000000\r\n\r\n" + b"x" * 1000)  # the rest never comes
-        reply = s.recv(4096)
+        reply = _whole_reply(s)
         assert reply.startswith(b"HTTP/1.1 503") and b'"error"' in reply and b"busy" in reply, reply
         gate.set()
         assert b"HTTP/1.1 200" in first.recv(4096)
@@ -1029,7 +1047,7 @@ def test_one_client_address_cannot_hold_every_connection():
         mine = [conn("127.0.0.1") for _ in range(2)]
         time.sleep(0.1)
         third = conn("127.0.0.1")
-        reply = third.recv(4096)
+        reply = _whole_reply(third)
         assert reply.startswith(b"HTTP/1.1 503") and b"from your address (limit 2)" in reply, reply
         # another address still gets in, and the first one's connections still work
         other = conn("127.0.0.2")
