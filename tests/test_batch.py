@@ -286,6 +286,19 @@ def test_inputs_folders_globs_manifests(tmp_path):
         str(tmp_path / "z.jpg"), os.fsdecode(os.fsencode(tmp_path) + b"/\x93\xfa\x96\x7b.png")]
 
 
+def test_a_folder_reports_page_names_that_are_not_files(tmp_path):
+    """A FIFO or a looping link named like a page is left out with one line, not silently (a FIFO
+    would also block its reader)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(b"1")
+    os.mkfifo(tmp_path / "a" / "f.png")
+    os.symlink("loop.tif", tmp_path / "a" / "loop.tif")
+    os.symlink("gone.pdf", tmp_path / "a" / "dangling.pdf")
+    problems: list[str] = []
+    assert list(expand_paths([str(tmp_path / "a")], problems)) == [str(tmp_path / "a" / "x.png")]
+    assert problems == [f"{tmp_path / 'a' / 'dangling.pdf'} and 2 more: not a regular file (a FIFO, a device, "
+                        f"or a broken or looping link) in {tmp_path / 'a'}: left out"]
+
 def test_job_goes_on_past_inputs_that_give_nothing(tmp_path):
     """An empty folder among an archive's folders is reported in the summary; the folders after it are
     still read (it used to stop the job where the folder came)."""

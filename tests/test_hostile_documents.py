@@ -361,3 +361,23 @@ def test_a_shared_renderer_is_safe_across_threads():
     with PdfRenderer() as r, ThreadPoolExecutor(3) as ex:
         got = list(ex.map(lambda k: load_pages(docs[k % 3], dpi=72, renderer=r)[0].rgb[30, 45].argmax(), range(12)))
     assert got == [k % 3 for k in range(12)]
+
+
+def test_label_names_outside_their_folder_are_refused(tmp_path):
+    """A labels file from elsewhere must not make eval (or finetune) read files outside its folder."""
+    from hwocr.errors import HwocrError
+    from hwocr.metrics import read_labels
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.png").write_bytes(_png())
+    (tmp_path / "labels.tsv").write_text("sub/a.png\tx\n", encoding="utf-8")
+    assert read_labels(tmp_path) == [(tmp_path / "sub" / "a.png", "x")]
+    for name in ("../a.png", "/etc/passwd", "sub/../../a.png", "C:\\a.png", "..\\a.png"):
+        (tmp_path / "labels.tsv").write_text(f"sub/a.png\tx\n{name}\ty\n", encoding="utf-8")
+        with pytest.raises(HwocrError, match=r"labels.tsv:2: image name .* is not inside the labels' folder"):
+            read_labels(tmp_path)
+    (tmp_path / "labels.tsv").write_text("\ty\n", encoding="utf-8")
+    with pytest.raises(HwocrError, match=r"labels.tsv:1: no image name"):
+        read_labels(tmp_path)
+    (tmp_path / "labels.tsv").write_text("../../etc/passwd\ty\n", encoding="utf-8")
+    one_line_error(hwocr("eval", str(tmp_path)), "labels.tsv:1", "not inside the labels' folder")

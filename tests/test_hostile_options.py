@@ -131,10 +131,13 @@ def test_finetune_device_and_seed_are_checked():
     from hwocr.train.loop import pick_device
 
     assert str(pick_device("cpu")) == "cpu"
-    for bad in ("garbage", "cuda:99", "mps"):
+    for bad in ("garbage", "cuda:99", "mps", "", " "):
         with pytest.raises(HwocrError, match="--device"):
             pick_device(bad)
     one_line(hwocr("finetune", str(ROOT / "samples"), "-o", "/tmp/never", "--seed", "-1"), 2, "--seed")
+    # refused before the samples are read (it was taken as "choose one")
+    one_line(hwocr("finetune", str(ROOT / "samples"), "-o", "/tmp/never", "--device", ""), 1, "--device ''",
+             "empty device name")
 
 
 def test_a_model_cache_that_is_a_file_is_one_line(tmp_path):

@@ -232,6 +232,8 @@ def test_metrics(client):
     assert "hwocr_busy_requests" in t
     client.get("/no/such/path/1234")
     assert 'endpoint="other"' in client.get("/metrics").text  # unknown paths share one label
+    h = client.head("/metrics")  # a scraper's probe: 200 without the body, not 405
+    assert h.status_code == 200 and not h.content and h.headers["content-type"].startswith("text/plain")
 
 
 def test_openapi(client):
@@ -248,6 +250,8 @@ def test_openapi(client):
     assert {"char", "confidence", "x0", "x1", "alternatives"} <= set(comps["CharOut"]["properties"])
     assert "APIKeyHeader" in s["components"]["securitySchemes"]
     assert client.get("/docs").status_code == 200
+    h = client.head("/docs")
+    assert h.status_code == 200 and not h.content and "text/html" in h.headers["content-type"]
 
 
 def test_web_page_served(client):
@@ -416,6 +420,11 @@ def test_bad_parameters(client):
     assert_error(post_line(client, top_k="many"), 422, "top_k")
     assert_error(post_line(client, decoder="magic"), 422, "decoder")
     assert_error(post_line(client, hint="en"), 422, "hint")
+    # a parameter named twice is refused, not settled by taking the last
+    r = client.post("/v1/line?lang=zh&decoder=greedy&lang=ja", content=LINE_PNG, headers={"Content-Type": "image/png"})
+    assert_error(r, 422, "query parameter 'lang' given more than once")
+    assert 'kind="duplicate_parameter"' in client.get("/metrics").text
+    assert post_line(client, lang="zh", decoder="greedy").status_code == 200
 
 
 def test_decoders(client):
@@ -739,6 +748,9 @@ def test_api_key_guards_metrics_and_docs_unless_a_flag_says_otherwise():
         for path in ("/metrics", "/docs", "/openapi.json"):
             assert_error(c.get(path), 401, "API key")
             assert c.get(path, headers={"X-API-Key": "s3cret"}).status_code == 200
+        for path in ("/metrics", "/docs"):  # HEAD too
+            assert c.head(path).status_code == 401
+            assert c.head(path, headers={"X-API-Key": "s3cret"}).status_code == 200
         assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200
     with fake_client(api_key="s3cret", public_metrics=True, public_docs=True) as c:
         for path in ("/metrics", "/docs", "/openapi.json"):
@@ -907,6 +919,12 @@ def test_slow_idle_and_excess_connections_are_cut():
         head = reply.split(b"\r\n\r\n")[0].lower()
         # the headers every answer carries, though the app never saw this request
         assert b"x-content-type-options: nosniff" in head and b"content-security-policy:" in head
+        # headers past h11's 16 KiB bound: a JSON 431, not a 400 that blames the request's form
+        big = conn()
+        big.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000)
+        reply = _whole_reply(big)
+        assert reply.startswith(b"HTTP/1.1 431") and b"headers are longer than 16 KiB" in reply, reply[:200]
+        big.close()
         # at most max_connections open: the next gets a JSON 503, with when to retry
         held = [conn() for _ in range(4)]
         time.sleep(0.1)
@@ -920,7 +938,7 @@ def test_slow_idle_and_excess_connections_are_cut():
         import requests  # both refusals are counted, though no request reached the app
 
         text = requests.get(f"{live.url}/metrics", timeout=10).text
-        for kind in ("malformed", "connections"):
+        for kind in ("malformed", "connections", "headers_too_large"):
             assert f'hwocr_errors_total{{endpoint="other",kind="{kind}"}} 1.0' in text, text[-2000:]
         # a keep-alive connection idle after its response is closed too
         time.sleep(0.2)

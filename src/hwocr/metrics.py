@@ -119,6 +119,21 @@ MAX_LABELS_BYTES = 64 << 20
 MAX_LABEL_CHARS = 10_000
 
 
+def _inside(name: str, f: Path, i: int) -> str:
+    """A label's image name, refused unless it names a file inside the labels' own folder: a shared
+    labels file must not make ``hwocr eval`` or ``finetune`` read ``/etc/...`` or ``../../``."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    if not name:
+        raise HwocrError(f"{f}:{i}: no image name before the TAB")
+    if "\0" in name or PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() \
+            or PureWindowsPath(name).drive or ".." in PureWindowsPath(name).parts:
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise HwocrError(f"{f}:{i}: image name {shown!r} is not inside the labels' folder "
+                         "(names are relative to it, without '..')")
+    return name
+
+
 def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
     """``labels.tsv`` in ``folder``: one ``name<TAB>text`` per line."""
     d = Path(folder)
@@ -150,7 +165,7 @@ def read_labels(folder: str | Path) -> list[tuple[Path, str]]:
         if n > MAX_LABEL_CHARS:
             raise HwocrError(f"{f}:{i}: label of {n} characters{' as scored (NFKC)' if n != len(text) else ''} "
                              f"(limit {MAX_LABEL_CHARS}): labels are the text of one line")
-        out.append((d / name.strip(), text))
+        out.append((d / _inside(name.strip(), f, i), text))
     if not out:
         raise HwocrError(f"{f}: no labelled lines")
     return out

@@ -56,7 +56,7 @@ def expand_paths(args: Iterable[str], problems: list[str], manifests: Iterable[s
         elif not a:  # Path("") is the current folder: an unset shell variable must not read it
             problem("an empty file name")
         elif p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PAGE_EXTS)
+            found = _folder_pages(p, a, problem)
             if not found:
                 problem(f"{a}: no page files in this folder ({', '.join(PAGE_EXTS)})")
             yield from found
@@ -67,6 +67,28 @@ def expand_paths(args: Iterable[str], problems: list[str], manifests: Iterable[s
             yield from found
         else:
             yield a
+
+
+def _folder_pages(p: Path, a: str, problem: Callable[[str], None]) -> list[str]:
+    """The page files under folder ``p``, sorted. A page name that is not a regular file (a FIFO, a
+    device, a broken or looping link) is left out with one line in ``problems``, not silently."""
+    from ..files import shown
+
+    found, odd = [], []
+    for f in p.rglob("*"):
+        if f.suffix.lower() not in PAGE_EXTS:
+            continue
+        try:
+            regular = f.is_file()
+        except OSError:  # a name the system refuses to look up (too long, a loop on some systems)
+            regular = False
+        (found if regular else odd).append(str(f))
+    if odd:
+        odd.sort()
+        more = f" and {len(odd) - 1} more" if len(odd) > 1 else ""
+        problem(f"{shown(odd[0])}{more}: not a regular file (a FIFO, a device, or a broken or looping link) "
+                f"in {shown(a)}: left out")
+    return sorted(found)
 
 
 #: the longest path the system opens (Linux PATH_MAX, with its NUL): a manifest line of 25 MB became a

@@ -45,7 +45,7 @@ from ..cancel import Cancelled, Token, running_under
 from ..errors import HwocrError, ImageError, InputTooLarge
 from .metrics import Metrics
 from .schemas import ErrorOut, HealthOut, LineOut, PageOut
-from .security import UNAUTHORIZED, HostAllowlist, RequireKey, SecurityHeaders, WholeFiles, key_matches
+from .security import UNAUTHORIZED, HostAllowlist, OneValueEach, RequireKey, SecurityHeaders, WholeFiles, key_matches
 
 log = logging.getLogger("hwocr.server")
 
@@ -495,7 +495,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
     async def healthz_head(request: Request) -> Response:  # what load balancers and monitors send
         return Response(status_code=(await healthz(request)).status_code)
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def docs() -> HTMLResponse:
         from .docs import render_docs
 
@@ -508,6 +508,10 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         body, ctype = metrics.render()
         return Response(body, media_type=ctype)
 
+    @app.head("/metrics", include_in_schema=False)
+    async def prometheus_metrics_head(request: Request) -> Response:  # a scraper's or monitor's probe
+        return await prometheus_metrics(request)
+
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: what uptime monitors send
     async def index() -> FileResponse:
         if not (STATIC / "index.html").is_file():
@@ -518,6 +522,7 @@ def create_app(config: ServerConfig | None = None, reader_factory: ReaderFactory
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # middleware: the last added is the outermost
     app.add_middleware(WholeFiles)
+    app.add_middleware(OneValueEach, on_refuse=lambda p: metrics.error(p, "duplicate_parameter"))
     if cfg.api_key is not None:
         guarded = (*(() if cfg.public_metrics else ("/metrics",)), *(() if cfg.public_docs else ("/docs", "/openapi.json")))
         if guarded:

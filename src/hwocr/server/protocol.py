@@ -36,7 +36,8 @@ def _raw_json_response(status: int, reason: str, message: str, retry_after: int 
 
 
 def guarded_protocol(header_timeout: float, max_connections: int, per_client: int | None = None,
-                     on_refuse: Callable[[str], None] | None = None, send_timeout: float = 30.0) -> type[H11Protocol]:
+                     on_refuse: Callable[[str], None] | None = None, send_timeout: float = 30.0,
+                     max_header_bytes: int = 16 * 1024) -> type[H11Protocol]:
     """An H11Protocol subclass: a request's headers must arrive within ``header_timeout`` seconds of
     the connection opening (or of the previous response); output that the client does not take within
     ``send_timeout`` seconds of its waiting in the buffer (the kernel's socket buffer full) drops the
@@ -44,7 +45,8 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_client: in
     are open at once, at most ``per_client`` of them from one client address (the next gets a JSON 503
     and is closed), so that one client cannot hold every connection. ``on_refuse(kind)`` counts what is
     answered here, before the app: "connections" (a refused connection), "malformed" (a request
-    h11 cannot parse), "header_timeout" (headers begun, not finished in time: a JSON 408) and
+    h11 cannot parse), "header_timeout" (headers begun, not finished in time: a JSON 408),
+    "headers_too_large" (incomplete headers past ``max_header_bytes``, h11's bound: a JSON 431) and
     "stalled" (a connection dropped at the send deadline)."""
     per_client = max_connections if per_client is None else per_client
 
@@ -145,8 +147,15 @@ def guarded_protocol(header_timeout: float, max_connections: int, per_client: in
             super().connection_lost(exc)
 
         def send_400_response(self, msg: str) -> None:
-            refused("malformed")
-            self.transport.write(_raw_json_response(400, "Bad Request", "malformed HTTP request"))
+            pending, _ = self.conn.trailing_data
+            if len(pending) > max_header_bytes and b"\r\n\r\n" not in pending:  # h11: "Receive buffer too long"
+                refused("headers_too_large")
+                self.transport.write(_raw_json_response(
+                    431, "Request Header Fields Too Large",
+                    f"the request's headers are longer than {max_header_bytes // 1024} KiB"))
+            else:
+                refused("malformed")
+                self.transport.write(_raw_json_response(400, "Bad Request", "malformed HTTP request"))
             self.transport.close()
 
     return GuardedH11Protocol

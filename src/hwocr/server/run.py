@@ -28,7 +28,7 @@ def uvicorn_config(app: Any, cfg: Any, host: str, port: int, log_level: str = "i
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level,
         http=guarded_protocol(cfg.header_timeout_s, cfg.max_connections, cfg.max_connections_per_client, on_refuse,
-                              send_timeout=cfg.send_timeout_s),
+                              send_timeout=cfg.send_timeout_s, max_header_bytes=MAX_HEADER_BYTES),
         timeout_keep_alive=max(1, round(cfg.keep_alive_s)),
         timeout_graceful_shutdown=max(1, round(cfg.drain_s)),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,

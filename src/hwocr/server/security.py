@@ -109,6 +109,30 @@ class WholeFiles:
         await self.app(scope, receive, send_whole)
 
 
+class OneValueEach:
+    """Refuses (422) a query that names a parameter twice (``?lang=zh&lang=ja``): which one the client
+    meant is a guess, and FastAPI would silently take the last."""
+
+    def __init__(self, app: ASGIApp, on_refuse: Callable[[str], None] | None = None) -> None:
+        self.app = app
+        self.on_refuse = on_refuse
+
+    async def __call__(self, scope, receive, send):
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if b"&" in query:
+            from urllib.parse import parse_qsl
+
+            seen: set[str] = set()
+            for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+                if name in seen:
+                    if self.on_refuse:
+                        self.on_refuse(scope.get("path", ""))
+                    return await send_json_error(send, 422, f"query parameter {name[:40]!r} given more than "
+                                                 "once: give each parameter once")
+                seen.add(name)
+        await self.app(scope, receive, send)
+
+
 class HostAllowlist:
     """Refuses (400) requests whose Host header is not one of ``hosts`` (names, without the port)."""
 

@@ -78,6 +78,7 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HwocrError(f"{out}: already exists and is not an empty folder (choose a new -o folder)")
     _check_writable(out)  # before training, not after minutes of it
+    dev = pick_device(device)  # before the samples are read, too
     path, name, spec, sha = base_model(base)
     model = OnnxModule.load(path)
     charset = charset_of(model)
@@ -86,7 +87,6 @@ def finetune(folder: str | Path, out: str | Path, *, lang: str = "zh", base: str
     train_set, held = split_heldout(data.samples, holdout, config.seed)
     replay_set = load_folder(replay or replay_dir(lang, "train"), charset, spec).samples if config.replay > 0 else []
     general_set = load_folder(general or replay_dir(lang, "check"), charset, spec).samples
-    dev = pick_device(device)
     model.to(dev)
     mask = class_mask(charset, keep)
     frozen = Frozen(model, scope_start(model, config.scope), dev)

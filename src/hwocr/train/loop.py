@@ -315,8 +315,10 @@ def _load(params: list[torch.nn.Parameter], state: list[torch.Tensor]) -> None:
 def pick_device(name: str | None = None) -> torch.device:
     """``name`` (a torch device that exists here) or cuda when available, else cpu; a one-line
     HwocrError for a device that is not there."""
-    if not name:
+    if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not name.strip():  # an unset shell variable: say so, rather than choose a device silently
+        raise HwocrError("--device '': an empty device name (cpu, cuda, cuda:N; leave it out to choose)")
     try:
         dev = torch.device(name)
     except (RuntimeError, ValueError):
