@@ -22,6 +22,11 @@ are run in interleaved rounds, and ratios are taken between medians of the same 
   hwocr-ppocr-int8, hwocr-ppocr-int8-beam  the same two with ``precision="INT8"`` (the packaged
                  INT8 model built by scripts/quantize_rec.py)
   hwocr-omz      ``Reader(engine=<OMZ graph>).read_arrays(lines)`` (split windows for long lines)
+  hwocr-api-beam ``Reader().read_arrays(lines)``: the Python API's defaults (``parallel=False``: one
+                 batch at a time)
+  *-nothread-*   hwocr-ppocr-nothread[-beam], hwocr-api-nothread-beam: the same with hwocr.ahead's
+                 worker thread off (batches made and read on the thread that decodes them, as before
+                 it), to measure what the overlap gives
 
 The OMZ graph is the authentic IR with random weights (no downloadable weights here): its timing
 and memory are real, its text is not. Images are decoded before timing for every configuration.
@@ -42,10 +47,12 @@ import _bench_common as bc  # noqa: E402
 
 CONFIGS = ("rapidocr-ort", "rapidocr-ov", "rapidocr-ov-tput", "notebook-omz", "hwocr-ppocr", "hwocr-ppocr-beam",
            "hwocr-ppocr-zh-beam", "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-bf16", "hwocr-ppocr-bf16-beam", "hwocr-ppocr-int8", "hwocr-ppocr-int8-beam",
-           "hwocr-omz")
+           "hwocr-omz", "hwocr-api-beam", "hwocr-api-nothread-beam", "hwocr-ppocr-nothread", "hwocr-ppocr-nothread-beam")
 OMZ_CONFIGS = ("notebook-omz", "hwocr-omz")
-#: what runs without --configs (the OMZ pair is slow and has random weights: ask for it)
-DEFAULT_CONFIGS = tuple(c for c in CONFIGS if c not in OMZ_CONFIGS)
+API_CONFIGS = ("hwocr-api-beam", "hwocr-api-nothread-beam")
+#: what runs without --configs (the OMZ pair is slow and has random weights, the API and nothread ones
+#: measure one thread: ask for them)
+DEFAULT_CONFIGS = tuple(c for c in CONFIGS if c not in OMZ_CONFIGS + API_CONFIGS and "nothread" not in c)
 PEERS = ("rapidocr-ort", "rapidocr-ov", "rapidocr-ov-tput")
 
 
@@ -123,8 +130,14 @@ def _hwocr(config: str, items, workdir: Path):
     from hwocr import Reader
     from hwocr.imageio import load_image
 
+    if "-nothread" in config:  # (this child only) batches made, read and decoded in turn, as before hwocr.ahead
+        import hwocr.reader
+
+        hwocr.reader.ahead = lambda items, depth=1: items
     if config == "hwocr-omz":
         reader = Reader(lang="zh", engine=str(bc.random_omz_graph(workdir)), charlist=str(bc.SCUT_CHARLIST), parallel=True)
+    elif config in API_CONFIGS:
+        reader = Reader()
     else:
         # hwocr's defaults: lang auto (one read with both languages' classes, then each line's language),
         # as `hwocr read DIR` runs (parallel); -zh forces the language
@@ -213,8 +226,10 @@ def _measure(a: argparse.Namespace, workdir: Path) -> None:
 
     peers = [p for p in PEERS if p in summary]
     best = max(peers, key=lambda p: summary[p]["lines_per_s"]) if peers else None
+    for x in ("hwocr-api-beam", "hwocr-ppocr-beam", "hwocr-ppocr"):
+        ratio(x, x.replace("-beam", "-nothread-beam") if x.endswith("-beam") else x + "-nothread")
     for ours in ("hwocr-ppocr", "hwocr-ppocr-beam", "hwocr-ppocr-f32", "hwocr-ppocr-f32-beam", "hwocr-ppocr-int8",
-                 "hwocr-ppocr-int8-beam"):
+                 "hwocr-ppocr-int8-beam", "hwocr-api-beam"):
         for p in peers:
             ratio(ours, p)
     ratio("hwocr-omz", "notebook-omz")
