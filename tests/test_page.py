@@ -222,6 +222,39 @@ def test_empty_page_is_an_empty_result(reader):
     ET.fromstring(export.to_hocr([res]))
 
 
+class _CountingDetector:
+    """The reader's own detector, counting the pages it is asked to detect."""
+
+    def __init__(self, det):
+        self.det, self.calls, self.name, self.max_side = det, 0, det.name, det.max_side
+
+    def detect(self, rgb):
+        self.calls += 1
+        return self.det.detect(rgb)
+
+
+def test_a_blank_page_is_not_sent_to_the_detector_and_one_small_character_is(reader):
+    """A scanned blank (paper tint, noise, light falling off, JPEG) reads as no lines without the
+    detector, which found noise to read there and took most of the page's time; one small real-looking
+    character on the same page still goes to the detector."""
+    import cv2
+
+    from hwocr.pages.document import read_image
+
+    det = _CountingDetector(reader.detector("ppocr"))
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:1754, 0:1240].astype(np.float32)
+    paper = 235 - 30 * (xx / 1240) * (yy / 1754) + rng.normal(0, 4, (1754, 1240)).astype(np.float32)
+    blank = np.repeat(np.clip(paper, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    blank = cv2.imdecode(cv2.imencode(".jpg", blank, [cv2.IMWRITE_JPEG_QUALITY, 70])[1], cv2.IMREAD_COLOR)
+    res = read_image(reader, blank, detector=det)
+    assert res.lines == () and det.calls == 0
+    one = blank.copy()
+    ImageDraw.Draw(img := Image.fromarray(one)).text((900, 1300), "7", fill=(150, 150, 150), font=_font(20))
+    res = read_image(reader, np.asarray(img), detector=det)
+    assert det.calls == 1
+
+
 def test_pdf_input(reader, tmp_path):
     pytest.importorskip("pypdfium2")
     p = tmp_path / "two.pdf"

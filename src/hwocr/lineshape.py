@@ -81,39 +81,58 @@ def ink_mask(rgb: np.ndarray) -> np.ndarray | None:
     return mask if mask.sum() >= 4 else None
 
 
-def _work_grey(rgb: np.ndarray) -> np.ndarray:
-    """A grey copy at most :data:`WORK_SIDE` pixels on its long side, or :data:`WORK_SHORT` on its short
-    side when that is larger (a long line keeps its strokes)."""
+def _work_grey(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """A grey copy at most ``side`` pixels on its long side, or :data:`WORK_SHORT` on its short side when
+    that is larger (a long line keeps its strokes)."""
     import cv2
 
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
     h, w = grey.shape
-    s = min(1.0, max(WORK_SIDE / max(h, w), WORK_SHORT / min(h, w)))
+    s = min(1.0, max(side / max(h, w), WORK_SHORT / min(h, w)))
     if s < 1:
         grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return grey
 
 
-def has_ink(rgb: np.ndarray) -> bool:
+def has_ink(rgb: np.ndarray, work_side: int = WORK_SIDE, peak: float = INK_MIN_PEAK,
+            noise_ratio: float = INK_NOISE_RATIO) -> bool:
     """Whether the image holds any mark at all, whatever its colours: a blank (a uniform image, blank
     paper with noise, grain, JPEG artefacts or uneven light) reads as nothing rather than as what the
-    recogniser imagines in it (:data:`INK_MIN_MARK`, :func:`ink_contrast`).
+    recogniser imagines in it (:data:`INK_MIN_MARK`, :func:`ink_contrast`). ``work_side``: the long
+    side of the copy it is judged on; ``peak``, ``noise_ratio``: how far a mark must stand out
+    (:data:`INK_MIN_PEAK`, :data:`INK_NOISE_RATIO`; a page's check asks less, :func:`page_has_ink`).
 
     The answer is the same as judging the whole image, but a line with ink is usually settled on a
     slab of :data:`SLAB_COLUMNS` columns around its most contrasted column (a mark found there is a
     part of one in the whole image); only an image without one is judged whole. On the labelled sets
     (``blank_check.py``) that is 0.5 ms an image instead of the whole image's 1.4 ms, which was about
     as long as a line's beam decoding."""
-    grey = _work_grey(rgb)
+    grey = _work_grey(rgb, work_side)
     if grey.dtype != np.uint8:
         return True
-    level = max(INK_MIN_PEAK, INK_NOISE_RATIO * _noise(grey))
+    level = max(peak, noise_ratio * _noise(grey))
     k = _median_size(grey)
     if grey.shape[1] > SLAB_COLUMNS + k:
         c = int(np.argmax(grey.max(axis=0).astype(np.int16) - grey.min(axis=0)))
         if _largest_mark(_slab_deviation(grey, k, c)[0], level) >= INK_MIN_MARK:
             return True
     return _largest_mark(_deviation_of(grey, k), level) >= INK_MIN_MARK
+
+
+#: :func:`page_has_ink` asks a mark to stand out by less than a line's check does: a page taken for
+#: blank loses its text, one taken for ink only runs the detector as before. On the pages of
+#: ``benchmarks/page_ink.py`` no faint character that the detector reads is lost at 16 / 8, and no blank
+#: (noise up to sigma 24, JPEG down to 30) is taken for ink; at 12 / 6 blanks begin to be
+PAGE_INK_MIN_PEAK = 16
+PAGE_INK_NOISE_RATIO = 8
+
+
+def page_has_ink(rgb: np.ndarray, side: int) -> bool:
+    """:func:`has_ink` for a page seen at ``side`` pixels on its long side (its detector's scale): also
+    judged at a half and a quarter of that, where the pixel noise of a dim photo averages out and a
+    faint pencil character still stands out of it; smallest first, so that a page with ink is usually
+    settled on its smallest copy."""
+    return any(has_ink(rgb, max(WORK_SHORT, side // d), PAGE_INK_MIN_PEAK, PAGE_INK_NOISE_RATIO) for d in (4, 2, 1))
 
 
 def ink_contrast(rgb: np.ndarray) -> tuple[float, float]:

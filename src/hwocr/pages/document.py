@@ -15,6 +15,7 @@ import numpy as np
 
 from .detect import Detector, TextBox
 from ..imageio import ImageSource
+from ..lineshape import page_has_ink
 from .layout import DIRECTIONS, Crop, LineGeom, build_lines, crop_line, reflow_column, reflow_quads
 from ..results import LineResult
 
@@ -30,6 +31,10 @@ DEFAULT_TURN = "ccw"
 #: or "both" (each column read both ways, the more confident reading kept)
 VERTICAL_MODES = ("rotate", "reflow", "both")
 DEFAULT_VERTICAL = "both"
+
+#: a page is checked for ink (:func:`hwocr.lineshape.has_ink`) on a copy this long on its long side
+#: when its detector does not say how large it sees a page (ppocr's: 1600, the same)
+PAGE_INK_SIDE = 1600
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,12 @@ def read_image(reader, rgb: np.ndarray, *, detector: str | Detector = "ppocr", d
         raise HwocrError(f"detector: expected ppocr, omz, the path of a detection .xml or a Detector, "
                          f"got {type(detector).__name__}")
     if boxes is None:
-        boxes = det.detect(rgb)
+        # a blank page (a scan's empty back, an unused form) is not sent to the detector: it took most of
+        # the page's time there and found noise to read; judged at the detector's own scale and below,
+        # where every faint character the detector read still counts (benchmarks/page_ink.py)
+        side = getattr(det, "max_side", None)
+        side = side if isinstance(side, int) and side > 0 else PAGE_INK_SIDE
+        boxes = det.detect(rgb) if page_has_ink(rgb, side) else []
     geoms = build_lines(list(boxes), direction)
     crops: list[Crop] = []
     owners: list[int] = []
