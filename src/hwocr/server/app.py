@@ -611,17 +611,18 @@ async def _receive_image(request: Request, cfg: ServerConfig, page: bool) -> tup
         raise ApiError(415, f"unsupported content type {ctype!r}: send multipart/form-data with a 'file' part, "
                        "or the image itself as the body (image/*, application/octet-stream)", "content_type")
     limit = cfg.max_upload_bytes
+    # a multipart body may be this much larger: the file itself is held to the limit below
+    body = _Body(request, limit + (MULTIPART_OVERHEAD if multipart else 0), shown_limit=limit)
     try:
-        # a multipart body may be this much larger: the file itself is held to the limit below
-        body = await asyncio.wait_for(_read_body(request, limit + (MULTIPART_OVERHEAD if multipart else 0),
-                                                 shown_limit=limit), cfg.upload_timeout_s)
+        # a multipart body is parsed as it arrives (its file part spooled), not held whole first as well
+        got = await asyncio.wait_for(_multipart_file(request, body) if multipart else body.whole(), cfg.upload_timeout_s)
     except asyncio.TimeoutError:
         raise ApiError(408, f"the upload was not received within {cfg.upload_timeout_s:g} s", "upload_timeout") from None
-    if not body:
+    if not body.received:
         raise ApiError(400, "empty request body: send an image", "empty")
     if not multipart:
-        return body, ctype
-    data, part_type = await _multipart_file(request, body)
+        return got, ctype
+    data, part_type = got
     if not data:
         raise ApiError(400, "the uploaded file is empty", "empty")
     if len(data) > limit:
@@ -634,44 +635,51 @@ async def _receive_image(request: Request, cfg: ServerConfig, page: bool) -> tup
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-async def _read_body(request: Request, limit: int, shown_limit: int | None = None) -> bytes:
-    too_big = ApiError(413, f"upload too large (limit {_mb(shown_limit or limit)})", "too_large")
-    cl = request.headers.get("content-length")
-    if cl is not None:
+class _Body:
+    """A request's body as it arrives, held to ``limit`` bytes (a Content-Length over it is refused before
+    any byte is read); ``received`` counts the bytes so far."""
+
+    def __init__(self, request: Request, limit: int, shown_limit: int | None = None) -> None:
+        self.request, self.limit, self.received = request, limit, 0
+        self.too_big = ApiError(413, f"upload too large (limit {_mb(shown_limit or limit)})", "too_large")
+
+    async def chunks(self):
+        from starlette.requests import ClientDisconnect
+
+        cl = self.request.headers.get("content-length")
+        if cl is not None:
+            try:
+                if int(cl) > self.limit:
+                    raise self.too_big
+            except ValueError:
+                raise ApiError(400, "invalid Content-Length header", "bad_request") from None
         try:
-            if int(cl) > limit:
-                raise too_big
-        except ValueError:
-            raise ApiError(400, "invalid Content-Length header", "bad_request") from None
-    from starlette.requests import ClientDisconnect
+            async for chunk in self.request.stream():
+                self.received += len(chunk)
+                if self.received > self.limit:
+                    raise self.too_big
+                yield chunk
+        except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing went wrong here
+            raise ApiError(400, "the client closed the connection before the upload ended", "disconnected") from None
 
-    chunks: list[bytes] = []
-    n = 0
-    try:
-        async for chunk in request.stream():
-            n += len(chunk)
-            if n > limit:
-                raise too_big
-            chunks.append(chunk)
-    except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing went wrong here
-        raise ApiError(400, "the client closed the connection before the upload ended", "disconnected") from None
-    return b"".join(chunks)
+    async def whole(self) -> bytes:
+        return b"".join([c async for c in self.chunks()])
 
 
-async def _multipart_file(request: Request, body: bytes) -> tuple[bytes, str]:
+async def _multipart_file(request: Request, body: _Body) -> tuple[bytes, str]:
     from starlette.datastructures import UploadFile
     from starlette.formparsers import MultiPartParser
 
     ctype_header = request.headers.get("content-type", "")
     if "boundary=" not in ctype_header:
         raise ApiError(400, "malformed multipart body: the Content-Type has no boundary", "bad_multipart")
-
-    async def stream():
-        yield body
-
     try:
-        form = await MultiPartParser(request.headers, stream(), max_files=4, max_fields=16).parse()
+        form = await MultiPartParser(request.headers, body.chunks(), max_files=4, max_fields=16).parse()
+    except ApiError:  # the body's own limits (too large, the client gone)
+        raise
     except Exception as e:  # noqa: BLE001 - python-multipart/starlette raise several types
+        if not body.received:
+            raise ApiError(400, "empty request body: send an image", "empty") from None
         detail = getattr(e, "message", None) or str(e) or type(e).__name__
         raise ApiError(400, f"malformed multipart body ({_one_line(detail)[:120]})", "bad_multipart") from None
     try:
