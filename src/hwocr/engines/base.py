@@ -55,10 +55,11 @@ def to_probabilities(out: np.ndarray, name: str = "the model") -> np.ndarray:
     """Softmax over classes unless the rows already are probability distributions. An output that is not
     a number (a broken custom model: NaN or infinite) is a one-line ModelError: its NaN confidences made
     JSON output that no JSON reader takes."""
-    if out.min() >= 0.0 and out.max() <= 1.0 + 1e-4:  # (false for any NaN)
-        s = out.sum(axis=-1)
-        if np.allclose(s, 1.0, atol=1e-2):
-            return out
+    # rows that sum to 1 are a softmax's (logits or log-probabilities do not, row after row); one pass
+    # over the output instead of three (min, max, sum: 11 of 22 ms a batch of 2 000 frames), and false
+    # for any NaN or infinity, which the softmax path below refuses
+    if np.allclose(out.sum(axis=-1), 1.0, atol=1e-2):
+        return out
     m = out.max(axis=-1, keepdims=True)
     if not np.isfinite(m).all():  # (a row's max is NaN if it holds one, infinite if its largest is)
         from ..errors import ModelError
