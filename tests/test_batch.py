@@ -299,6 +299,7 @@ def test_a_folder_reports_page_names_that_are_not_files(tmp_path):
     assert problems == [f"{tmp_path / 'a' / 'dangling.pdf'} and 2 more: not a regular file (a FIFO, a device, "
                         f"or a broken or looping link) in {tmp_path / 'a'}: left out"]
 
+
 def test_job_goes_on_past_inputs_that_give_nothing(tmp_path):
     """An empty folder among an archive's folders is reported in the summary; the folders after it are
     still read (it used to stop the job where the folder came)."""

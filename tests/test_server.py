@@ -865,6 +865,23 @@ def _closed_within(sock, seconds: float) -> bool:
         return False
 
 
+def _whole_reply(sock, limit: float = 10.0) -> bytes:
+    """One HTTP answer read whole: its headers and body may come in separate segments."""
+    data = b""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            if m is None or len(body) >= int(m.group(1)):
+                return data
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+    return data
+
+
 def test_slow_idle_and_excess_connections_are_cut():
     import socket
 
@@ -1006,22 +1023,6 @@ def test_a_client_that_never_reads_its_answers_loses_its_connection():
         assert 'kind="stalled"' in requests.get(f"{live.url}/metrics", timeout=5).text
         hog.close()
 
-
-def _whole_reply(sock, limit: float = 10.0) -> bytes:
-    """One HTTP answer read whole: its headers and body may come in separate segments."""
-    data = b""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        head, sep, body = data.partition(b"\r\n\r\n")
-        if sep:
-            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            if m is None or len(body) >= int(m.group(1)):
-                return data
-        chunk = sock.recv(4096)
-        if not chunk:
-            return data
-        data += chunk
-    return data
 
 
 def test_a_busy_server_refuses_an_upload_before_reading_it():

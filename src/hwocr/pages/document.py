@@ -32,7 +32,7 @@ DEFAULT_TURN = "ccw"
 VERTICAL_MODES = ("rotate", "reflow", "both")
 DEFAULT_VERTICAL = "both"
 
-#: a page is checked for ink (:func:`hwocr.lineshape.has_ink`) on a copy this long on its long side
+#: a page is checked for ink (:func:`hwocr.lineshape.page_has_ink`) as seen this long on its long side
 #: when its detector does not say how large it sees a page (ppocr's: 1600, the same)
 PAGE_INK_SIDE = 1600
 
