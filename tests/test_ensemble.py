@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -290,6 +291,33 @@ def test_ensemble_reads_and_says_which_models(tmp_path):
     assert two.text == ja.text and all(1 <= len(c.alternatives) <= 2 for c in two.chars)
     post = r.posteriors(rgbs[:1])[0]
     assert not any(c.alternatives for c in r.decode(post).chars)  # the public decode: the reader's top_k
+
+
+@needs_v5
+def test_the_second_model_reads_only_the_inked_japanese_lines(monkeypatch):
+    """A blank line reads as nothing without either model; the second one is given the inked
+    Japanese lines only, and does not check their ink again (the first reader has)."""
+    import hwocr.reader as reader_mod
+    from hwocr import Reader
+    from hwocr.imageio import load_image
+
+    r = Reader(lang="ja")
+    line = load_image(SAMPLES / "ja-line.png").rgb
+    blank = np.full((60, 300, 3), 255, np.uint8)
+    assert [x.text for x in r.read_arrays([line])] == [JA_TEXT]  # (compiles the second model)
+    seen, checked = [], []
+    run = r._ensemble.second._iter_posteriors
+
+    def spy(rgbs, batch_size=None, inked=False):
+        seen.append((len(rgbs), inked))
+        return run(rgbs, batch_size, inked)
+
+    monkeypatch.setattr(r._ensemble.second, "_iter_posteriors", spy)
+    real = reader_mod.has_ink
+    monkeypatch.setattr(reader_mod, "has_ink", lambda rgb: checked.append(rgb.shape) or real(rgb))
+    res = r.read_arrays([blank, line, blank])
+    assert [(x.text, x.notes) for x in res] == [("", ("blank",)), (JA_TEXT, ("ensemble:v5=0/10",)), ("", ("blank",))]
+    assert seen == [(1, True)] and len(checked) == 3  # the first reader's checks only
 
 
 @needs_v5

@@ -211,3 +211,26 @@ def test_a_slab_sees_the_neighbourhoods_of_the_whole_image(h, w):
         dev, x0 = _slab_deviation(grey, k, c)
         assert dev.shape == (h, SLAB_COLUMNS) and 0 <= x0 <= w - SLAB_COLUMNS
         assert np.array_equal(dev, whole[:, x0 : x0 + SLAB_COLUMNS]), c
+
+
+def test_the_verdict_with_the_readers_ink_is_the_verdict_judged_here(shapes):
+    """``hwocr read`` takes whether an image holds a mark from the reader (which checks it anyway) and
+    does not judge it twice: the verdict is the same for pages, columns, lines, blanks of every kind
+    and noise that Otsu alone takes for ink."""
+    rgbs = [load_image(p).rgb for p in shapes.values()] + [_rgb(SAMPLES / "zh-line.png"), *_blanks()]
+    rng = np.random.default_rng(5)
+    rgbs += [np.clip(rng.normal(200, s, (60, 400, 3)), 0, 255).astype(np.uint8) for s in (20, 40, 60)]
+    kinds = [line_shape(rgb).kind for rgb in rgbs]
+    assert {"multiline", "vertical", "page", "line", "blank"} <= set(kinds)
+    assert [line_shape(rgb, ink=True).seen(has_ink(rgb)).kind for rgb in rgbs] == kinds
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 255), st.integers(0, 255), st.floats(0, 100),
+       st.integers(0, 2**31 - 1))
+def test_percentile_of_the_levels_is_numpys(h, w, a, b, q, seed):
+    from hwocr.lineshape import _percentile
+
+    lo, hi = min(a, b), max(a, b) + 1
+    im = np.random.default_rng(seed).integers(lo, hi, (h, w)).astype(np.uint8)
+    assert _percentile(im, q) == pytest.approx(float(np.percentile(im, q)), abs=1e-9)

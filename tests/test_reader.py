@@ -255,6 +255,7 @@ def test_blank_lines_are_not_inferred(auto_reader, monkeypatch):
     line = load_image(ROOT / "samples" / "zh-line.png").rgb
     res = auto_reader.read_arrays([blanks[0], line, blanks[1]])
     assert [r.text for r in res] == ["", "今天天气很好我们去公园散步", ""] and sum(windows) == 1
+    assert [r.notes for r in res] == [("blank",), (), ("blank",)]  # (hwocr read's warnings rely on it)
 
 
 def test_arrays_and_input_spec_mappings_get_the_checks_files_and_strings_get():

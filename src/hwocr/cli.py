@@ -126,6 +126,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
     from .files import shown
     from .imageio import load_image
     from .lineshape import line_shape
+    from .results import BLANK_NOTE
 
     check_hint(hint, opts["lang"])
     paths, failed = expand_images(images)
@@ -153,7 +154,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
                 bar.update(1)
                 continue
             names.append(name)
-            shapes.append(line_shape(rgb))
+            shapes.append(line_shape(rgb, ink=True))  # whether it holds a mark: the reader's own check
             if preview:
                 kept.append(rgb)
             yield rgb
@@ -164,7 +165,7 @@ def read(images, as_json, allow, top_k, preview, filenames, line_check, progress
     results = []
     with tqdm(total=len(paths), unit="img", file=sys.stderr, disable=not show, leave=False) as bar:
         for k, res in enumerate(reader._iter_results(lines(), hint=hint)):
-            notes = _warnings(shapes[k], res, line_check)
+            notes = _warnings(shapes[k].seen(BLANK_NOTE not in res.notes), res, line_check)
             for n in notes:
                 warn(f"{names[k]}: {n}")
             warned += bool(notes)

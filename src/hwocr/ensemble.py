@@ -38,7 +38,7 @@ from .engines.v5 import ENGINE_NAME
 from .registry import PPOCRV5_REC
 from .charsets import is_han, is_kana
 from .errors import ModelError
-from .results import CharResult, LineResult
+from .results import BLANK_NOTE, CharResult, LineResult
 
 if TYPE_CHECKING:
     from .lm import CharLM
@@ -264,14 +264,16 @@ class Ensemble:
         """``results`` (the first model's readings of ``rgbs``) with each Japanese line also read by the
         second model and merged."""
         out = list(results)
-        idx = [i for i, r in enumerate(results) if r.lang in LANGS]
+        # (a line the first reader found blank reads as nothing in both: the second neither reads it
+        # nor checks the others' ink again)
+        idx = [i for i, r in enumerate(results) if r.lang in LANGS and BLANK_NOTE not in r.notes]
         if idx:
             from .lm import CharLM
 
             lm = CharLM.for_lang("ja") if reader.decoder == "beam" else None
             second = self.second
             # each line decoded as its posteriors arrive (a page of a thousand lines held all of them)
-            for j, post in second._iter_posteriors([rgbs[i] for i in idx], batch_size):
+            for j, post in second._iter_posteriors([rgbs[i] for i in idx], batch_size, inked=True):
                 out[idx[j]] = merge(results[idx[j]], second.decode(post), lm=lm, top_k=reader.top_k)
         return out
 

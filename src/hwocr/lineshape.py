@@ -52,6 +52,10 @@ class LineShape:
     def has_ink(self) -> bool:
         return self.kind != "blank"
 
+    def seen(self, ink: bool) -> "LineShape":
+        """This verdict once the image is known to hold a mark (``ink``) or not."""
+        return self if ink else LineShape("blank")
+
     def advice(self) -> str:
         """One line for the user (empty for a line)."""
         if self.kind == "multiline":
@@ -66,19 +70,32 @@ class LineShape:
 
 def ink_mask(rgb: np.ndarray) -> np.ndarray | None:
     """Ink pixels of a downscaled grey copy (None when there is no ink to speak of)."""
+    return _ink_mask(_work_grey(rgb))
+
+
+def _ink_mask(grey: np.ndarray) -> np.ndarray | None:
     import cv2
 
-    grey = _work_grey(rgb)
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     bg = float(np.median(border))
     if bg < 128:  # light ink on a dark ground
         grey, bg = 255 - grey, 255 - bg
-    dark = float(np.percentile(grey, 0.5))
+    dark = _percentile(grey, 0.5) if grey.dtype == np.uint8 else float(np.percentile(grey, 0.5))
     if bg - dark < MIN_CONTRAST:
         return None
     otsu, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     mask = grey <= min(otsu, bg - MIN_CONTRAST / 2)
     return mask if mask.sum() >= 4 else None
+
+
+def _percentile(grey: np.ndarray, q: float) -> float:
+    """``np.percentile(grey, q)`` (linear between the order statistics) of an 8-bit image, from its
+    levels' histogram: the same value without sorting the pixels."""
+    cum = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    pos = (grey.size - 1) * q / 100.0
+    lo = int(np.floor(pos))
+    a, b = np.searchsorted(cum, [lo + 1, min(lo + 2, grey.size)])
+    return float(a + (pos - lo) * (int(b) - int(a)))
 
 
 def _work_grey(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
@@ -107,7 +124,10 @@ def has_ink(rgb: np.ndarray, work_side: int = WORK_SIDE, peak: float = INK_MIN_P
     part of one in the whole image); only an image without one is judged whole. On the labelled sets
     (``blank_check.py``) that is 0.5 ms an image instead of the whole image's 1.4 ms, which was about
     as long as a line's beam decoding."""
-    grey = _work_grey(rgb, work_side)
+    return _grey_has_ink(_work_grey(rgb, work_side), peak, noise_ratio)
+
+
+def _grey_has_ink(grey: np.ndarray, peak: float = INK_MIN_PEAK, noise_ratio: float = INK_NOISE_RATIO) -> bool:
     if grey.dtype != np.uint8:
         return True
     level = max(peak, noise_ratio * _noise(grey))
@@ -229,15 +249,20 @@ def stroke_width(mask: np.ndarray) -> float:
     return max(1.0, 4.0 * float(dist[dist > 0].mean()))
 
 
-def line_shape(rgb: np.ndarray) -> LineShape:
+def line_shape(rgb: np.ndarray, ink: bool | None = None) -> LineShape:
+    """What the image looks like. ``ink``: whether it holds a mark (:func:`has_ink`), where the
+    caller knows; None: judged here. (``hwocr read`` passes True and, once the reader has said which
+    images it found blank, takes :meth:`LineShape.seen` of its answer: the check is not run twice.)"""
     h, w = rgb.shape[:2]
-    mask = ink_mask(rgb)
-    if mask is None or not has_ink(rgb):  # (the reader reads no mark as nothing: lineshape.has_ink)
+    grey = _work_grey(rgb)
+    mask = _ink_mask(grey)
+    # (the reader reads no mark as nothing: lineshape.has_ink)
+    if mask is None or not (_grey_has_ink(grey) if ink is None else ink):
         return LineShape("blank")
     if min(h, w) >= PAGE_SIDE:
         return LineShape("page")
-    ys, xs = np.nonzero(mask)
-    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    mask = mask[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
     ih, iw = mask.shape
     sw = stroke_width(mask)
     rows = _close(_runs(mask.sum(axis=1) >= max(1, 0.01 * iw)), sw / 2)

@@ -31,7 +31,7 @@ from .imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .lineshape import has_ink
 from .fusion import fuse
 from .preprocess import Window, char_views, count_windows, make_windows
-from .results import Alternative, CharResult, LineResult
+from .results import BLANK_NOTE, Alternative, CharResult, LineResult
 from .store import Store
 
 DECODERS = ("greedy", "beam")
@@ -53,6 +53,8 @@ class LinePosteriors:
     #: an isolated character's other views (``InputSpec.char_views``), read like ``probs[0]``; they are
     #: fused with it once the line's language has restricted both (:meth:`Reader.window_probs`)
     views: tuple[np.ndarray, ...] = ()
+    #: the image holds no mark (``lineshape.has_ink``): not inferred, every frame the CTC blank
+    blank: bool = False
 
 
 class Reader:
@@ -360,7 +362,7 @@ class Reader:
         n = len(post.windows)
         policy = f"split:{n}" if n > 1 else ""
         return LineResult(text=text, confidence=conf, chars=tuple(chars), engine=self.engine.name, policy=policy,
-                          precision=self.engine.precision, lang=lang)
+                          notes=(BLANK_NOTE,) if post.blank else (), precision=self.engine.precision, lang=lang)
 
     def _window_emissions(self, post: LinePosteriors, allowed: np.ndarray | None, lang: str
                           ) -> list[tuple[Window, np.ndarray, list[dec.Emission]]]:
@@ -492,9 +494,10 @@ class Reader:
             yield ready.pop(nxt)
             nxt += 1
 
-    def _iter_posteriors(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None
+    def _iter_posteriors(self, rgbs: Iterable[np.ndarray], batch_size: int | None = None, inked: bool = False
                          ) -> Iterator[tuple[int, LinePosteriors]]:
-        """(line index, posteriors) in completion order.
+        """(line index, posteriors) in completion order; ``inked``: every line is known to hold a mark
+        (another reader found it: it is not checked again).
 
         Batches only ever hold windows of the same padded shape: padding a line wider than its own
         padded width changes PP-OCRv6's output (its attention mixes every column), so lines are never
@@ -519,7 +522,7 @@ class Reader:
                 groups: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
                 for i, rgb in enumerate(chunk, base):
                     ws = make_windows(rgb, spec)
-                    if not has_ink(rgb):
+                    if not inked and not has_ink(rgb):
                         blank.append((i, self._blank_posteriors(ws)))
                         continue
                     views = [w for v in char_views(rgb, spec) for w in make_windows(v, spec)] if len(ws) == 1 else []
@@ -558,7 +561,7 @@ class Reader:
         shapes, not their pixels), so a long run of blank lines waiting for an inked one stays small."""
         probs = np.broadcast_to(self._blank_row, (self.engine.info.frame_rows, self._blank_row.size))
         light = tuple(replace(w, tensor=np.broadcast_to(np.float32(0), w.tensor.shape)) for w in windows)
-        return LinePosteriors(light, tuple(probs for _ in light))
+        return LinePosteriors(light, tuple(probs for _ in light), blank=True)
 
     def _run_batches(self, batches: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         """(batch index, N x T x C probabilities): one batch at a time on the engine, or, when there are

@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+#: ``LineResult.notes`` of an image that holds no mark (``lineshape.has_ink``): read as nothing, without
+#: running the model
+BLANK_NOTE = "blank"
+
+
 @dataclass(frozen=True)
 class Alternative:
     char: str
