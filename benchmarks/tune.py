@@ -82,6 +82,10 @@ DEC_GRID = {
     # out part of the recogniser's own frequency bias while the LM ranks in context
     "prior_weight": {"zh": [0.0, -0.2, -0.4, -0.6, -0.8], "ja": [0.0, -0.1, -0.2, -0.4]},
     "beam_width": [4],
+    # (ja) a traditional kanji's cost against its Japanese form (hwocr.variants): not searched here but
+    # by benchmarks/variants_check.py with accuracy.py (the validation sets hold Japanese forms only, so
+    # they cannot see what it costs); --grid variant_weight=0,0.5,1 searches it like the others
+    "variant_weight": {"zh": [0.0], "ja": [0.5]},
 }
 
 
@@ -186,12 +190,29 @@ def _texts(name: str, params: dict | None, auto: dict | None = None) -> list[str
             if params is None:
                 em = greedy_decode(p)
             else:
-                kw = dict(params)
-                kw["prune_top"] = kw["beam_width"]
-                em = beam_decode(p, cs, CharLM.for_lang(lang), **kw)
+                em = beam_decode(p, cs, CharLM.for_lang(lang), **_beam_kwargs(params, cs, lang))
             s += "".join(cs[c] for c, _, _ in em)
         out.append(s)
     return out
+
+
+def _beam_kwargs(params: dict, cs: list[str], lang: str) -> dict:
+    """beam_decode's arguments for a grid configuration on a line's cached classes ``cs`` (its
+    ``variant_weight`` as the per-class costs the reader gives it: every traditional form costs what it
+    costs in the reader's full charset, where its Japanese form always is)."""
+    from hwocr.lm import CharLM
+    from hwocr.variants import cost_map
+
+    kw = dict(params)
+    kw["prune_top"] = kw["beam_width"]
+    w = kw.pop("variant_weight", 0.0)
+    if w:
+        key = ("costs", lang, w)
+        if key not in _G:
+            _G[key] = cost_map(CharLM.for_lang(lang), w)
+        m = _G[key]
+        kw["costs"] = np.array([m.get(c, 0.0) for c in cs])
+    return kw
 
 
 def _acc(args) -> float:
@@ -227,7 +248,7 @@ def keeps_confident_characters(lang: str, params: dict) -> bool:
                 p[2 * i + 1, cs.index(ch)] = peak if i == at else 1.0
                 p[2 * i + 1, 0] = 1 - peak if i == at else 1e-4
             p /= p.sum(axis=1, keepdims=True)
-            kw = {**params, "prune_top": params["beam_width"]}
+            kw = _beam_kwargs(params, cs, lang)
             if "".join(cs[c] for c, _, _ in beam_decode(p, cs, CharLM.for_lang(lang), **kw)) != text:
                 return False
     return True
@@ -395,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
     with ctx.Pool(a.jobs) as pool:
         for lang in a.langs:
             old = {"lm_weight": 0.3, "insertion_bonus": 0.5, "first_weight": {"zh": -0.2, "ja": 0.0}[lang],
-                   "lm_cap": math.inf, "relative": False, "beam_width": 4}
+                   "lm_cap": math.inf, "relative": False, "beam_width": 4, "variant_weight": 0.0}
             lnames = [n for n in names if _G["langs"][n] == lang]
             old_acc = evaluate(pool, lnames, [old])[0]
             best, acc = tune_decoder(pool, lang, greedy)

@@ -47,6 +47,9 @@ class BeamParams:
     prune_top: int = 4
     #: (relative terms only) weight of every later character's unigram prior, like ``first_weight``
     prior_weight: float = 0.0
+    #: (Japanese) weight of a traditional kanji's cost against its Japanese form (:mod:`hwocr.variants`;
+    #: the reader turns it into ``beam_decode``'s ``costs``)
+    variant_weight: float = 0.0
 
     def kwargs(self) -> dict:
         return dict(lm_weight=self.lm_weight, insertion_bonus=self.insertion_bonus, first_weight=self.first_weight,
@@ -61,7 +64,8 @@ PARAMS: dict[str, BeamParams] = {
     # zh keeps its insertion bonus 0.2 over tune.py's 0.5, which read the composed pages 0.7 points worse: README;
     # its first-character weight re-chosen, -0.4 for -0.2, once isolated characters were read in two views)
     "zh": BeamParams(lm_weight=0.3, insertion_bonus=0.2, first_weight=-0.4, lm_cap=8.0, relative=True, prior_weight=-0.6),
-    "ja": BeamParams(lm_weight=0.2, insertion_bonus=0.2, first_weight=0.0, lm_cap=8.0, relative=True, prior_weight=-0.2),
+    "ja": BeamParams(lm_weight=0.2, insertion_bonus=0.2, first_weight=0.0, lm_cap=8.0, relative=True, prior_weight=-0.2,
+                     variant_weight=0.5),
 }
 # (lm_weight, insertion_bonus) per language, in natural-log units.
 DEFAULTS: dict[str, tuple[float, float]] = {k: (v.lm_weight, v.insertion_bonus) for k, v in PARAMS.items()}
@@ -141,7 +145,7 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                 lm_weight: float = DEFAULT_LM_WEIGHT, insertion_bonus: float = DEFAULT_INSERTION_BONUS,
                 allowed: np.ndarray | None = None, first_weight: float | None = None,
                 lazy_lm: bool = True, lm_cap: float = math.inf, relative: bool = False,
-                prior_weight: float = 0.0) -> list[tuple[int, int, int]]:
+                prior_weight: float = 0.0, costs: np.ndarray | None = None) -> list[tuple[int, int, int]]:
     """CTC prefix beam search; returns (class_index, first_frame, last_frame) per emitted char.
 
     ``probs`` is (T, C) per-frame probabilities with class 0 the blank; ``charset[i]`` is the text
@@ -149,7 +153,9 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
     With ``lm=None`` and ``beam_width=1`` this is exactly greedy (best-path) decoding.
     ``lazy_lm`` looks LM terms up only for the hypotheses that could be kept (the same result,
     about half the lookups); ``False`` looks every new hypothesis up at once. ``lm_cap`` and
-    ``relative``: see the module docstring (``relative`` looks every candidate up at once).
+    ``relative``: see the module docstring (``relative`` looks every candidate up at once). ``costs``
+    (length C, >= 0): what emitting each class costs on top of its LM terms (a prior, e.g.
+    :func:`hwocr.variants.pair_costs`).
     """
     probs = np.asarray(probs)
     if probs.ndim != 2:
@@ -173,6 +179,7 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
     if first_weight is None:
         first_weight = lm_weight
 
+    cost = costs.tolist() if costs is not None and costs.any() else None
     blank = probs[:, 0]
     skip_thr = max(_BLANK_SKIP, 1.0 - prune_min)
     active = np.flatnonzero(blank <= skip_thr)
@@ -245,7 +252,7 @@ def beam_decode(probs: np.ndarray, charset: Sequence[str], lm: CharLM | None = N
                 cls.append(c)
                 first.append(t)
                 last.append(t)
-                weight.append(weight[nd] + insertion_bonus)
+                weight.append(weight[nd] + insertion_bonus - (cost[c] if cost else 0.0))
                 cap.append(caps[c])
                 ctx.append(lm.next_context(ctx[nd], charset[c]) if lm is not None else "")
                 children[(nd, c)] = k

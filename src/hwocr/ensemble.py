@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -163,8 +163,8 @@ def _first_prior(lm: "CharLM", ch: str, first: tuple[float, float]) -> float:
 
 def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, keep: float = KEEP,
          lm: "CharLM | None" = None, lm_weight: float = LM_WEIGHT, lm_cap: float = LM_CAP,
-         first: tuple[float, float] = FIRST_PRIOR, width: int = WIDTH, prior: float = PRIOR
-         ) -> list[tuple[int, int, str]]:
+         first: tuple[float, float] = FIRST_PRIOR, width: int = WIDTH, prior: float = PRIOR,
+         costs: Mapping[str, float] | None = None) -> list[tuple[int, int, str]]:
     """Two-system ROVER of two readings of a line, ``a`` the preferred one: the merged reading as a
     list of (reading, index, character), the character at ``a[index]`` (reading 0) or ``b[index]``
     (reading 1), which is that reading's own unless the LM chose another of the two readings' top
@@ -172,10 +172,13 @@ def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, k
     ``lm`` every top class of either reading is a candidate, decided by its vote score plus
     ``lm_weight`` x the LM's capped ln-probability in context (the first character: the script prior
     ``first``; every later one's: plus ``prior`` x its unigram ln-probability from the floor), by a
-    small beam over the slots (readings with the same LM context merged)."""
+    small beam over the slots (readings with the same LM context merged). ``costs`` (with ``lm``):
+    what a character costs on top (the beam decoder's traditional-form costs, :mod:`hwocr.variants`)."""
     slots = _slots(a, b, bias, keep, wide=lm is not None)
     if lm is None:
         return [max(s, key=lambda o: o[3])[:3] for s in slots]
+    if costs:
+        slots = [[(k, i, ch, sc - costs.get(ch, 0.0)) for k, i, ch, sc in s] for s in slots]
     # a candidate further behind its slot's best than the LM can make up is dropped (it could not win;
     # the same text on every collected set): its own term and those of the characters whose context
     # it is differ by at most lm_cap x weight each, the first character's prior by at most its weight
@@ -206,14 +209,14 @@ def vote(a: Sequence[CharResult], b: Sequence[CharResult], bias: float = BIAS, k
 
 
 def merge(r6: LineResult, r5: LineResult, bias: float = BIAS, keep: float = KEEP, lm: "CharLM | None" = None,
-          top_k: int | None = None) -> LineResult:
+          top_k: int | None = None, costs: Mapping[str, float] | None = None) -> LineResult:
     """The voted line of two readings of it (character spans are in the same line pixels); ``lm``:
     decide the disagreements with it (the beam decoder's); ``top_k``: alternatives kept per character
     (None: as read). A character neither reading chose keeps the span of the reading whose top
     class it was, with that reading's probability for it."""
     src = (r6.chars, r5.chars)
     chars = []
-    picks = vote(r6.chars, r5.chars, bias, keep, lm)
+    picks = vote(r6.chars, r5.chars, bias, keep, lm, costs=costs)
     for k, i, ch in picks:
         c = src[k][i]
         if ch != c.char:
@@ -240,6 +243,7 @@ class Ensemble:
         # v5 is decoded greedy whatever the first reader's decoder (the LM comes in at the vote)
         self._kw = dict(decoder="greedy", top_k=max(reader.top_k, TOP_K), **reader_kw)
         self._second: "Reader | None" = None
+        self._cost_map: dict[str, float] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -271,11 +275,21 @@ class Ensemble:
             from .lm import CharLM
 
             lm = CharLM.for_lang("ja") if reader.decoder == "beam" else None
+            costs = self._costs(lm) if lm is not None else None
             second = self.second
             # each line decoded as its posteriors arrive (a page of a thousand lines held all of them)
             for j, post in second._iter_posteriors([rgbs[i] for i in idx], batch_size, inked=True):
-                out[idx[j]] = merge(results[idx[j]], second.decode(post), lm=lm, top_k=reader.top_k)
+                out[idx[j]] = merge(results[idx[j]], second.decode(post), lm=lm, top_k=reader.top_k, costs=costs)
         return out
+
+    def _costs(self, lm: "CharLM") -> dict[str, float]:
+        """The beam decoder's traditional-form costs for Japanese (:mod:`hwocr.variants`), made once."""
+        if self._cost_map is None:
+            from .beam import PARAMS
+            from .variants import cost_map
+
+            self._cost_map = cost_map(lm, PARAMS["ja"].variant_weight)
+        return self._cost_map
 
     @staticmethod
     def top_k(lang: str, top_k: int) -> int:

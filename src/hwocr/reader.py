@@ -611,6 +611,10 @@ class Reader:
             raise ModelError("the beam decoder is not available in this build") from None
         lm = CharLM.for_lang(lang)
         kw = PARAMS[lang].kwargs()
+        if PARAMS[lang].variant_weight:
+            from .variants import pair_costs
+
+            kw["costs"] = pair_costs(charset, lm, PARAMS[lang].variant_weight)
 
         def run(p: np.ndarray):
             return beam_decode(p, charset, lm, allowed=mask, **kw)
