@@ -3,9 +3,10 @@
 The recogniser was trained on simplified and traditional Chinese as well as Japanese, and reads many a
 handwritten Japanese (shinjitai) kanji as its traditional (kyujitai) form: 譲 as 讓, 壌 as 壤, 倹 as
 儉. JIS X 0208 holds both forms, so the language restriction keeps both. Japanese text writes one of
-them far more often than the other (讓 about once for every 500 譲; 凛 and 凜 about equally), and the
-Japanese LM's unigram says how much: a traditional form ``t`` of a Japanese form ``j`` costs
-``weight * min(cap, max(0, ln p(j) - ln p(t)))`` wherever it is emitted (:func:`pair_costs`). The
+them far more often than the other (讓 about once for every 500 譲), though not always the listed
+Japanese form (凛 more often than 凜), and the Japanese LM's unigram says which and how much: a
+traditional form ``t`` of a Japanese form ``j`` costs ``weight * min(cap, max(0, ln p(j) - ln p(t)))``
+wherever it is emitted (:func:`pair_costs`). The
 cost is the same as any prior: the character still wins where the recogniser is sure enough of it (a
 name written 澤 reads 澤), and greedy decoding, which has no LM, does not use it.
 
