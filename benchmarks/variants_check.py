@@ -80,9 +80,24 @@ def main(argv: list[str] | None = None) -> None:
         rows[label] = {k: sum(x.text == t for x, t in zip(r.read_arrays(rgbs), refs)) / len(refs)
                        for k, (rgbs, refs) in sets.items()}
     beam.PARAMS["ja"] = shipped
-    print("| reading | traditional forms right | Japanese forms right |\n|---|---|---|")
+    share = trad_share(both)
+    print(f"Japanese text writes the traditional forms {100 * share:.1f}% as often as both forms together "
+          "(the LM's unigram); the last column weighs the two columns so")
+    print("| reading | traditional forms right | Japanese forms right | at Japanese text's mix |\n|---|---|---|---|")
     for label, acc in rows.items():
-        print(f"| {label} | {acc['traditional']:.3f} | {acc['japanese']:.3f} |")
+        mix = share * acc["traditional"] + (1 - share) * acc["japanese"]
+        print(f"| {label} | {acc['traditional']:.3f} | {acc['japanese']:.3f} | {mix:.3f} |")
+
+
+def trad_share(both: list[tuple[str, str]]) -> float:
+    """The traditional forms' share of the pairs' probability mass in the Japanese LM's unigram."""
+    import math
+
+    from hwocr.lm import CharLM
+
+    u = CharLM.for_lang("ja").score_pairs([""] * (2 * len(both)), [c for t, j in both for c in (t, j)])
+    t = sum(math.exp(u[2 * k]) for k in range(len(both)))
+    return t / (t + sum(math.exp(u[2 * k + 1]) for k in range(len(both))))
 
 
 def runs(a) -> list[tuple[str, float, str]]:
