@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hwocr.metrics import calibration_error, char_calibration, edit_distance, matched_chars, normalize, score
+from hwocr.metrics import calibration_error, char_calibration, edit_distance, matched_chars, normalize, paired, score
 from hwocr.results import CharResult, LineResult
 
 text = st.text(alphabet="的一是了我不人在他有ａＢ 1", max_size=12)
@@ -49,3 +49,25 @@ def test_char_calibration_uses_the_alignment():
 
     # 天 right at 0.9 and 汽 wrong at 0.9: one bin, accuracy 0.5 -> gap 0.4; the space is skipped
     assert abs(char_calibration([line([("天", 0.9), (" ", 0.5), ("汽", 0.9)])], ["天气"]) - 0.4) < 1e-9
+
+
+def test_paired_counts_net_characters_and_lines():
+    refs = ["今天天气", "很好", "我们"]
+    a = ["今天天", "很好", "我门"]  # 2 edits
+    b = ["今天天气", "很妤", "我们"]  # 1 edit
+    p = paired(a, b, refs, rounds=500)
+    assert (p.net, p.better, p.worse) == (1, 2, 1)
+    assert p.lo <= score(b, refs).accuracy - score(a, refs).accuracy <= p.hi
+    assert p == paired(a, b, refs, rounds=500)  # seeded: the same interval on every run
+
+
+def test_paired_interval_separates_a_real_gain_from_noise():
+    refs = ["字"] * 400
+    noise_a = ["字"] * 399 + ["宇"]
+    noise_b = ["宇"] + ["字"] * 399
+    same = paired(noise_a, noise_b, refs)
+    assert same.net == 0 and same.lo < 0 < same.hi
+    worse = ["宇"] * 100 + ["字"] * 300
+    gain = paired(worse, refs, refs)
+    assert gain.net == 100 and gain.lo > 0.15 and gain.better == 100 and gain.worse == 0
+    assert paired(refs, worse, refs).hi < -0.15
